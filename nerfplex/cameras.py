@@ -1,0 +1,100 @@
+"""Pinhole cameras and ray generation in the one internal convention.
+
+Convention (OpenCV): camera x right, y down, z forward; ``c2w`` is ``[N, 3, 4]`` camera-to-world.
+Parsers convert once (e.g. Blender/OpenGL flips the y and z axes). Pixel ``(x, y)`` has its centre at
+``(x + 0.5, y + 0.5)``. Ray directions are unit length, so ray distances ``t`` are metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+OPENGL_TO_OPENCV = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+"""Right-multiply a camera rotation by this to switch between OpenGL and OpenCV camera axes."""
+
+
+@dataclass
+class Cameras:
+    """A set of pinhole cameras sharing one image size.
+
+    Attributes:
+        c2w: ``[N, 3, 4]`` camera-to-world (OpenCV axes).
+        fx, fy, cx, cy: ``[N]`` intrinsics in pixels.
+        width, height: image size in pixels.
+    """
+
+    c2w: Tensor
+    fx: Tensor
+    fy: Tensor
+    cx: Tensor
+    cy: Tensor
+    width: int
+    height: int
+
+    def __len__(self) -> int:
+        return self.c2w.shape[0]
+
+    def __getitem__(self, idx) -> "Cameras":
+        idx = torch.as_tensor(idx).reshape(-1)
+        return Cameras(self.c2w[idx], self.fx[idx], self.fy[idx], self.cx[idx], self.cy[idx],
+                       self.width, self.height)
+
+    def to(self, device) -> "Cameras":
+        return Cameras(self.c2w.to(device), self.fx.to(device), self.fy.to(device),
+                       self.cx.to(device), self.cy.to(device), self.width, self.height)
+
+    def scaled(self, factor: float) -> "Cameras":
+        """The same cameras for images resized by ``factor`` (e.g. 0.5 halves each side)."""
+        width, height = round(self.width * factor), round(self.height * factor)
+        sx, sy = width / self.width, height / self.height
+        return Cameras(self.c2w, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height)
+
+    def generate_rays(self, cam_idx: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Rays through pixel centres.
+
+        Args:
+            cam_idx, x, y: ``[R]`` integer camera index and pixel column / row.
+        Returns:
+            origins ``[R, 3]`` and unit directions ``[R, 3]`` in world space.
+        """
+        u = x.to(self.fx.dtype) + 0.5
+        v = y.to(self.fx.dtype) + 0.5
+        dirs_cam = torch.stack(
+            [(u - self.cx[cam_idx]) / self.fx[cam_idx], (v - self.cy[cam_idx]) / self.fy[cam_idx],
+             torch.ones_like(u)], dim=-1)
+        c2w = self.c2w[cam_idx]
+        directions = torch.einsum("rij,rj->ri", c2w[:, :, :3], dirs_cam)
+        directions = directions / directions.norm(dim=-1, keepdim=True)
+        return c2w[:, :, 3].clone(), directions
+
+    def image_rays(self, index: int) -> tuple[Tensor, Tensor]:
+        """All rays of one camera, row-major: origins and directions ``[H * W, 3]``."""
+        device = self.c2w.device
+        y, x = torch.meshgrid(torch.arange(self.height, device=device),
+                              torch.arange(self.width, device=device), indexing="ij")
+        cam_idx = torch.full((self.height * self.width,), index, dtype=torch.long, device=device)
+        return self.generate_rays(cam_idx, x.reshape(-1), y.reshape(-1))
+
+
+def focal_from_fov(fov_x: float, width: int) -> float:
+    """Focal length in pixels from a horizontal field of view in radians."""
+    import math
+
+    return 0.5 * width / math.tan(0.5 * fov_x)
+
+
+def look_at(eye: Tensor, target: Tensor, up: Tensor) -> Tensor:
+    """OpenCV camera-to-world ``[N, 3, 4]`` for cameras at ``eye [N, 3]`` looking at ``target [N, 3]``.
+
+    ``up [3]`` is the world up direction; the camera's y axis (down) points away from it.
+    """
+    forward = target - eye
+    forward = forward / forward.norm(dim=-1, keepdim=True)
+    right = torch.cross(forward, up.expand_as(forward), dim=-1)
+    right = right / right.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    down = torch.cross(forward, right, dim=-1)
+    rot = torch.stack([right, down, forward], dim=-1)
+    return torch.cat([rot, eye[..., None]], dim=-1)
