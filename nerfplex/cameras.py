@@ -98,3 +98,30 @@ def look_at(eye: Tensor, target: Tensor, up: Tensor) -> Tensor:
     down = torch.cross(forward, right, dim=-1)
     rot = torch.stack([right, down, forward], dim=-1)
     return torch.cat([rot, eye[..., None]], dim=-1)
+
+
+@dataclass
+class RayBundle:
+    """A batch of rays with their distance bounds.
+
+    Attributes:
+        origins, directions: ``[R, 3]`` (directions unit length).
+        near, far: ``[R, 1]`` distance bounds along each ray.
+    """
+
+    origins: Tensor
+    directions: Tensor
+    near: Tensor
+    far: Tensor
+
+    def __len__(self) -> int:
+        return self.origins.shape[0]
+
+    def __getitem__(self, sl) -> "RayBundle":
+        return RayBundle(self.origins[sl], self.directions[sl], self.near[sl], self.far[sl])
+
+    @staticmethod
+    def with_bounds(origins: Tensor, directions: Tensor, near: float, far: float) -> "RayBundle":
+        """Rays with the same ``near`` / ``far`` for every ray."""
+        ones = origins.new_ones(origins.shape[0], 1)
+        return RayBundle(origins, directions, ones * near, ones * far)

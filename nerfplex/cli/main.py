@@ -1,0 +1,41 @@
+"""``nerfplex COMMAND ...``: dispatch to one module per command."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from nerfplex.errors import NerfplexError
+
+COMMANDS = {
+    "train": ("nerfplex.cli.train", "train a model (no arguments: the built-in demo)"),
+    "make-scene": ("nerfplex.cli.make_scene", "write a built-in procedural scene as a Blender-layout dataset"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: nerfplex COMMAND [options]   (nerfplex COMMAND --help for a command's options)", "",
+             "commands:"]
+    lines += [f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}.\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    try:
+        return module.run(rest) or 0
+    except NerfplexError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

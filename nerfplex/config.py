@@ -1,0 +1,103 @@
+"""The experiment config tree, and loading / saving it as YAML.
+
+Each section's dataclass lives beside its component; this module only assembles them. Precedence:
+built-in defaults < YAML file < command-line flags. The resolved config is saved as plain YAML with
+``schema_version``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nerfplex.config_io import dump_yaml, from_dict, load_yaml, to_dict, write_text_atomic
+from nerfplex.data.loading import DataConfig
+from nerfplex.engine.optim import OptimConfig
+from nerfplex.engine.trainer import TrainerConfig
+from nerfplex.errors import NerfplexError
+from nerfplex.fields.nerf_mlp import NeRFMLPConfig
+from nerfplex.models.registry import ModelConfig
+from nerfplex.models.vanilla_nerf import VanillaNeRFConfig
+
+SCHEMA_VERSION = 1
+
+
+def _demo_model() -> ModelConfig:
+    """The CPU demo network (the paper's layout, narrower and shallower; see docs/getting-started.md)."""
+    mlp = NeRFMLPConfig(num_layers=4, width=128, skip_layers=(2,))
+    return ModelConfig(nerf=VanillaNeRFConfig(mlp=mlp, num_coarse_samples=32, num_fine_samples=32))
+
+
+@dataclass
+class ExperimentConfig:
+    """A training run. The defaults are the built-in demo (configs/demo.yaml)."""
+
+    experiment_name: str = "demo"
+    """Name of the run folder's parent: runs go to OUTPUT_DIR/EXPERIMENT_NAME/TIMESTAMP."""
+    output_dir: Path = Path("outputs")
+    """Folder that holds the experiments' run folders."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """The scene."""
+    model: ModelConfig = field(default_factory=_demo_model)
+    """The method and its settings."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """Optimiser and learning-rate schedule."""
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    """The training loop."""
+
+
+def config_from_dict(data: dict, base: ExperimentConfig | None = None, source: str = "") -> ExperimentConfig:
+    """Apply a (possibly partial) mapping on top of ``base`` (default: the built-in defaults)."""
+    data = dict(data)
+    version = data.pop("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise NerfplexError(f"config {source} has schema_version {version}; this nerfplex reads "
+                            f"{SCHEMA_VERSION}. Re-create it from configs/demo.yaml.")
+    try:
+        return validate(from_dict(ExperimentConfig, data, base=base))
+    except NerfplexError as err:
+        raise NerfplexError(f"{source}: {err}" if source else str(err)) from None
+
+
+def load_config(path: Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
+    return config_from_dict(load_yaml(path), base, source=str(path))
+
+
+def save_config(config: ExperimentConfig, path: Path) -> None:
+    write_text_atomic(path, dump_yaml({"schema_version": SCHEMA_VERSION, **to_dict(config)}))
+
+
+def validate(config: ExperimentConfig) -> ExperimentConfig:
+    """Value checks that types alone cannot express."""
+    checks = [
+        ("trainer.max_steps", config.trainer.max_steps > 0, "a positive integer"),
+        ("trainer.batch_size", config.trainer.batch_size > 0, "a positive integer"),
+        ("trainer.log_every", config.trainer.log_every > 0, "a positive integer"),
+        ("trainer.checkpoint_every", config.trainer.checkpoint_every > 0, "a positive integer"),
+        ("trainer.eval_every", config.trainer.eval_every >= 0, "0 or a positive integer"),
+        ("trainer.keep_checkpoints", config.trainer.keep_checkpoints > 0, "a positive integer"),
+        ("trainer.render_chunk", config.trainer.render_chunk > 0, "a positive integer"),
+        ("optim.lr", config.optim.lr > 0, "a positive number"),
+        ("optim.final_factor", config.optim.final_factor > 0, "a positive number"),
+        ("data.resolution", config.data.resolution > 0, "a positive integer"),
+        ("data.num_train_views", config.data.num_train_views > 0, "a positive integer"),
+        ("data.num_test_views", config.data.num_test_views > 0, "a positive integer"),
+        ("data.downscale", config.data.downscale > 0, "a positive integer"),
+        ("data.test_every", config.data.test_every > 1, "an integer of at least 2"),
+        ("model.nerf.num_coarse_samples", config.model.nerf.num_coarse_samples > 0, "a positive integer"),
+        ("model.nerf.num_fine_samples", config.model.nerf.num_fine_samples >= 0, "0 or more"),
+        ("model.nerf.mlp.num_layers", config.model.nerf.mlp.num_layers > 0, "a positive integer"),
+        ("model.nerf.mlp.width", config.model.nerf.mlp.width > 1, "an integer of at least 2"),
+    ]
+    for key, ok, expected in checks:
+        if not ok:
+            value = _get(config, key)
+            raise NerfplexError(f"config {key} = {value!r} is invalid: it must be {expected}.")
+    return config
+
+
+def _get(config, dotted: str):
+    for part in dotted.split("."):
+        config = getattr(config, part)
+    return config
+

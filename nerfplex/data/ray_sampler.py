@@ -1,0 +1,70 @@
+"""Random ray batches drawn across all training images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from nerfplex.cameras import RayBundle
+from nerfplex.data.scene import SceneSplit
+
+
+@dataclass
+class RayBatch:
+    """Rays and their supervision.
+
+    Attributes:
+        rays: the rays (``[R]``).
+        rgb: ``[R, 3]`` target colour, premultiplied when ``alpha`` is set.
+        alpha: ``[R, 1]`` target coverage, or None for opaque images.
+        pixel_ids: ``[R]`` flat index ``image * H * W + y * W + x`` of each ray's pixel.
+    """
+
+    rays: RayBundle
+    rgb: Tensor
+    alpha: Optional[Tensor]
+    pixel_ids: Tensor
+
+    def target(self, background: Tensor) -> Tensor:
+        """Target colours ``[R, 3]`` composited on per-ray ``background [R, 3]``."""
+        if self.alpha is None:
+            return self.rgb
+        return self.rgb + (1.0 - self.alpha) * background
+
+
+class RayBatchSampler:
+    """Draws ``batch_size`` pixels uniformly (with replacement) from all images of a split.
+
+    Rays are generated on the fly from the cameras, so memory stays at the images themselves.
+    The indices come from ``generator`` (a CPU generator the trainer owns and checkpoints).
+    ``batch_size`` may equal ``patch_height * patch_width`` of a virtual image (S3IM); nothing here
+    assumes a shape.
+    """
+
+    def __init__(self, split: SceneSplit, batch_size: int, near: float, far: float,
+                 device: torch.device | str = "cpu") -> None:
+        self.split = split
+        self.batch_size = batch_size
+        self.near, self.far = near, far
+        self.device = torch.device(device)
+        self._rgb = split.rgb.reshape(-1, 3).to(self.device)
+        self._alpha = None if split.alpha is None else split.alpha.reshape(-1, 1).to(self.device)
+        self._cameras = split.cameras.to(self.device)
+        self.num_pixels = self._rgb.shape[0]
+
+    def sample(self, generator: torch.Generator) -> RayBatch:
+        ids = torch.randint(self.num_pixels, (self.batch_size,), generator=generator)
+        return self.batch_from_ids(ids.to(self.device))
+
+    def batch_from_ids(self, pixel_ids: Tensor) -> RayBatch:
+        """The batch for given flat pixel ids ``[R]``."""
+        width, height = self._cameras.width, self._cameras.height
+        cam_idx = pixel_ids // (width * height)
+        rest = pixel_ids % (width * height)
+        origins, directions = self._cameras.generate_rays(cam_idx, rest % width, rest // width)
+        rays = RayBundle.with_bounds(origins, directions, self.near, self.far)
+        alpha = None if self._alpha is None else self._alpha[pixel_ids]
+        return RayBatch(rays, self._rgb[pixel_ids], alpha, pixel_ids)

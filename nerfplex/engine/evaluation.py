@@ -1,0 +1,64 @@
+"""Rendering held-out views and scoring them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from nerfplex.cameras import Cameras, RayBundle
+from nerfplex.data.scene import SceneSplit
+from nerfplex.eval.metrics import psnr
+from nerfplex.models.base import Model
+
+
+@dataclass
+class RenderedView:
+    """One rendered image: ``rgb [H, W, 3]``, ``depth [H, W, 1]``, ``opacity [H, W, 1]``."""
+
+    rgb: Tensor
+    depth: Tensor
+    opacity: Tensor
+
+
+def render_view(model: Model, cameras: Cameras, index: int, near: float, far: float,
+                background: Tensor, chunk_size: int) -> RenderedView:
+    """Render camera ``index`` with a uniform ``background [3]``, in chunks of rays, on CPU memory."""
+    device = next(model.parameters()).device
+    origins, directions = cameras.to(device).image_rays(index)
+    rays = RayBundle.with_bounds(origins, directions, near, far)
+    out = model.render_chunked(rays, background.to(device).expand(len(rays), 3), chunk_size)
+    shape = (cameras.height, cameras.width, -1)
+    return RenderedView(out["rgb"].reshape(shape).cpu(), out["depth"].reshape(shape).cpu(),
+                        out["opacity"].reshape(shape).cpu())
+
+
+def evenly_spaced(count: int, limit: Optional[int]) -> list[int]:
+    """``limit`` indices spread evenly over ``range(count)`` (all of them when ``limit`` is None)."""
+    if limit is None or limit >= count:
+        return list(range(count))
+    return torch.linspace(0, count - 1, limit).round().long().tolist()
+
+
+def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, background: Tensor,
+                   chunk_size: int, indices: list[int]) -> tuple[list[dict], RenderedView]:
+    """Render the views ``indices`` of ``split``; per-image PSNR and the first rendered view.
+
+    Returns ``[{"name", "psnr"}]`` and the first view (for pictures). Switches the model to eval mode
+    and back.
+    """
+    was_training = model.training
+    model.eval()
+    targets = split.composite(background)
+    results, first = [], None
+    try:
+        for index in indices:
+            view = render_view(model, split.cameras, index, near, far, background, chunk_size)
+            first = first or view
+            results.append({"name": split.names[index],
+                            "psnr": float(psnr(view.rgb.clamp(0, 1), targets[index]))})
+    finally:
+        model.train(was_training)
+    return results, first

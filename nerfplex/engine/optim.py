@@ -1,0 +1,46 @@
+"""Optimiser and the learning-rate schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from nerfplex.models.base import Model
+
+
+@dataclass
+class OptimConfig:
+    """Adam with NeRF's exponential learning-rate decay ``lr(s) = lr · final_factor^(s / decay_steps)``."""
+
+    lr: float = 5e-4
+    """Initial learning rate (the NeRF paper: 5e-4)."""
+    final_factor: float = 0.1
+    """Factor the rate has decayed by after ``decay_steps`` (the paper: to 5e-5, i.e. 0.1)."""
+    decay_steps: Optional[int] = None
+    """Steps over which the rate decays by ``final_factor``; None: the run's ``trainer.max_steps``.
+    The authors' code uses 250,000 for a 200k-500k step run."""
+    beta1: float = 0.9
+    """Adam β1."""
+    beta2: float = 0.999
+    """Adam β2."""
+    eps: float = 1e-8
+    """Adam ε (the paper: 1e-7; PyTorch ports use 1e-8)."""
+
+
+def build_optimizer(model: Model, config: OptimConfig) -> torch.optim.Optimizer:
+    groups = [{"params": params, "name": name, "lr": config.lr}
+              for name, params in model.get_param_groups().items() if params]
+    return torch.optim.Adam(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
+
+
+def learning_rate(config: OptimConfig, step: int, max_steps: int) -> float:
+    """The learning rate at ``step`` (a pure function of the step, so resuming needs no state)."""
+    decay_steps = config.decay_steps or max_steps
+    return config.lr * config.final_factor ** (step / max(decay_steps, 1))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr

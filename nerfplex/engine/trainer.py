@@ -1,0 +1,247 @@
+"""The training loop: batches, losses, optimiser, evaluation, logging, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Optional
+
+import torch
+from tqdm import tqdm
+
+from nerfplex.config_io import write_text_atomic
+from nerfplex.data.loading import load_scene
+from nerfplex.data.ray_sampler import RayBatchSampler
+from nerfplex.data.scene import SceneData
+from nerfplex.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
+                                        prune_checkpoints, save_checkpoint)
+from nerfplex.engine.evaluation import evaluate_split, evenly_spaced
+from nerfplex.engine.logger import TensorBoardLogger
+from nerfplex.engine.optim import build_optimizer, learning_rate, set_learning_rate
+from nerfplex.engine.visualize import depth_image, error_image
+from nerfplex.errors import NerfplexError
+from nerfplex.eval.metrics import mse_to_psnr
+from nerfplex.models.registry import build_model
+from nerfplex.render.background import BackgroundMode, background_colors
+
+if TYPE_CHECKING:
+    from nerfplex.config import ExperimentConfig
+
+
+@dataclass
+class TrainerConfig:
+    """The training loop."""
+
+    max_steps: int = 2000
+    """Number of optimisation steps."""
+    batch_size: int = 1024
+    """Rays per step, drawn at random across all training images."""
+    eval_every: int = 500
+    """Render the held-out views and log PSNR every this many steps (0: only at the end)."""
+    log_every: int = 50
+    """Log training scalars every this many steps."""
+    checkpoint_every: int = 1000
+    """Save a checkpoint every this many steps (and always at the end)."""
+    keep_checkpoints: int = 2
+    """How many of the newest checkpoints to keep."""
+    render_chunk: int = 8192
+    """Rays per forward pass when rendering whole images (bounds memory)."""
+    train_background: BackgroundMode = "white"
+    """Background behind transparent pixels while training: white, black or random."""
+    eval_background: Literal["white", "black"] = "white"
+    """Background behind transparent pixels for evaluation (the NeRF papers: white)."""
+    seed: int = 0
+    """Seed of model initialisation, ray sampling and jitter."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to train: auto picks CUDA when available."""
+    progress_bar: bool = True
+    """Show a progress bar with ETA."""
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; a checkpoint was saved. ``args[0]`` is the checkpoint path."""
+
+
+class Trainer:
+    """Trains ``config.model`` on ``config.data``; writes TensorBoard events, checkpoints and metrics
+    into ``run_dir``.
+
+    All randomness is drawn from two generators the trainer owns and checkpoints (ray indices on the
+    CPU; jitter and random backgrounds on the device), so a resumed run continues exactly.
+    """
+
+    def __init__(self, config: "ExperimentConfig", run_dir: Path, scene: Optional[SceneData] = None):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        cfg = config.trainer
+        self.device = torch.device(
+            "cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+            ("cpu" if cfg.device == "auto" else cfg.device))
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise NerfplexError("trainer.device is 'cuda' but no CUDA device is available. Use "
+                                "--trainer.device cpu (or auto).")
+        self.scene = scene if scene is not None else load_scene(config.data)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(config.model).to(self.device)
+        self.optimizer = build_optimizer(self.model, config.optim)
+        self.sampler = RayBatchSampler(self.scene.train, cfg.batch_size, self.scene.near,
+                                       self.scene.far, self.device)
+        self.index_generator = torch.Generator().manual_seed(cfg.seed)
+        self.sample_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        self.eval_indices = evenly_spaced(len(self.scene.test), config.data.max_test_views)
+        self.step = 0
+        self.train_seconds = 0.0
+        self._stop_requested = False
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        return {"step": self.step, "train_seconds": self.train_seconds,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "index_rng": self.index_generator.get_state(),
+                "sample_rng": self.sample_generator.get_state()}
+
+    def save(self) -> Path:
+        path = checkpoint_path(self.run_dir, self.step)
+        save_checkpoint(path, self.state_dict())
+        prune_checkpoints(self.run_dir, self.config.trainer.keep_checkpoints)
+        return path
+
+    def resume(self, path: Optional[Path] = None) -> None:
+        """Continue from ``path`` or the run's newest checkpoint."""
+        path = path or latest_checkpoint(self.run_dir)
+        if path is None:
+            raise NerfplexError(f"no checkpoint in {self.run_dir / 'checkpoints'}; nothing to resume. "
+                                f"Start a new run instead.")
+        state = load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.index_generator.set_state(state["index_rng"].cpu())
+        self.sample_generator.set_state(state["sample_rng"].cpu())
+        self.step, self.train_seconds = state["step"], state["train_seconds"]
+
+    # ----------------------------------------------------------------- training
+    def train_step(self) -> dict[str, float]:
+        """One optimisation step; returns the loss terms and the learning rate."""
+        cfg = self.config.trainer
+        self.model.on_train_step(self.step)
+        lr = learning_rate(self.config.optim, self.step, cfg.max_steps)
+        set_learning_rate(self.optimizer, lr)
+        batch = self.sampler.sample(self.index_generator)
+        background = background_colors(cfg.train_background, cfg.batch_size, self.device,
+                                       generator=self.sample_generator)
+        outputs = self.model.get_outputs(batch.rays, background, generator=self.sample_generator)
+        target = batch.target(background)
+        losses = self.model.get_loss_dict(outputs, target)
+        total = sum(losses.values())
+        if not torch.isfinite(total):
+            last = latest_checkpoint(self.run_dir)
+            raise NerfplexError(
+                f"the loss became {float(total)} at step {self.step + 1}: training diverged. "
+                f"The last good checkpoint ({last or 'none yet'}) is intact. Lower --optim.lr, check the "
+                f"images for NaN pixels, or resume with --resume {self.run_dir}.")
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.step += 1
+        with torch.no_grad():
+            psnr = mse_to_psnr(torch.mean((outputs["rgb"] - target) ** 2))
+        return {"loss/total": float(total.detach()), **{f"loss/{k}": float(v.detach()) for k, v in losses.items()},
+                "train/psnr": float(psnr), "train/lr": lr}
+
+    def train(self, until_step: Optional[int] = None) -> dict:
+        """Train to ``trainer.max_steps`` (or stop early at ``until_step``, saving a checkpoint).
+
+        Returns the final metrics (also written to ``metrics.json``) when the run completes; raises
+        :class:`TrainingInterrupted` after Ctrl-C (a checkpoint of the last full step is saved first).
+        """
+        cfg = self.config.trainer
+        stop_at = min(until_step or cfg.max_steps, cfg.max_steps)
+        logger = TensorBoardLogger(self.run_dir / "tensorboard")
+        previous_handler = self._install_sigint_handler()
+        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress_bar,
+                   desc="train", unit="step", dynamic_ncols=True)
+        try:
+            window_start, window_steps = time.perf_counter(), 0
+            while self.step < stop_at:
+                values = self.train_step()
+                window_steps += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == stop_at:
+                    elapsed = time.perf_counter() - window_start
+                    self.train_seconds += elapsed
+                    values["train/rays_per_sec"] = window_steps * cfg.batch_size / max(elapsed, 1e-9)
+                    logger.scalars(values, self.step)
+                    bar.set_postfix(loss=f"{values['loss/total']:.4f}", psnr=f"{values['train/psnr']:.2f}")
+                    window_start, window_steps = time.perf_counter(), 0
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
+                    self.evaluate(logger)
+                    window_start = time.perf_counter()
+                if self.step % cfg.checkpoint_every == 0 and self.step < stop_at:
+                    self.save()
+                if self._stop_requested:
+                    raise TrainingInterrupted(self.save())
+            self.train_seconds += time.perf_counter() - window_start if window_steps else 0.0
+            self.save()
+            if self.step < cfg.max_steps:
+                return {}
+            return self.finish(logger)
+        finally:
+            bar.close()
+            logger.close()
+            signal.signal(signal.SIGINT, previous_handler) if previous_handler else None
+
+    def _install_sigint_handler(self):
+        """First Ctrl-C: finish the current step, checkpoint, stop. Second: stop at once."""
+        def handler(signum, frame):
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            tqdm.write("Ctrl-C: finishing this step and saving a checkpoint (press again to abort).")
+
+        try:
+            return signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            return None
+
+    # ----------------------------------------------------------------- evaluation
+    def evaluate(self, logger: Optional[TensorBoardLogger] = None) -> list[dict]:
+        """Render the held-out views; log mean PSNR (mean of per-image PSNR) and pictures."""
+        cfg = self.config.trainer
+        background = background_colors(cfg.eval_background, 1, "cpu")[0]
+        results, view = evaluate_split(self.model, self.scene.test, self.scene.near, self.scene.far,
+                                       background, cfg.render_chunk, self.eval_indices)
+        if logger is not None:
+            mean_psnr = sum(r["psnr"] for r in results) / len(results)
+            logger.scalars({"eval/psnr": mean_psnr}, self.step)
+            target = self.scene.test.composite(background)[self.eval_indices[0]]
+            logger.image("eval/rgb", torch.cat([view.rgb, target], dim=1), self.step)
+            logger.image("eval/depth", depth_image(view.depth, view.opacity, self.scene.near,
+                                                   self.scene.far), self.step)
+            logger.image("eval/error", error_image(view.rgb, target), self.step)
+            logger.flush()
+        return results
+
+    def finish(self, logger: TensorBoardLogger) -> dict:
+        """Final evaluation; writes ``metrics.json`` atomically and returns it."""
+        results = self.evaluate(logger)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if self.device.type == "cuda":
+            peak_mb = torch.cuda.max_memory_allocated() / 2**20
+        metrics = {
+            "step": self.step,
+            "psnr": sum(r["psnr"] for r in results) / len(results),
+            "per_image": results,
+            "num_test_views": len(results),
+            "train_seconds": self.train_seconds,
+            "rays_per_second": self.step * self.config.trainer.batch_size / max(self.train_seconds, 1e-9),
+            "peak_memory_mb": peak_mb,
+            "peak_memory_kind": "cuda_allocated" if self.device.type == "cuda" else "process_rss",
+            "method": self.config.model.method,
+            "scene": self.scene.name,
+        }
+        write_text_atomic(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))
+        return metrics

@@ -1,0 +1,45 @@
+"""The interface every method implements; the trainer and evaluator only talk to this."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from nerfplex.cameras import RayBundle
+
+
+class Model(nn.Module):
+    """A field + sampler + compositor.
+
+    Subclasses implement :meth:`get_outputs`, :meth:`get_loss_dict` and :meth:`get_param_groups`.
+    Randomness (stratified jitter) comes only from the ``generator`` argument, so that a run resumed
+    from a checkpoint continues bit for bit. ``self.training`` switches jitter on.
+    """
+
+    def get_outputs(self, rays: RayBundle, background: Tensor,
+                    generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+        """Render rays: at least ``rgb [R, 3]``, ``depth [R, 1]``, ``opacity [R, 1]``."""
+        raise NotImplementedError
+
+    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor) -> dict[str, Tensor]:
+        """Weighted loss terms (scalars); the trainer optimises their sum."""
+        raise NotImplementedError
+
+    def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Named parameter groups (each may get its own learning rate)."""
+        return {"all": list(self.parameters())}
+
+    def on_train_step(self, step: int) -> None:
+        """Called before each training step (schedules such as grid upsampling hook in here)."""
+
+    @torch.no_grad()
+    def render_chunked(self, rays: RayBundle, background: Tensor, chunk_size: int) -> dict[str, Tensor]:
+        """Render many rays in chunks of ``chunk_size`` rays, without gradients, to bound memory."""
+        pieces: dict[str, list[Tensor]] = {}
+        for start in range(0, len(rays), chunk_size):
+            out = self.get_outputs(rays[start:start + chunk_size], background[start:start + chunk_size])
+            for key in ("rgb", "depth", "opacity"):
+                pieces.setdefault(key, []).append(out[key])
+        return {key: torch.cat(values) for key, values in pieces.items()}

@@ -1,0 +1,28 @@
+"""Choosing a method by name: the model config section and the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from nerfplex.models.base import Model
+from nerfplex.models.vanilla_nerf import VanillaNeRF, VanillaNeRFConfig
+
+Method = Literal["nerf"]
+
+
+@dataclass
+class ModelConfig:
+    """Which method to train, and each method's settings (only the chosen one is used)."""
+
+    method: Method = "nerf"
+    """The method: ``nerf`` (vanilla NeRF)."""
+    nerf: VanillaNeRFConfig = field(default_factory=VanillaNeRFConfig)
+    """Vanilla NeRF settings."""
+
+
+def build_model(config: ModelConfig) -> Model:
+    """Instantiate the configured method."""
+    if config.method == "nerf":
+        return VanillaNeRF(config.nerf)
+    raise ValueError(f"unknown method {config.method!r}")  # unreachable: the config loader checks
