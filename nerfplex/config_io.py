@@ -135,4 +135,4 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def dump_yaml(data: dict) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)

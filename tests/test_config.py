@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nerfplex.cli.train import parse
+from nerfplex.config import SCHEMA_VERSION, ExperimentConfig, config_from_dict, load_config, save_config
+from nerfplex.errors import NerfplexError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_builtin_defaults_are_the_demo_yaml():
+    assert load_config(REPO / "configs" / "demo.yaml") == ExperimentConfig()
+
+
+def test_every_yaml_under_configs_loads():
+    for path in (REPO / "configs").rglob("*.yaml"):
+        load_config(path)
+
+
+def test_save_is_plain_yaml_and_round_trips(tmp_path):
+    config = config_from_dict({"trainer": {"max_steps": 7}, "model": {"nerf": {"mlp": {"skip_layers": [1, 2]}}}})
+    save_config(config, tmp_path / "c.yaml")
+    text = (tmp_path / "c.yaml").read_text()
+    assert "!!python" not in text
+    data = yaml.safe_load(text)
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert load_config(tmp_path / "c.yaml") == config
+    assert config.model.nerf.mlp.skip_layers == (1, 2)
+
+
+def test_partial_yaml_keeps_other_defaults():
+    config = config_from_dict({"optim": {"lr": 1e-3}})
+    assert config.optim.lr == 1e-3
+    assert config.trainer == ExperimentConfig().trainer
+
+
+def test_int_accepted_for_float_field():
+    assert config_from_dict({"optim": {"lr": 1}}).optim.lr == 1.0
+
+
+def test_cli_flags_override_yaml(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("trainer:\n  max_steps: 11\n  batch_size: 64\n")
+    config, run_dir = parse(["--config", str(path), "--trainer.max-steps", "5"])
+    assert config.trainer.max_steps == 5 and config.trainer.batch_size == 64 and run_dir is None
+
+
+@pytest.mark.parametrize("data, needle", [
+    ({"trainer": {"max_step": 3}}, "trainer.max_step"),
+    ({"trainerr": {}}, "trainerr"),
+    ({"trainer": {"max_steps": "many"}}, "trainer.max_steps"),
+    ({"trainer": {"max_steps": 2.5}}, "trainer.max_steps"),
+    ({"trainer": {"progress_bar": "yes"}}, "trainer.progress_bar"),
+    ({"data": {"kind": "colmap"}}, "data.kind"),
+    ({"trainer": {"batch_size": 0}}, "trainer.batch_size"),
+    ({"optim": {"lr": -1.0}}, "optim.lr"),
+    ({"trainer": 5}, "trainer"),
+    ({"model": {"nerf": {"mlp": {"skip_layers": ["a"]}}}}, "model.nerf.mlp.skip_layers[0]"),
+    ({"schema_version": 99}, "schema_version"),
+])
+def test_bad_config_values_name_the_key(data, needle):
+    with pytest.raises(NerfplexError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        config_from_dict(data)
+
+
+def test_malformed_yaml_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("trainer: [unclosed\n")
+    with pytest.raises(NerfplexError, match="not valid YAML"):
+        load_config(path)
+    with pytest.raises(NerfplexError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
