@@ -140,7 +140,7 @@ class Trainer:
         if not torch.isfinite(total):
             last = latest_checkpoint(self.run_dir)
             raise NerfplexError(
-                f"the loss became {float(total)} at step {self.step + 1}: training diverged. "
+                f"the loss became {float(total.detach())} at step {self.step + 1}: training diverged. "
                 f"The last good checkpoint ({last or 'none yet'}) is intact. Lower --optim.lr, check the "
                 f"images for NaN pixels, or resume with --resume {self.run_dir}.")
         self.optimizer.zero_grad(set_to_none=True)
@@ -192,7 +192,8 @@ class Trainer:
         finally:
             bar.close()
             logger.close()
-            signal.signal(signal.SIGINT, previous_handler) if previous_handler else None
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
 
     def _install_sigint_handler(self):
         """First Ctrl-C: finish the current step, checkpoint, stop. Second: stop at once."""
