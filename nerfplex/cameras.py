@@ -120,6 +120,21 @@ class RayBundle:
     def __getitem__(self, sl) -> "RayBundle":
         return RayBundle(self.origins[sl], self.directions[sl], self.near[sl], self.far[sl])
 
+    def clipped_to_aabb(self, aabb: Tensor) -> "RayBundle":
+        """Tighten ``near`` / ``far`` to where each ray is inside the box ``aabb [2, 3]`` (slab test).
+
+        Rays that miss the box get ``far == near``: they hold nothing and models skip them.
+        """
+        inv = 1.0 / torch.where(self.directions.abs() < 1e-9, torch.full_like(self.directions, 1e-9),
+                                self.directions)
+        t0 = (aabb[0].to(self.origins) - self.origins) * inv
+        t1 = (aabb[1].to(self.origins) - self.origins) * inv
+        t_enter = torch.minimum(t0, t1).amax(dim=-1, keepdim=True)
+        t_exit = torch.maximum(t0, t1).amin(dim=-1, keepdim=True)
+        near = torch.maximum(self.near, t_enter)
+        far = torch.minimum(self.far, t_exit)
+        return RayBundle(self.origins, self.directions, near, torch.maximum(far, near))
+
     @staticmethod
     def with_bounds(origins: Tensor, directions: Tensor, near: float, far: float) -> "RayBundle":
         """Rays with the same ``near`` / ``far`` for every ray."""

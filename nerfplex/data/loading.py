@@ -41,6 +41,9 @@ class DataConfig:
     """Override the dataset's near ray bound."""
     far: Optional[float] = None
     """Override the dataset's far ray bound."""
+    ray_bounds: Literal["near_far", "aabb"] = "aabb"
+    """``near_far``: sample every ray between near and far (the NeRF paper); ``aabb``: also clip rays to
+    the scene's bounding box and skip rays that miss it (same field, far fewer wasted samples)."""
     max_test_views: Optional[int] = None
     """Evaluate on at most this many held-out views (evenly spaced); None: all."""
 

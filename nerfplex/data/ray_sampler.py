@@ -39,17 +39,18 @@ class RayBatchSampler:
     """Draws ``batch_size`` pixels uniformly (with replacement) from all images of a split.
 
     Rays are generated on the fly from the cameras, so memory stays at the images themselves.
-    The indices come from ``generator`` (a CPU generator the trainer owns and checkpoints).
+    With ``aabb`` ``[2, 3]`` the rays' bounds are clipped to the box. The indices come from ``generator`` (a CPU generator the trainer owns and checkpoints).
     ``batch_size`` may equal ``patch_height * patch_width`` of a virtual image (S3IM); nothing here
     assumes a shape.
     """
 
     def __init__(self, split: SceneSplit, batch_size: int, near: float, far: float,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", aabb: Optional[Tensor] = None) -> None:
         self.split = split
         self.batch_size = batch_size
         self.near, self.far = near, far
         self.device = torch.device(device)
+        self.aabb = None if aabb is None else aabb.to(self.device)
         self._rgb = split.rgb.reshape(-1, 3).to(self.device)
         self._alpha = None if split.alpha is None else split.alpha.reshape(-1, 1).to(self.device)
         self._cameras = split.cameras.to(self.device)
@@ -66,5 +67,7 @@ class RayBatchSampler:
         rest = pixel_ids % (width * height)
         origins, directions = self._cameras.generate_rays(cam_idx, rest % width, rest // width)
         rays = RayBundle.with_bounds(origins, directions, self.near, self.far)
+        if self.aabb is not None:
+            rays = rays.clipped_to_aabb(self.aabb)
         alpha = None if self._alpha is None else self._alpha[pixel_ids]
         return RayBatch(rays, self._rgb[pixel_ids], alpha, pixel_ids)

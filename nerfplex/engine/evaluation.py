@@ -24,11 +24,15 @@ class RenderedView:
 
 
 def render_view(model: Model, cameras: Cameras, index: int, near: float, far: float,
-                background: Tensor, chunk_size: int) -> RenderedView:
-    """Render camera ``index`` with a uniform ``background [3]``, in chunks of rays, on CPU memory."""
+                background: Tensor, chunk_size: int, aabb: Optional[Tensor] = None) -> RenderedView:
+    """Render camera ``index`` with a uniform ``background [3]``, in chunks of rays, on CPU memory.
+
+    With ``aabb [2, 3]`` the rays are clipped to that box (as in training)."""
     device = next(model.parameters()).device
     origins, directions = cameras.to(device).image_rays(index)
     rays = RayBundle.with_bounds(origins, directions, near, far)
+    if aabb is not None:
+        rays = rays.clipped_to_aabb(aabb.to(device))
     out = model.render_chunked(rays, background.to(device).expand(len(rays), 3), chunk_size)
     shape = (cameras.height, cameras.width, -1)
     return RenderedView(out["rgb"].reshape(shape).cpu(), out["depth"].reshape(shape).cpu(),
@@ -43,7 +47,8 @@ def evenly_spaced(count: int, limit: Optional[int]) -> list[int]:
 
 
 def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, background: Tensor,
-                   chunk_size: int, indices: list[int]) -> tuple[list[dict], RenderedView]:
+                   chunk_size: int, indices: list[int],
+                   aabb: Optional[Tensor] = None) -> tuple[list[dict], RenderedView]:
     """Render the views ``indices`` of ``split``; per-image PSNR and the first rendered view.
 
     Returns ``[{"name", "psnr"}]`` and the first view (for pictures). Switches the model to eval mode
@@ -55,7 +60,7 @@ def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, bac
     results, first = [], None
     try:
         for index in indices:
-            view = render_view(model, split.cameras, index, near, far, background, chunk_size)
+            view = render_view(model, split.cameras, index, near, far, background, chunk_size, aabb)
             first = first or view
             results.append({"name": split.names[index],
                             "psnr": float(psnr(view.rgb.clamp(0, 1), targets[index]))})

@@ -88,8 +88,9 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = build_model(config.model).to(self.device)
         self.optimizer = build_optimizer(self.model, config.optim)
+        self.aabb = self.scene.aabb if config.data.ray_bounds == "aabb" else None
         self.sampler = RayBatchSampler(self.scene.train, cfg.batch_size, self.scene.near,
-                                       self.scene.far, self.device)
+                                       self.scene.far, self.device, self.aabb)
         self.index_generator = torch.Generator().manual_seed(cfg.seed)
         self.sample_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.eval_indices = evenly_spaced(len(self.scene.test), config.data.max_test_views)
@@ -133,7 +134,7 @@ class Trainer:
         batch = self.sampler.sample(self.index_generator)
         background = background_colors(cfg.train_background, cfg.batch_size, self.device,
                                        generator=self.sample_generator)
-        outputs = self.model.get_outputs(batch.rays, background, generator=self.sample_generator)
+        outputs = self.model.render(batch.rays, background, generator=self.sample_generator)
         target = batch.target(background)
         losses = self.model.get_loss_dict(outputs, target)
         total = sum(losses.values())
@@ -214,7 +215,7 @@ class Trainer:
         cfg = self.config.trainer
         background = background_colors(cfg.eval_background, 1, "cpu")[0]
         results, view = evaluate_split(self.model, self.scene.test, self.scene.near, self.scene.far,
-                                       background, cfg.render_chunk, self.eval_indices)
+                                       background, cfg.render_chunk, self.eval_indices, self.aabb)
         if logger is not None:
             mean_psnr = sum(r["psnr"] for r in results) / len(results)
             logger.scalars({"eval/psnr": mean_psnr}, self.step)

@@ -34,12 +34,30 @@ class Model(nn.Module):
     def on_train_step(self, step: int) -> None:
         """Called before each training step (schedules such as grid upsampling hook in here)."""
 
+    def render(self, rays: RayBundle, background: Tensor,
+               generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+        """:meth:`get_outputs` on the rays with ``far > near`` only; empty rays see the background.
+
+        Per-ray outputs ``[R, ...]`` are scattered back; colours (keys starting with ``rgb``) of empty
+        rays are their background, every other output is 0 there.
+        """
+        hit = (rays.far > rays.near)[:, 0]
+        if bool(hit.all()):
+            return self.get_outputs(rays, background, generator)
+        inner = self.get_outputs(rays[hit], background[hit], generator)
+        full = {}
+        for key, value in inner.items():
+            base = (background if key.startswith("rgb") else
+                    value.new_zeros((len(rays),) + value.shape[1:])).to(value.dtype)
+            full[key] = base.index_put((hit,), value)
+        return full
+
     @torch.no_grad()
     def render_chunked(self, rays: RayBundle, background: Tensor, chunk_size: int) -> dict[str, Tensor]:
         """Render many rays in chunks of ``chunk_size`` rays, without gradients, to bound memory."""
         pieces: dict[str, list[Tensor]] = {}
         for start in range(0, len(rays), chunk_size):
-            out = self.get_outputs(rays[start:start + chunk_size], background[start:start + chunk_size])
+            out = self.render(rays[start:start + chunk_size], background[start:start + chunk_size])
             for key in ("rgb", "depth", "opacity"):
                 pieces.setdefault(key, []).append(out[key])
         return {key: torch.cat(values) for key, values in pieces.items()}
