@@ -1,0 +1,152 @@
+"""Write a :class:`SceneData` as a Blender / NeRF-synthetic dataset folder.
+
+Layout written (readable by :func:`nerfplex.data.blender.load_blender` and other NeRF tools)::
+
+    out_dir/transforms_train.json   transforms_test.json
+    out_dir/train/r_0.png ...       test/r_0.png ...
+
+Images are 8-bit PNGs: RGBA with straight (un-premultiplied) colour when the split has alpha, RGB
+otherwise. Poses are converted back to Blender/OpenGL camera axes. Each file also carries a
+``"nerfplex": {"near", "far", "aabb", "name"}`` block that ``load_blender`` uses for the scene bounds
+(other tools ignore unknown keys).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nerfplex.cameras import OPENGL_TO_OPENCV, Cameras
+from nerfplex.data.images import write_png
+from nerfplex.data.scene import SceneData, SceneSplit
+from nerfplex.errors import NerfplexError
+
+__all__ = ["write_blender_scene"]
+
+_FOV_KEYS = ("camera_angle_x", "fl_x")
+
+
+def write_blender_scene(scene: SceneData, out_dir: str | Path, *, fov_key: str = "camera_angle_x",
+                        overwrite: bool = False) -> Path:
+    """Write ``scene`` to ``out_dir`` in the Blender layout; returns ``out_dir``.
+
+    Args:
+        scene: the dataset; its ``gt_mesh_path`` is not copied (the caller handles meshes).
+        out_dir: destination folder. Everything is written into a temporary sibling folder that is
+            renamed into place at the end, so a failure leaves nothing half-written.
+        fov_key: ``"camera_angle_x"`` writes the horizontal field of view when a split's cameras share
+            intrinsics with ``fx == fy`` and a centred principal point, and explicit
+            ``fl_x, fl_y, cx, cy, w, h`` otherwise; ``"fl_x"`` always writes the explicit keys.
+            Intrinsics shared by a split go at the top level of its file, differing ones per frame.
+        overwrite: replace an existing non-empty ``out_dir`` (otherwise that is an error).
+    """
+    if fov_key not in _FOV_KEYS:
+        raise NerfplexError(f"fov_key must be one of {_FOV_KEYS}, got {fov_key!r}.")
+    out_dir = Path(out_dir)
+    _check_destination(out_dir, overwrite)
+    for split_name, split in (("train", scene.train), ("test", scene.test)):
+        if len(split) == 0:
+            raise NerfplexError(f"the {split_name} split of scene '{scene.name}' has no images; the Blender "
+                                f"layout needs at least one image per split.")
+
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NerfplexError(f"could not create {out_dir.parent}: {exc}; choose a writable folder.") from exc
+    staging = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        staging.mkdir()
+        extra = {"name": scene.name, "near": float(scene.near), "far": float(scene.far),
+                 "aabb": torch.as_tensor(scene.aabb, dtype=torch.float64).reshape(2, 3).tolist()}
+        for split_name, split in (("train", scene.train), ("test", scene.test)):
+            _write_split(split, split_name, staging, fov_key, extra)
+        _move_into_place(staging, out_dir, overwrite)
+    except OSError as exc:
+        raise NerfplexError(f"could not write the dataset to {out_dir}: {exc}. Check that the folder is "
+                            f"writable and the disk has free space.") from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def _check_destination(out_dir: Path, overwrite: bool) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise NerfplexError(f"{out_dir} exists and is not a folder; choose another output folder.")
+    if not overwrite and any(out_dir.iterdir()):
+        raise NerfplexError(f"output folder {out_dir} already exists and is not empty; pass --overwrite "
+                            f"(overwrite=True) to replace it, or choose another folder.")
+
+
+def _move_into_place(staging: Path, out_dir: Path, overwrite: bool) -> None:
+    """Rename ``staging`` to ``out_dir``, replacing an existing folder only as the last step."""
+    _check_destination(out_dir, overwrite)  # it may have appeared while writing
+    if not out_dir.exists():
+        os.replace(staging, out_dir)
+        return
+    backup = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(out_dir, backup)
+    try:
+        os.replace(staging, out_dir)
+    except OSError:
+        os.replace(backup, out_dir)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _write_split(split: SceneSplit, name: str, root: Path, fov_key: str, extra: dict) -> None:
+    cams = split.cameras
+    meta: dict = {}
+    per_frame = _intrinsics(cams, fov_key)
+    if all(entry == per_frame[0] for entry in per_frame):
+        meta.update(per_frame[0])
+        per_frame = [{} for _ in per_frame]
+    meta["nerfplex"] = extra
+
+    c2w = cams.c2w.detach().cpu().double()
+    rot_gl = c2w[:, :, :3] @ OPENGL_TO_OPENCV.double()  # the flip is its own inverse
+    bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64).expand(len(cams), 1, 4)
+    c2w_gl = torch.cat([torch.cat([rot_gl, c2w[:, :, 3:]], dim=-1), bottom], dim=1)
+    meta["frames"] = [{"file_path": f"./{name}/r_{i}", "transform_matrix": c2w_gl[i].tolist(), **per_frame[i]}
+                      for i in range(len(cams))]
+
+    (root / name).mkdir()
+    rgb = split.rgb.detach().cpu()
+    alpha = None if split.alpha is None else split.alpha.detach().cpu()
+
+    def write(i: int) -> None:
+        image = rgb[i].numpy()
+        if alpha is not None:
+            a = alpha[i].numpy()
+            straight = np.divide(image, a, out=np.zeros_like(image), where=a > 0)
+            image = np.concatenate([straight, a], axis=-1)
+        write_png(root / name / f"r_{i}.png", image)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(cams))) as pool:
+        list(pool.map(write, range(len(cams))))
+    (root / f"transforms_{name}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _intrinsics(cams: Cameras, fov_key: str) -> list[dict]:
+    """The intrinsics keys of each camera, as they go into a transforms file."""
+    fx, fy, cx, cy = (t.detach().cpu().double().tolist() for t in (cams.fx, cams.fy, cams.cx, cams.cy))
+    width, height = cams.width, cams.height
+    entries = []
+    for i in range(len(cams)):
+        centred = abs(cx[i] - width / 2) <= 1e-4 and abs(cy[i] - height / 2) <= 1e-4
+        square = abs(fx[i] - fy[i]) <= 1e-7 * abs(fx[i])
+        if fov_key == "camera_angle_x" and centred and square:
+            entries.append({"camera_angle_x": 2.0 * math.atan(0.5 * width / fx[i])})
+        else:
+            entries.append({"fl_x": fx[i], "fl_y": fy[i], "cx": cx[i], "cy": cy[i], "w": width, "h": height})
+    return entries
