@@ -1,0 +1,211 @@
+"""Parse and validate the ``frames`` of a Blender / instant-ngp ``transforms*.json`` file.
+
+Each frame has ``file_path`` (relative to the file; the extension may be omitted) and
+``transform_matrix`` (4x4 camera-to-world, Blender/OpenGL camera axes: x right, y up, z backward),
+checked here to be finite and rigid. Intrinsics come from ``fl_x`` / ``camera_angle_x`` (radians) /
+``x_fov`` (degrees), the same for y (``fy`` defaults to ``fx``), ``cx`` / ``cy`` (default: image
+centre) and ``w`` / ``h`` (checked against the image files later, in
+:func:`nerfplex.data.transforms_split.load_split`). These keys may be set at the top level and
+overridden per frame. Distortion keys (``k1 k2 k3 k4 p1 p2``, ``is_fisheye``) are not applied yet: a
+warning is issued when they are non-zero. No image is read here.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from nerfplex.errors import NerfplexError
+
+__all__ = ["TransformsFrame", "parse_frames", "is_finite_number", "IMAGE_EXTENSIONS", "DISTORTION_KEYS"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+"""Tried in this order (lower then upper case) when ``file_path`` names no existing file."""
+
+DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
+"""Lens distortion keys that nerfplex does not model yet (a warning when any is non-zero)."""
+_ORTHONORMAL_TOL = 1e-3  # max |R^T R - I| accepted for a pose rotation
+
+
+@dataclass
+class TransformsFrame:
+    """One parsed frame: where it came from, its image file, pose and (unresolved) intrinsics."""
+
+    source: Path  # the transforms file
+    index: int  # position in that file's frames list
+    file_path: str  # as written in the file
+    image_path: Path
+    c2w_gl: np.ndarray  # [4, 4] float64, Blender/OpenGL axes
+    x_focal: Optional[tuple[str, float]]  # ("fl" | "angle", value) for x, None if absent
+    y_focal: Optional[tuple[str, float]]
+    cx: Optional[float]
+    cy: Optional[float]
+    w: Optional[int]
+    h: Optional[int]
+
+    @property
+    def where(self) -> str:
+        return f"frame {self.index} ('{self.file_path}') of {self.source}"
+
+
+def parse_frames(meta: dict, source: Path, warned: set[str]) -> list[TransformsFrame]:
+    """Validate ``meta['frames']`` and return the parsed frames (no images are read here)."""
+    if "frames" not in meta:
+        raise NerfplexError(f"{source} has no 'frames' key; a transforms file needs a 'frames' list of "
+                            f"{{'file_path', 'transform_matrix'}} objects.")
+    frames = meta["frames"]
+    if not isinstance(frames, list):
+        raise NerfplexError(f"'frames' in {source} must be a list, got a {type(frames).__name__}.")
+    if not frames:
+        raise NerfplexError(f"'frames' in {source} is empty; add at least one frame (file_path + "
+                            f"transform_matrix).")
+    _check_distortion(meta, source, "top level", warned)
+    parsed = []
+    for index, frame in enumerate(frames):
+        if not isinstance(frame, dict):
+            raise NerfplexError(f"frame {index} of {source} must be a JSON object, got "
+                                f"{type(frame).__name__}.")
+        for key in ("file_path", "transform_matrix"):
+            if key not in frame:
+                raise NerfplexError(f"frame {index} of {source} has no '{key}'; every frame needs "
+                                    f"'file_path' and 'transform_matrix'.")
+        file_path = frame["file_path"]
+        if not isinstance(file_path, str) or not file_path.strip():
+            raise NerfplexError(f"'file_path' of frame {index} in {source} must be a non-empty string, "
+                                f"got {file_path!r}.")
+        where = f"frame {index} ('{file_path}') of {source}"
+        _check_distortion(frame, source, where, warned)
+        c2w = _parse_pose(frame["transform_matrix"], where)
+        x_focal = _focal_spec(frame, meta, "x", where, source)
+        y_focal = _focal_spec(frame, meta, "y", where, source)
+        if x_focal is None and y_focal is None:
+            raise NerfplexError(f"no focal length for {where}: set 'camera_angle_x' (horizontal field of "
+                                f"view, radians) or 'fl_x' (focal length, pixels) at the top level of "
+                                f"{source.name} or in the frame.")
+        parsed.append(TransformsFrame(
+            source=source, index=index, file_path=file_path, c2w_gl=c2w, x_focal=x_focal, y_focal=y_focal,
+            cx=_number(frame, meta, "cx", where, source), cy=_number(frame, meta, "cy", where, source),
+            w=_size(frame, meta, "w", where, source), h=_size(frame, meta, "h", where, source),
+            image_path=_resolve_image(source.parent, file_path, where)))
+    return parsed
+
+
+def _parse_pose(matrix: Any, where: str) -> np.ndarray:
+    """``transform_matrix`` -> validated ``[4, 4]`` float64 (Blender axes)."""
+    try:
+        m = np.asarray(matrix, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        shown = repr(matrix) if len(repr(matrix)) <= 80 else repr(matrix)[:77] + "..."
+        raise NerfplexError(f"'transform_matrix' of {where} is not a 4x4 list of numbers: {shown}.") from exc
+    if m.shape != (4, 4):
+        raise NerfplexError(f"'transform_matrix' of {where} has shape {'x'.join(map(str, m.shape)) or 'scalar'}; "
+                            f"it must be a 4x4 camera-to-world matrix (4 rows of 4 numbers, last row "
+                            f"0 0 0 1).")
+    if not np.isfinite(m).all():
+        raise NerfplexError(f"'transform_matrix' of {where} contains NaN or infinite values; fix or remove "
+                            f"this frame.")
+    if np.abs(m[3] - (0.0, 0.0, 0.0, 1.0)).max() > 1e-6:
+        raise NerfplexError(f"'transform_matrix' of {where} has last row {m[3].tolist()}, expected "
+                            f"[0, 0, 0, 1]; it must be a rigid camera-to-world transform.")
+    rot = m[:3, :3]
+    error = np.abs(rot.T @ rot - np.eye(3)).max()
+    det = np.linalg.det(rot)
+    if error <= _ORTHONORMAL_TOL and det < 0:
+        raise NerfplexError(f"'transform_matrix' of {where} is a reflection (its 3x3 rotation has det = "
+                            f"{det:.4g}); camera-to-world poses must be rigid rotations with det = +1. "
+                            f"Flip the sign of one camera axis column consistently for all frames.")
+    if error > _ORTHONORMAL_TOL:
+        raise NerfplexError(
+            f"'transform_matrix' of {where} is not rigid: its 3x3 rotation is not orthonormal "
+            f"(max |R^T R - I| = {error:.3g}, det = {det:.4g}). Scaled or sheared poses are not "
+            f"supported: remove the scale from the rotation columns (scale the positions instead).")
+    return m
+
+
+def _resolve_image(base: Path, file_path: str, where: str) -> Path:
+    """The image file a ``file_path`` names: as written, else with an image extension appended."""
+    relative = Path(file_path.replace("\\", "/"))
+    path = relative if relative.is_absolute() else base / relative
+    if path.is_file():
+        return path
+    candidates = [ext for e in IMAGE_EXTENSIONS for ext in (e, e.upper())]
+    for ext in candidates:
+        candidate = path.with_name(path.name + ext)
+        if candidate.is_file():
+            return candidate
+    tried = f"{path.name} and {path.name}{{{','.join(IMAGE_EXTENSIONS)}}}"
+    raise NerfplexError(f"image file for {where} not found: looked for {tried} in {path.parent}. Check "
+                        f"'file_path' (it is relative to the transforms file) or restore the image.")
+
+
+def is_finite_number(value: Any) -> bool:
+    """A finite real JSON number (bools excluded)."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _lookup(frame: dict, meta: dict, key: str) -> tuple[Any, Optional[str]]:
+    """The frame's value of ``key`` if set there, else the file's top-level value; and where it was."""
+    if key in frame:
+        return frame[key], "frame"
+    if key in meta:
+        return meta[key], "top level"
+    return None, None
+
+
+def _focal_spec(frame: dict, meta: dict, axis: str, where: str, source: Path) -> Optional[tuple[str, float]]:
+    """``("fl", pixels)`` or ``("angle", radians)`` for one axis; the frame's keys beat the top level's."""
+    keys = (f"fl_{axis}", f"camera_angle_{axis}", f"{axis}_fov")
+    for level in (frame, meta):
+        for key in keys:
+            if key not in level:
+                continue
+            value = level[key]
+            place = where if level is frame else f"the top level of {source}"
+            if not is_finite_number(value) or value <= 0:
+                raise NerfplexError(f"'{key}' in {place} must be a positive number, got {value!r}.")
+            if key.startswith("fl_"):
+                return "fl", float(value)
+            angle = float(value) if key.startswith("camera_angle") else math.radians(float(value))
+            if angle >= math.pi:
+                unit = "radians" if key.startswith("camera_angle") else "degrees"
+                raise NerfplexError(f"'{key}' in {place} is {value!r} {unit}, which is not a field of view "
+                                    f"below 180 degrees (camera_angle_* is in radians, *_fov in degrees).")
+            return "angle", angle
+    return None
+
+
+def _number(frame: dict, meta: dict, key: str, where: str, source: Path) -> Optional[float]:
+    value, level = _lookup(frame, meta, key)
+    if level is None:
+        return None
+    if not is_finite_number(value):
+        place = where if level == "frame" else f"the top level of {source}"
+        raise NerfplexError(f"'{key}' in {place} must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def _size(frame: dict, meta: dict, key: str, where: str, source: Path) -> Optional[int]:
+    value, level = _lookup(frame, meta, key)
+    if level is None:
+        return None
+    if not is_finite_number(value) or value < 1 or not float(value).is_integer():
+        place = where if level == "frame" else f"the top level of {source}"
+        raise NerfplexError(f"'{key}' in {place} must be a positive whole number of pixels, got {value!r}.")
+    return int(value)
+
+
+def _check_distortion(level: dict, source: Path, place: str, warned: set[str]) -> None:
+    keys = [k for k in DISTORTION_KEYS if is_finite_number(level.get(k)) and level[k] != 0]
+    if level.get("is_fisheye"):
+        keys.append("is_fisheye")
+    if keys and "distortion" not in warned:
+        warned.add("distortion")
+        warnings.warn(f"{source} sets lens distortion ({', '.join(keys)} at the {place}), which nerfplex "
+                      f"does not model yet: the images are used as if undistorted. Undistort them first "
+                      f"for accurate results.", stacklevel=4)

@@ -1,0 +1,81 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nerfplex.cli.main import main
+
+
+def _tiny_yaml(tmp_path: Path, **trainer) -> Path:
+    config = {
+        "output_dir": str(tmp_path / "outputs"),
+        "data": {"resolution": 12, "num_train_views": 4, "num_test_views": 2},
+        "model": {"nerf": {"mlp": {"num_layers": 2, "width": 16, "skip_layers": [0]},
+                           "num_coarse_samples": 8, "num_fine_samples": 8}},
+        "trainer": {"max_steps": 4, "batch_size": 32, "eval_every": 2, "log_every": 2,
+                    "checkpoint_every": 2, "progress_bar": False, **trainer},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_train_then_resume_longer(tmp_path, capsys):
+    assert main(["train", "--config", str(_tiny_yaml(tmp_path))]) == 0
+    runs = list((tmp_path / "outputs" / "demo").iterdir())
+    assert len(runs) == 1
+    run = runs[0]
+    assert str(run) in capsys.readouterr().out
+    for name in ("config.yaml", "metrics.json", "tensorboard", "checkpoints/step-0000004.pt"):
+        assert (run / name).exists(), name
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["schema_version"] == 1 and saved["trainer"]["max_steps"] == 4
+
+    assert main(["train", "--resume", str(run), "--trainer.max-steps", "6"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["step"] == 6
+    assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["max_steps"] == 6
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["train", "--data.kind", "blender", "--data.path", "/nonexistent/lego"], "/nonexistent/lego"),
+    (["train", "--data.kind", "blender"], "data.path"),
+    (["train", "--config", "/nonexistent.yaml"], "does not exist"),
+    (["train", "--resume", "/tmp"], "not a run folder"),
+    (["train", "--trainer.batch-size", "0"], "trainer.batch_size"),
+    (["train", "--data.near", "5", "--data.far", "1"], "near"),
+])
+def test_user_errors_print_message_without_traceback(tmp_path, capsys, args, needle):
+    status = main(args + (["--output-dir", str(tmp_path / "out")] if "--resume" not in args else []))
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("error: ") and needle in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_unknown_yaml_key_via_cli(tmp_path, capsys):
+    path = tmp_path / "typo.yaml"
+    path.write_text("trainer:\n  max_stepz: 3\n")
+    assert main(["train", "--config", str(path)]) == 2
+    assert "trainer.max_stepz" in capsys.readouterr().err
+
+
+def test_unknown_command(capsys):
+    assert main(["fly"]) == 2
+    assert "unknown command" in capsys.readouterr().err
+
+
+def test_help_explains_options():
+    out = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for text in ("--config", "--resume", "--trainer.max-steps", "Number of optimisation steps",
+                 "--model.nerf.mlp.width", "--data.kind"):
+        assert text in out, text
+
+
+def test_bad_flag_value_is_rejected(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--trainer.max-steps",
+                             "lots", "--output-dir", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "max-steps" in result.stderr
