@@ -1,1 +1,1 @@
-"""cli"""
+"""Command-line entry points, one module per command."""

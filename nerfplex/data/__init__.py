@@ -1,1 +1,1 @@
-"""data"""
+"""Datasets: parsers, the SceneData they produce, and ray batches."""

@@ -1,1 +1,1 @@
-"""engine"""
+"""Training loop, optimisation, checkpoints, logging, evaluation during training."""

@@ -1,1 +1,1 @@
-"""eval"""
+"""Metrics and mesh I/O."""

@@ -1,1 +1,1 @@
-"""fields"""
+"""Neural fields: functions of space (and view direction) only."""

@@ -1,1 +1,1 @@
-"""models"""
+"""Methods: a field + sampler + compositor behind one interface."""

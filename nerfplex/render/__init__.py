@@ -1,1 +1,1 @@
-"""render"""
+"""Ray sampling, compositing and backgrounds."""
