@@ -106,7 +106,8 @@ def test_scene_sdfs_have_finite_unit_gradients(make):
 
 def test_room_walls_get_their_materials():
     scene = room_sdf()
-    _, mat = scene.evaluate(pts([0.0, 0.3, -1.24], [0.0, 0.3, 1.24], [-0.5, 1.99, 0.5], [1.99, 0.5, 0.5]))
+    p = pts([-0.5, -0.3, -1.24], [-0.5, -0.3, 1.24], [-0.5, 1.99, 0.5], [1.99, 0.5, 0.5])
+    _, mat = scene.evaluate(p)
     assert mat.tolist() == [Material.FLOOR_TILES, Material.CEILING, Material.WALL_GRADIENT,
                             Material.WALL_STRIPES]
 
