@@ -90,8 +90,13 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
     train = load_split(train_frames, factor, warned)
     test = load_split(test_frames, factor, warned)
     near, far, aabb = scene_bounds(layout, main_meta, files, train, test, near, far)
+    gt_mesh = next((root / name for name in GT_MESH_NAMES if (root / name).is_file()), None)
     return SceneData(train=train, test=test, near=near, far=far, aabb=aabb, name=root.name,
-                     extras={"layout": layout})
+                     gt_mesh_path=gt_mesh, extras={"layout": layout})
+
+
+GT_MESH_NAMES = ("gt_mesh.ply", "gt_mesh.obj")
+"""A ground-truth mesh next to the transforms files (as ``nerfplex make-scene`` writes it)."""
 
 
 def _check_downscale(downscale: Any) -> int:

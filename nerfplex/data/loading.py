@@ -30,7 +30,7 @@ class DataConfig:
     num_test_views: int = 10
     """Built-in scenes: number of held-out views."""
     seed: int = 0
-    """Built-in scenes: the seed that fixes cameras and layout."""
+    """Built-in scenes: the seed that draws the cameras (the layout is fixed)."""
     downscale: int = 1
     """Folder datasets: integer factor to shrink images by (area averaging)."""
     test_split: Literal["test", "val"] = "test"
