@@ -38,7 +38,7 @@ class TrainerConfig:
 
     max_steps: int = 2000
     """Number of optimisation steps."""
-    batch_size: int = 1024
+    batch_size: int = 512
     """Rays per step, drawn at random across all training images."""
     eval_every: int = 500
     """Render the held-out views and log PSNR every this many steps (0: only at the end)."""
