@@ -1,0 +1,1 @@
+"""Loss functions shared across methods (SSIM, the S3IM multiplex loss)."""
