@@ -16,6 +16,7 @@ from nerfplex.engine.optim import OptimConfig
 from nerfplex.engine.trainer import TrainerConfig
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.nerf_mlp import NeRFMLPConfig
+from nerfplex.losses.shared_losses import LossConfig
 from nerfplex.models.registry import ModelConfig
 from nerfplex.models.vanilla_nerf import VanillaNeRFConfig
 
@@ -40,6 +41,8 @@ class ExperimentConfig:
     """The scene."""
     model: ModelConfig = field(default_factory=_demo_model)
     """The method and its settings."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    """Losses added for every method (S3IM)."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """Optimiser and learning-rate schedule."""
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -84,6 +87,12 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         ("data.num_test_views", config.data.num_test_views > 0, "a positive integer"),
         ("data.downscale", config.data.downscale > 0, "a positive integer"),
         ("data.test_every", config.data.test_every > 1, "an integer of at least 2"),
+        ("loss.s3im.weight", config.loss.s3im.weight >= 0, "0 (off) or positive"),
+        ("loss.s3im.depth_weight", config.loss.s3im.depth_weight >= 0, "0 (off) or positive"),
+        ("loss.s3im.kernel_size", config.loss.s3im.kernel_size > 0, "a positive integer"),
+        ("loss.s3im.stride", config.loss.s3im.stride > 0, "a positive integer"),
+        ("loss.s3im.repeat", config.loss.s3im.repeat > 0, "a positive integer"),
+        ("loss.s3im.patch_height", config.loss.s3im.patch_height > 0, "a positive integer"),
         ("model.nerf.num_coarse_samples", config.model.nerf.num_coarse_samples > 0, "a positive integer"),
         ("model.nerf.num_fine_samples", config.model.nerf.num_fine_samples >= 0, "0 or more"),
         ("model.nerf.mlp.num_layers", config.model.nerf.mlp.num_layers > 0, "a positive integer"),
@@ -93,6 +102,13 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         if not ok:
             value = _get(config, key)
             raise NerfplexError(f"config {key} = {value!r} is invalid: it must be {expected}.")
+    s3im = config.loss.s3im
+    width = config.trainer.batch_size * s3im.repeat // s3im.patch_height
+    if s3im.weight > 0 and min(width, s3im.patch_height) + 2 * ((s3im.kernel_size - 1) // 2) < s3im.kernel_size:
+        raise NerfplexError(
+            f"config loss.s3im: trainer.batch_size {config.trainer.batch_size} x repeat {s3im.repeat} "
+            f"makes a {s3im.patch_height}x{width} virtual image, smaller than the {s3im.kernel_size}x"
+            f"{s3im.kernel_size} window. Raise trainer.batch_size or lower loss.s3im.patch_height.")
     return config
 
 

@@ -21,12 +21,14 @@ class RayBatch:
         rgb: ``[R, 3]`` target colour, premultiplied when ``alpha`` is set.
         alpha: ``[R, 1]`` target coverage, or None for opaque images.
         pixel_ids: ``[R]`` flat index ``image * H * W + y * W + x`` of each ray's pixel.
+        depth: ``[R, 1]`` ground-truth ray distance (``inf`` where unknown), or None.
     """
 
     rays: RayBundle
     rgb: Tensor
     alpha: Optional[Tensor]
     pixel_ids: Tensor
+    depth: Optional[Tensor] = None
 
     def target(self, background: Tensor) -> Tensor:
         """Target colours ``[R, 3]`` composited on per-ray ``background [R, 3]``."""
@@ -53,6 +55,7 @@ class RayBatchSampler:
         self.aabb = None if aabb is None else aabb.to(self.device)
         self._rgb = split.rgb.reshape(-1, 3).to(self.device)
         self._alpha = None if split.alpha is None else split.alpha.reshape(-1, 1).to(self.device)
+        self._depth = None if split.depth is None else split.depth.reshape(-1, 1).to(self.device)
         self._cameras = split.cameras.to(self.device)
         self.num_pixels = self._rgb.shape[0]
 
@@ -70,4 +73,5 @@ class RayBatchSampler:
         if self.aabb is not None:
             rays = rays.clipped_to_aabb(self.aabb)
         alpha = None if self._alpha is None else self._alpha[pixel_ids]
-        return RayBatch(rays, self._rgb[pixel_ids], alpha, pixel_ids)
+        depth = None if self._depth is None else self._depth[pixel_ids]
+        return RayBatch(rays, self._rgb[pixel_ids], alpha, pixel_ids, depth)

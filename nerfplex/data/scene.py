@@ -22,12 +22,15 @@ class SceneSplit:
         alpha: ``[N, H, W, 1]`` float32 coverage in [0, 1], or None for opaque images.
         cameras: the ``N`` cameras (OpenCV axes).
         names: ``N`` image names (file stems), for reports.
+        depth: ``[N, H, W, 1]`` ground-truth distance along each pixel's unit ray (``inf`` where
+            unknown), or None when the dataset has no depth.
     """
 
     rgb: Tensor
     alpha: Optional[Tensor]
     cameras: Cameras
     names: list[str]
+    depth: Optional[Tensor] = None
 
     def __len__(self) -> int:
         return self.rgb.shape[0]

@@ -25,6 +25,7 @@ from nerfplex.engine.optim import build_optimizer, learning_rate, set_learning_r
 from nerfplex.engine.visualize import depth_image, error_image
 from nerfplex.errors import NerfplexError
 from nerfplex.eval.metrics import mse_to_psnr
+from nerfplex.losses.shared_losses import shared_losses
 from nerfplex.models.registry import build_model
 from nerfplex.render.background import BackgroundMode, background_colors
 
@@ -137,6 +138,8 @@ class Trainer:
         outputs = self.model.render(batch.rays, background, generator=self.sample_generator)
         target = batch.target(background)
         losses = self.model.get_loss_dict(outputs, target)
+        losses.update(shared_losses(self.config.loss, outputs, target, batch.depth, self.scene.far,
+                                    self.sample_generator))
         total = sum(losses.values())
         if not torch.isfinite(total):
             last = latest_checkpoint(self.run_dir)

@@ -113,3 +113,38 @@ def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(tiny_config, tiny_
 def test_resume_without_checkpoint_is_a_clear_error(tiny_config, tiny_scene, tmp_path):
     with pytest.raises(NerfplexError, match="nothing to resume"):
         Trainer(tiny_config, tmp_path / "empty", scene=tiny_scene).resume()
+
+
+def test_s3im_switch_adds_a_logged_term_and_resume_stays_exact(tiny_config, tiny_scene, tmp_path):
+    from nerfplex.config import config_from_dict
+
+    config = config_from_dict({"loss": {"s3im": {"weight": 1.0, "patch_height": 8, "repeat": 3}}},
+                              base=tiny_config)
+    straight = Trainer(config, tmp_path / "a", scene=tiny_scene)
+    values = straight.train_step()
+    assert values["loss/s3im"] > 0
+    assert values["loss/total"] == pytest.approx(values["loss/rgb_mse"] + values["loss/rgb_mse_coarse"]
+                                                 + values["loss/s3im"], rel=1e-5)
+    straight.train()
+    events = EventAccumulator(str(tmp_path / "a" / "tensorboard"))
+    events.Reload()
+    assert "loss/s3im" in events.Tags()["scalars"]
+
+    first = Trainer(config, tmp_path / "b", scene=tiny_scene)
+    first.train(until_step=4)
+    second = Trainer(config, tmp_path / "b", scene=tiny_scene)
+    second.resume()
+    second.train()
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(second.model.state_dict()[key], value, rtol=0, atol=1e-6)
+
+
+def test_depth_s3im_uses_ground_truth_depth(tiny_config, tmp_path):
+    from nerfplex.config import config_from_dict
+    from nerfplex.data.procedural import make_procedural_scene
+
+    scene = make_procedural_scene("object", 8, 3, 1, seed=0)
+    config = config_from_dict({"loss": {"s3im": {"weight": 1.0, "depth_weight": 0.5, "patch_height": 4,
+                                                 "repeat": 2}}}, base=tiny_config)
+    values = Trainer(config, tmp_path / "run", scene=scene).train_step()
+    assert values["loss/s3im_depth"] > 0

@@ -44,7 +44,8 @@ def _split(spec: SceneSpec, cameras: Cameras) -> tuple[SceneSplit, torch.Tensor]
     images = render_images(spec.sdf, cameras, spec.near, spec.far, settings, spec.lighting)
     alpha = None if spec.opaque else images.alpha
     names = [f"r_{i}" for i in range(len(cameras))]
-    return SceneSplit(images.rgb, alpha, cameras, names), images.depth
+    depth = images.depth[..., None]
+    return SceneSplit(images.rgb, alpha, cameras, names, depth=depth), images.depth
 
 
 def make_procedural_scene(kind: str, resolution: int, num_train: int, num_test: int,
