@@ -59,7 +59,7 @@ def test_cli_flags_override_yaml(tmp_path):
     ({"trainer": 5}, "trainer"),
     ({"model": {"nerf": {"mlp": {"skip_layers": ["a"]}}}}, "model.nerf.mlp.skip_layers[0]"),
     ({"schema_version": 99}, "schema_version"),
-    ({"loss": {"s3im": {"weight": 1.0}}, "trainer": {"batch_size": 16}}, "virtual image"),
+    ({"loss": {"s3im": {"weight": 1.0}}, "trainer": {"batch_size": 4}}, "virtual image"),
     ({"loss": {"s3im": {"weight": -1.0}}}, "loss.s3im.weight"),
 ])
 def test_bad_config_values_name_the_key(data, needle):
