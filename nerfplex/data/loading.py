@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
+from nerfplex.data.degrade import degrade_training_split
 from nerfplex.data.scene import SceneData
 from nerfplex.errors import NerfplexError
 
@@ -44,6 +45,12 @@ class DataConfig:
     ray_bounds: Literal["near_far", "aabb"] = "aabb"
     """``near_far``: sample every ray between near and far (the NeRF paper); ``aabb``: also clip rays to
     the scene's bounding box and skip rays that miss it (same field, far fewer wasted samples)."""
+    train_fraction: float = 1.0
+    """Ablations: train on this fraction of the training views (evenly spaced); 1 keeps all."""
+    train_noise_std: float = 0.0
+    """Ablations: add Gaussian noise of this standard deviation to the training images."""
+    train_blur_sigma: float = 0.0
+    """Ablations: blur the training images with a Gaussian of this sigma (pixels)."""
     max_test_views: Optional[int] = None
     """Evaluate on at most this many held-out views (evenly spaced); None: all."""
 
@@ -69,6 +76,10 @@ def load_scene(config: DataConfig) -> SceneData:
         scene.near = config.near
     if config.far is not None:
         scene.far = config.far
+    if config.train_fraction < 1.0 or config.train_noise_std > 0 or config.train_blur_sigma > 0:
+        scene = degrade_training_split(scene, fraction=config.train_fraction,
+                                       noise_std=config.train_noise_std,
+                                       blur_sigma=config.train_blur_sigma, seed=config.seed)
     if scene.near >= scene.far:
         raise NerfplexError(f"near ({scene.near}) must be smaller than far ({scene.far}). "
                             f"Fix --data.near / --data.far.")

@@ -11,7 +11,18 @@ from torch import Tensor
 from nerfplex.cameras import Cameras, RayBundle
 from nerfplex.data.scene import SceneSplit
 from nerfplex.eval.metrics import psnr
+from nerfplex.losses.ssim import image_ssim
 from nerfplex.models.base import Model
+
+
+SSIM_MIN_SIZE = 11
+"""Images smaller than the evaluation SSIM's window have no SSIM."""
+
+
+def mean_metric(results: list[dict], key: str) -> Optional[float]:
+    """Mean of ``key`` over ``results``, skipping None values (None if there are none)."""
+    values = [r[key] for r in results if r[key] is not None]
+    return sum(values) / len(values) if values else None
 
 
 @dataclass
@@ -51,7 +62,8 @@ def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, bac
                    aabb: Optional[Tensor] = None) -> tuple[list[dict], RenderedView]:
     """Render the views ``indices`` of ``split``; per-image PSNR and the first rendered view.
 
-    Returns ``[{"name", "psnr"}]`` and the first view (for pictures). Switches the model to eval mode
+    Returns ``[{"name", "psnr", "ssim"}]`` (SSIM: the NeRF convention; None for images smaller than
+    its 11x11 window) and the first view (for pictures). Switches the model to eval mode
     and back.
     """
     was_training = model.training
@@ -62,8 +74,10 @@ def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, bac
         for index in indices:
             view = render_view(model, split.cameras, index, near, far, background, chunk_size, aabb)
             first = first or view
-            results.append({"name": split.names[index],
-                            "psnr": float(psnr(view.rgb.clamp(0, 1), targets[index]))})
+            rgb = view.rgb.clamp(0, 1)
+            small = min(rgb.shape[:2]) < SSIM_MIN_SIZE
+            results.append({"name": split.names[index], "psnr": float(psnr(rgb, targets[index])),
+                            "ssim": None if small else float(image_ssim(rgb, targets[index]))})
     finally:
         model.train(was_training)
     return results, first

@@ -19,7 +19,7 @@ from nerfplex.data.ray_sampler import RayBatchSampler
 from nerfplex.data.scene import SceneData
 from nerfplex.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
                                         prune_checkpoints, save_checkpoint)
-from nerfplex.engine.evaluation import evaluate_split, evenly_spaced
+from nerfplex.engine.evaluation import evaluate_split, evenly_spaced, mean_metric
 from nerfplex.engine.logger import TensorBoardLogger
 from nerfplex.engine.optim import build_optimizer, learning_rate, set_learning_rate
 from nerfplex.engine.visualize import depth_image, error_image
@@ -97,11 +97,12 @@ class Trainer:
         self.eval_indices = evenly_spaced(len(self.scene.test), config.data.max_test_views)
         self.step = 0
         self.train_seconds = 0.0
+        self.eval_history: list[dict] = []  # [{"step", "psnr", "ssim"}] of each evaluation
         self._stop_requested = False
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
-        return {"step": self.step, "train_seconds": self.train_seconds,
+        return {"step": self.step, "train_seconds": self.train_seconds, "eval_history": self.eval_history,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "index_rng": self.index_generator.get_state(),
                 "sample_rng": self.sample_generator.get_state()}
@@ -124,6 +125,7 @@ class Trainer:
         self.index_generator.set_state(state["index_rng"].cpu())
         self.sample_generator.set_state(state["sample_rng"].cpu())
         self.step, self.train_seconds = state["step"], state["train_seconds"]
+        self.eval_history = list(state.get("eval_history", []))
 
     # ----------------------------------------------------------------- training
     def train_step(self) -> dict[str, float]:
@@ -214,14 +216,17 @@ class Trainer:
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, logger: Optional[TensorBoardLogger] = None) -> list[dict]:
-        """Render the held-out views; log mean PSNR (mean of per-image PSNR) and pictures."""
+        """Render the held-out views; record and log mean PSNR / SSIM (means of per-image values) and
+        pictures."""
         cfg = self.config.trainer
         background = background_colors(cfg.eval_background, 1, "cpu")[0]
         results, view = evaluate_split(self.model, self.scene.test, self.scene.near, self.scene.far,
                                        background, cfg.render_chunk, self.eval_indices, self.aabb)
+        means = {key: mean_metric(results, key) for key in ("psnr", "ssim")}
+        self.eval_history = [h for h in self.eval_history if h["step"] != self.step]
+        self.eval_history.append({"step": self.step, **means})
         if logger is not None:
-            mean_psnr = sum(r["psnr"] for r in results) / len(results)
-            logger.scalars({"eval/psnr": mean_psnr}, self.step)
+            logger.scalars({f"eval/{k}": v for k, v in means.items() if v is not None}, self.step)
             target = self.scene.test.composite(background)[self.eval_indices[0]]
             logger.image("eval/rgb", torch.cat([view.rgb, target], dim=1), self.step)
             logger.image("eval/depth", depth_image(view.depth, view.opacity, self.scene.near,
@@ -238,7 +243,8 @@ class Trainer:
             peak_mb = torch.cuda.max_memory_allocated() / 2**20
         metrics = {
             "step": self.step,
-            "psnr": sum(r["psnr"] for r in results) / len(results),
+            "psnr": self.eval_history[-1]["psnr"],
+            "ssim": self.eval_history[-1]["ssim"],
             "per_image": results,
             "num_test_views": len(results),
             "train_seconds": self.train_seconds,
@@ -247,6 +253,8 @@ class Trainer:
             "peak_memory_kind": "cuda_allocated" if self.device.type == "cuda" else "process_rss",
             "method": self.config.model.method,
             "scene": self.scene.name,
+            "s3im_weight": self.config.loss.s3im.weight,
+            "eval_history": self.eval_history,
         }
         write_text_atomic(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))
         return metrics

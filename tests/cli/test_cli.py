@@ -35,7 +35,9 @@ def test_train_then_resume_longer(tmp_path, capsys):
     assert saved["schema_version"] == 1 and saved["trainer"]["max_steps"] == 4
 
     assert main(["train", "--resume", str(run), "--trainer.max-steps", "6"]) == 0
-    assert json.loads((run / "metrics.json").read_text())["step"] == 6
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["step"] == 6 and 0 < metrics["ssim"] <= 1
+    assert [h["step"] for h in metrics["eval_history"]] == [2, 4, 6]  # history survives the resume
     assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["max_steps"] == 6
 
 

@@ -44,6 +44,8 @@ def test_run_folder_contents_and_metrics(tiny_config, tiny_scene, tmp_path):
     assert saved["step"] == 8 and len(saved["per_image"]) == 2
     assert saved["psnr"] == pytest.approx(sum(r["psnr"] for r in saved["per_image"]) / 2)
     assert metrics == saved
+    assert [h["step"] for h in saved["eval_history"]] == [4, 8]
+    assert saved["ssim"] is None  # 8x8 images are smaller than the 11x11 SSIM window
     assert len(list_checkpoints(tmp_path / "run")) == tiny_config.trainer.keep_checkpoints
     assert not list((tmp_path / "run").rglob("*.tmp"))
 
