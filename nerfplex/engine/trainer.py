@@ -191,8 +191,8 @@ class Trainer:
                 if self._stop_requested:
                     raise TrainingInterrupted(self.save())
             self.train_seconds += time.perf_counter() - window_start if window_steps else 0.0
-            self.save()
             if self.step < cfg.max_steps:
+                self.save()
                 return {}
             return self.finish(logger)
         finally:
@@ -236,8 +236,9 @@ class Trainer:
         return results
 
     def finish(self, logger: TensorBoardLogger) -> dict:
-        """Final evaluation; writes ``metrics.json`` atomically and returns it."""
+        """Final evaluation and checkpoint; writes ``metrics.json`` atomically and returns it."""
         results = self.evaluate(logger)
+        self.save()
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if self.device.type == "cuda":
             peak_mb = torch.cuda.max_memory_allocated() / 2**20
