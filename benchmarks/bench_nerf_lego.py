@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import sys
 import tempfile
@@ -27,6 +26,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from machine import cpu_times, machine_info, steal_fraction  # noqa: E402
 
 from nerfplex.config import config_from_dict  # noqa: E402
 from nerfplex.data.blender import load_blender  # noqa: E402
@@ -91,15 +93,14 @@ def main() -> int:
         print(f"error: no lego data at {args.data}; pass --data PATH/TO/lego (NeRF-synthetic layout).",
               file=sys.stderr)
         return 2
-    import torch
-
-    result = {"machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
-                          "torch": torch.__version__, "device": "cpu"}}
+    before = cpu_times()
+    result = {"machine": machine_info()}
     scene = load_blender(args.data, downscale=args.downscale)
     result["budget"] = budget_run(scene, args)
     result["budget"]["peak_rss_mib"] = _peak_rss_mib()  # the process so far: data + training + eval
     result["paper_step"] = paper_step(load_blender(args.data), args.paper_steps)
     result["paper_step"]["peak_rss_mib"] = _peak_rss_mib()
+    result["cpu_steal_fraction"] = steal_fraction(before, cpu_times())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
