@@ -98,6 +98,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         ("loss.s3im.patch_height", config.loss.s3im.patch_height > 0, "a positive integer"),
         ("model.nerf.num_coarse_samples", config.model.nerf.num_coarse_samples > 0, "a positive integer"),
         ("model.nerf.num_fine_samples", config.model.nerf.num_fine_samples >= 0, "0 or more"),
+        ("model.nerf.cpu_chunk_points", config.model.nerf.cpu_chunk_points >= 0, "0 (off) or more"),
         ("model.nerf.mlp.num_layers", config.model.nerf.mlp.num_layers > 0, "a positive integer"),
         ("model.nerf.mlp.width", config.model.nerf.mlp.width > 1, "an integer of at least 2"),
     ]
