@@ -17,7 +17,6 @@ Two measurements, written to ``benchmarks/results/nerf_lego.json`` and printed:
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import tempfile
@@ -28,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from machine import cpu_times, machine_info, steal_fraction  # noqa: E402
+from machine import cpu_times, machine_info, save_result, steal_fraction  # noqa: E402
 
 from nerfplex.config import config_from_dict  # noqa: E402
 from nerfplex.data.blender import load_blender  # noqa: E402
@@ -101,9 +100,7 @@ def main() -> int:
     result["paper_step"] = paper_step(load_blender(args.data), args.paper_steps)
     result["paper_step"]["peak_rss_mib"] = _peak_rss_mib()
     result["cpu_steal_fraction"] = steal_fraction(before, cpu_times())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save_result(args.out, result)
     return 0
 
 

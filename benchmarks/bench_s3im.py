@@ -16,7 +16,6 @@ Writes ``benchmarks/results/s3im.json`` (on CUDA too when a GPU is present) and 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from machine import cpu_times, machine_info, steal_fraction  # noqa: E402
+from machine import cpu_times, machine_info, save_result, steal_fraction  # noqa: E402
 
 from nerfplex.config import config_from_dict  # noqa: E402
 from nerfplex.data.loading import load_scene  # noqa: E402
@@ -57,13 +56,13 @@ def time_loss(batch: int, repeats: int, device: str) -> dict:
     return {"median_seconds": statistics.median(times), "min_seconds": min(times), "repeats": repeats}
 
 
-def time_steps(batch: int, steps: int, device: str) -> dict:
+def time_steps(scene, batch: int, steps: int, device: str) -> dict:
     result = {}
     for weight in (0.0, 1.0):
         config = config_from_dict({"loss": {"s3im": {"weight": weight}},
                                    "trainer": {"batch_size": batch, "device": device, "progress_bar": False}})
         with tempfile.TemporaryDirectory() as run_dir:
-            trainer = Trainer(config, Path(run_dir), scene=SCENE)
+            trainer = Trainer(config, Path(run_dir), scene=scene)
             trainer.train_step()
             times = []
             for _ in range(steps):
@@ -86,17 +85,14 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "s3im.json")
     args = parser.parse_args()
-    global SCENE
-    SCENE = load_scene(config_from_dict({}).data)
+    scene = load_scene(config_from_dict({}).data)
     before = cpu_times()
     result = {"machine": machine_info(), "batch_size": args.batch_size}
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         result[device] = {"loss": time_loss(args.batch_size, args.repeats, device),
-                          "step": time_steps(args.batch_size, args.steps, device)}
+                          "step": time_steps(scene, args.batch_size, args.steps, device)}
     result["cpu_steal_fraction"] = steal_fraction(before, cpu_times())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save_result(args.out, result)
     return 0
 
 

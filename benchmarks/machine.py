@@ -6,6 +6,7 @@ measured under heavy steal are slower than the hardware, so every benchmark reco
 
 from __future__ import annotations
 
+import json
 import platform
 from pathlib import Path
 
@@ -33,3 +34,10 @@ def machine_info() -> dict:
     return {"platform": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def save_result(path: Path, result: dict) -> None:
+    """Write ``result`` as JSON to ``path`` and print it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
