@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Optional
 
 import torch
+from torch import Tensor
 from tqdm import tqdm
 
 from nerfplex.config_io import write_text_atomic
@@ -128,8 +129,8 @@ class Trainer:
         self.eval_history = list(state.get("eval_history", []))
 
     # ----------------------------------------------------------------- training
-    def train_step(self) -> dict[str, float]:
-        """One optimisation step; returns the loss terms and the learning rate."""
+    def train_step(self) -> dict[str, Tensor | float]:
+        """One optimisation step; returns the loss terms (0-d tensors), PSNR and the learning rate."""
         cfg = self.config.trainer
         self.model.on_train_step(self.step)
         lr = learning_rate(self.config.optim, self.step, cfg.max_steps)
@@ -155,8 +156,9 @@ class Trainer:
         self.step += 1
         with torch.no_grad():
             psnr = mse_to_psnr(torch.mean((outputs["rgb"] - target) ** 2))
-        return {"loss/total": float(total.detach()), **{f"loss/{k}": float(v.detach()) for k, v in losses.items()},
-                "train/psnr": float(psnr), "train/lr": lr}
+        # Detached tensors: converting to floats only when logging spares a device sync per term.
+        return {"loss/total": total.detach(), **{f"loss/{k}": v.detach() for k, v in losses.items()},
+                "train/psnr": psnr, "train/lr": lr}
 
     def train(self, until_step: Optional[int] = None) -> dict:
         """Train to ``trainer.max_steps`` (or stop early at ``until_step``, saving a checkpoint).
@@ -179,15 +181,17 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or self.step == stop_at:
                     elapsed = time.perf_counter() - window_start
                     self.train_seconds += elapsed
+                    values = {key: float(value) for key, value in values.items()}
                     values["train/rays_per_sec"] = window_steps * cfg.batch_size / max(elapsed, 1e-9)
                     logger.scalars(values, self.step)
                     bar.set_postfix(loss=f"{values['loss/total']:.4f}", psnr=f"{values['train/psnr']:.2f}")
                     window_start, window_steps = time.perf_counter(), 0
+                pause = time.perf_counter()  # evaluation and checkpoints do not count as training time
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
                     self.evaluate(logger)
-                    window_start = time.perf_counter()
                 if self.step % cfg.checkpoint_every == 0 and self.step < stop_at:
                     self.save()
+                window_start += time.perf_counter() - pause
                 if self._stop_requested:
                     raise TrainingInterrupted(self.save())
             self.train_seconds += time.perf_counter() - window_start if window_steps else 0.0

@@ -123,7 +123,7 @@ def test_s3im_switch_adds_a_logged_term_and_resume_stays_exact(tiny_config, tiny
     config = config_from_dict({"loss": {"s3im": {"weight": 1.0, "patch_height": 8, "repeat": 3}}},
                               base=tiny_config)
     straight = Trainer(config, tmp_path / "a", scene=tiny_scene)
-    values = straight.train_step()
+    values = {key: float(value) for key, value in straight.train_step().items()}
     assert values["loss/s3im"] > 0
     assert values["loss/total"] == pytest.approx(values["loss/rgb_mse"] + values["loss/rgb_mse_coarse"]
                                                  + values["loss/s3im"], rel=1e-5)
@@ -149,4 +149,4 @@ def test_depth_s3im_uses_ground_truth_depth(tiny_config, tmp_path):
     config = config_from_dict({"loss": {"s3im": {"weight": 1.0, "depth_weight": 0.5, "patch_height": 4,
                                                  "repeat": 2}}}, base=tiny_config)
     values = Trainer(config, tmp_path / "run", scene=scene).train_step()
-    assert values["loss/s3im_depth"] > 0
+    assert float(values["loss/s3im_depth"]) > 0
