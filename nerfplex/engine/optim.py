@@ -30,17 +30,23 @@ class OptimConfig:
 
 
 def build_optimizer(model: Model, config: OptimConfig) -> torch.optim.Optimizer:
-    groups = [{"params": params, "name": name, "lr": config.lr}
+    """Adam over the model's parameter groups. Each group's initial rate is ``config.lr`` unless the
+    model names its own (``Model.get_learning_rates``, e.g. TensoRF's 0.02 for grids, 1e-3 for MLPs)."""
+    own = model.get_learning_rates()
+    groups = [{"params": params, "name": name, "initial_lr": own.get(name, config.lr)}
               for name, params in model.get_param_groups().items() if params]
+    for group in groups:
+        group["lr"] = group["initial_lr"]
     return torch.optim.Adam(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
 
 
-def learning_rate(config: OptimConfig, step: int, max_steps: int) -> float:
-    """The learning rate at ``step`` (a pure function of the step, so resuming needs no state)."""
+def decay_factor(config: OptimConfig, step: int, max_steps: int) -> float:
+    """``final_factor^(step / decay_steps)``: a pure function of the step, so resuming needs no state."""
     decay_steps = config.decay_steps or max_steps
-    return config.lr * config.final_factor ** (step / max(decay_steps, 1))
+    return config.final_factor ** (step / max(decay_steps, 1))
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+def set_decay(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Set every group's rate to its initial rate times ``factor``."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = group["initial_lr"] * factor

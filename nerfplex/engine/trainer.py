@@ -22,7 +22,7 @@ from nerfplex.engine.checkpoint import (checkpoint_path, latest_checkpoint, load
                                         prune_checkpoints, save_checkpoint)
 from nerfplex.engine.evaluation import evaluate_split, evenly_spaced, mean_metric
 from nerfplex.engine.logger import TensorBoardLogger
-from nerfplex.engine.optim import build_optimizer, learning_rate, set_learning_rate
+from nerfplex.engine.optim import build_optimizer, decay_factor, set_decay
 from nerfplex.engine.visualize import depth_image, error_image
 from nerfplex.errors import NerfplexError
 from nerfplex.eval.metrics import mse_to_psnr
@@ -122,6 +122,8 @@ class Trainer:
                                 f"Start a new run instead.")
         state = load_checkpoint(path, map_location=self.device)
         self.model.load_state_dict(state["model"])
+        # Rebuilt, because loading may have changed parameter shapes (e.g. upsampled grids).
+        self.optimizer = build_optimizer(self.model, self.config.optim)
         self.optimizer.load_state_dict(state["optimizer"])
         self.index_generator.set_state(state["index_rng"].cpu())
         self.sample_generator.set_state(state["sample_rng"].cpu())
@@ -132,9 +134,10 @@ class Trainer:
     def train_step(self) -> dict[str, Tensor | float]:
         """One optimisation step; returns the loss terms (0-d tensors), PSNR and the learning rate."""
         cfg = self.config.trainer
-        self.model.on_train_step(self.step)
-        lr = learning_rate(self.config.optim, self.step, cfg.max_steps)
-        set_learning_rate(self.optimizer, lr)
+        if self.model.on_train_step(self.step):
+            self.optimizer = build_optimizer(self.model, self.config.optim)
+        factor = decay_factor(self.config.optim, self.step, cfg.max_steps)
+        set_decay(self.optimizer, factor)
         batch = self.sampler.sample(self.index_generator)
         background = background_colors(cfg.train_background, cfg.batch_size, self.device,
                                        generator=self.sample_generator)
@@ -158,7 +161,7 @@ class Trainer:
             psnr = mse_to_psnr(torch.mean((outputs["rgb"] - target) ** 2))
         # Detached tensors: converting to floats only when logging spares a device sync per term.
         return {"loss/total": total.detach(), **{f"loss/{k}": v.detach() for k, v in losses.items()},
-                "train/psnr": psnr, "train/lr": lr}
+                "train/psnr": psnr, "train/lr": self.optimizer.param_groups[0]["lr"]}
 
     def train(self, until_step: Optional[int] = None) -> dict:
         """Train to ``trainer.max_steps`` (or stop early at ``until_step``, saving a checkpoint).

@@ -31,8 +31,17 @@ class Model(nn.Module):
         """Named parameter groups (each may get its own learning rate)."""
         return {"all": list(self.parameters())}
 
-    def on_train_step(self, step: int) -> None:
-        """Called before each training step (schedules such as grid upsampling hook in here)."""
+    def get_learning_rates(self) -> dict[str, float]:
+        """Initial learning rates of named groups; groups not named use ``optim.lr``."""
+        return {}
+
+    def on_train_step(self, step: int) -> bool:
+        """Called before each training step (schedules such as grid upsampling hook in here).
+
+        Returns True when the parameters changed (new tensors or shapes): the trainer then builds a
+        new optimiser, as the TensoRF and DVGO authors do after upsampling.
+        """
+        return False
 
     def render(self, rays: RayBundle, background: Tensor,
                generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
