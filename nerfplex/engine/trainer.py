@@ -88,7 +88,7 @@ class Trainer:
                                 "--trainer.device cpu (or auto).")
         self.scene = scene if scene is not None else load_scene(config.data)
         torch.manual_seed(cfg.seed)
-        self.model = build_model(config.model).to(self.device)
+        self.model = build_model(config.model, self.scene).to(self.device)
         self.optimizer = build_optimizer(self.model, config.optim)
         self.aabb = self.scene.aabb if config.data.ray_bounds == "aabb" else None
         self.sampler = RayBatchSampler(self.scene.train, cfg.batch_size, self.scene.near,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from nerfplex.data.scene import SceneData
 from nerfplex.models.base import Model
 from nerfplex.models.vanilla_nerf import VanillaNeRF, VanillaNeRFConfig
 
@@ -21,8 +22,8 @@ class ModelConfig:
     """Vanilla NeRF settings."""
 
 
-def build_model(config: ModelConfig) -> Model:
-    """Instantiate the configured method."""
+def build_model(config: ModelConfig, scene: SceneData) -> Model:
+    """Instantiate the configured method for ``scene`` (grid methods size their grids to its box)."""
     if config.method == "nerf":
         return VanillaNeRF(config.nerf)
     raise ValueError(f"unknown method {config.method!r}")  # unreachable: the config loader checks
