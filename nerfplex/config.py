@@ -18,15 +18,31 @@ from nerfplex.errors import NerfplexError
 from nerfplex.fields.nerf_mlp import NeRFMLPConfig
 from nerfplex.losses.shared_losses import LossConfig
 from nerfplex.models.registry import ModelConfig
+from nerfplex.models.tensorf import TensoRFConfig
 from nerfplex.models.vanilla_nerf import VanillaNeRFConfig
 
 SCHEMA_VERSION = 1
 
 
 def _demo_model() -> ModelConfig:
-    """The CPU demo network (the paper's layout, narrower and shallower; see docs/getting-started.md)."""
+    """The CPU demo: TensoRF (VM) with 64³ -> 128³ voxels and the authors' schedule compressed to 700
+    steps. The ``nerf`` section holds the CPU-sized vanilla NeRF of configs/nerf_demo.yaml (the
+    paper's layout, narrower and shallower)."""
     mlp = NeRFMLPConfig(num_layers=4, width=128, skip_layers=(2,))
-    return ModelConfig(nerf=VanillaNeRFConfig(mlp=mlp, num_coarse_samples=32, num_fine_samples=32))
+    tensorf = TensoRFConfig(n_voxel_init=64**3 + 4, n_voxel_final=128**3 + 4,
+                            upsample_steps=(150, 200, 250, 325, 400), alpha_mask_steps=(150, 300))
+    return ModelConfig(method="tensorf", tensorf=tensorf,
+                       nerf=VanillaNeRFConfig(mlp=mlp, num_coarse_samples=32, num_fine_samples=32))
+
+
+def _demo_optim() -> OptimConfig:
+    """Adam betas (0.9, 0.99) as the TensoRF authors; per-group rates come from the model."""
+    return OptimConfig(beta2=0.99)
+
+
+def _demo_trainer() -> TrainerConfig:
+    """1024 rays x 700 steps, one evaluation midway and one at the end."""
+    return TrainerConfig(max_steps=700, batch_size=1024, eval_every=350, checkpoint_every=350)
 
 
 @dataclass
@@ -43,9 +59,9 @@ class ExperimentConfig:
     """The method and its settings."""
     loss: LossConfig = field(default_factory=LossConfig)
     """Losses added for every method (S3IM)."""
-    optim: OptimConfig = field(default_factory=OptimConfig)
+    optim: OptimConfig = field(default_factory=_demo_optim)
     """Optimiser and learning-rate schedule."""
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    trainer: TrainerConfig = field(default_factory=_demo_trainer)
     """The training loop."""
 
 
@@ -101,6 +117,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         ("model.nerf.cpu_chunk_points", config.model.nerf.cpu_chunk_points >= 0, "0 (off) or more"),
         ("model.nerf.mlp.num_layers", config.model.nerf.mlp.num_layers > 0, "a positive integer"),
         ("model.nerf.mlp.width", config.model.nerf.mlp.width > 1, "an integer of at least 2"),
+        *_tensorf_checks(config),
     ]
     for key, ok, expected in checks:
         if not ok:
@@ -114,6 +131,24 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
             f"makes a {s3im.patch_height}x{width} virtual image, smaller than the {s3im.kernel_size}x"
             f"{s3im.kernel_size} window. Raise trainer.batch_size or lower loss.s3im.patch_height.")
     return config
+
+
+def _tensorf_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
+    tf = config.model.tensorf
+    positive = ("cp_density_rank", "cp_color_rank", "color_feature_dim", "n_voxel_init",
+                "n_voxel_final", "step_ratio", "distance_scale", "mlp_width", "lr_grid", "lr_network")
+    non_negative = ("view_frequencies", "feature_frequencies", "alpha_mask_threshold",
+                    "weight_threshold", "l1_weight_initial", "l1_weight_rest", "tv_weight_density",
+                    "tv_weight_color")
+    checks = [(f"model.tensorf.{k}", getattr(tf, k) > 0, "a positive number") for k in positive]
+    checks += [(f"model.tensorf.{k}", getattr(tf, k) >= 0, "0 or positive") for k in non_negative]
+    for key in ("density_ranks", "color_ranks"):
+        checks.append((f"model.tensorf.{key}", min(getattr(tf, key)) > 0, "three positive integers"))
+    for key in ("upsample_steps", "alpha_mask_steps"):
+        steps = list(getattr(tf, key))
+        checks.append((f"model.tensorf.{key}", steps == sorted(set(steps)) and min(steps, default=0) >= 0,
+                       "strictly increasing steps, none negative"))
+    return checks
 
 
 def _get(config, dotted: str):

@@ -35,7 +35,7 @@ def tiny_config(tmp_path) -> ExperimentConfig:
     """A config that trains a 2x16 NeRF on 64-ray batches, writing under ``tmp_path``."""
     return config_from_dict({
         "output_dir": str(tmp_path / "outputs"),
-        "model": {"nerf": {"mlp": {"num_layers": 2, "width": 16, "skip_layers": [0],
+        "model": {"method": "nerf", "nerf": {"mlp": {"num_layers": 2, "width": 16, "skip_layers": [0],
                                    "position_frequencies": 3, "direction_frequencies": 2},
                            "num_coarse_samples": 8, "num_fine_samples": 8}},
         "trainer": {"max_steps": 8, "batch_size": 64, "eval_every": 4, "log_every": 2,

@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from nerfplex.cli.train import parse
+from nerfplex.config_io import to_dict
 from nerfplex.config import SCHEMA_VERSION, ExperimentConfig, config_from_dict, load_config, save_config
 from nerfplex.errors import NerfplexError
 
@@ -12,6 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_builtin_defaults_are_the_demo_yaml():
     assert load_config(REPO / "configs" / "demo.yaml") == ExperimentConfig()
+    written = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
+    written.pop("schema_version")
+    assert written == to_dict(ExperimentConfig())  # every key spelled out, nothing stale
 
 
 def test_every_yaml_under_configs_loads():

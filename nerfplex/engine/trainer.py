@@ -38,15 +38,15 @@ if TYPE_CHECKING:
 class TrainerConfig:
     """The training loop."""
 
-    max_steps: int = 2000
+    max_steps: int = 30000
     """Number of optimisation steps."""
-    batch_size: int = 512
+    batch_size: int = 4096
     """Rays per step, drawn at random across all training images."""
-    eval_every: int = 500
+    eval_every: int = 5000
     """Render the held-out views and log PSNR every this many steps (0: only at the end)."""
     log_every: int = 50
     """Log training scalars every this many steps."""
-    checkpoint_every: int = 1000
+    checkpoint_every: int = 5000
     """Save a checkpoint every this many steps (and always at the end)."""
     keep_checkpoints: int = 2
     """How many of the newest checkpoints to keep."""
@@ -136,7 +136,8 @@ class Trainer:
         cfg = self.config.trainer
         if self.model.on_train_step(self.step):
             self.optimizer = build_optimizer(self.model, self.config.optim)
-        factor = decay_factor(self.config.optim, self.step, cfg.max_steps)
+        origin = self.model.lr_decay_origin(self.step)
+        factor = decay_factor(self.config.optim, self.step - origin, cfg.max_steps)
         set_decay(self.optimizer, factor)
         batch = self.sampler.sample(self.index_generator)
         background = background_colors(cfg.train_background, cfg.batch_size, self.device,

@@ -35,6 +35,11 @@ class Model(nn.Module):
         """Initial learning rates of named groups; groups not named use ``optim.lr``."""
         return {}
 
+    def lr_decay_origin(self, step: int) -> int:
+        """The step from which the learning-rate decay counts at ``step`` (0: the start). Methods that
+        reset the rate when they re-create the optimiser (TensoRF after upsampling) return that step."""
+        return 0
+
     def on_train_step(self, step: int) -> bool:
         """Called before each training step (schedules such as grid upsampling hook in here).
 

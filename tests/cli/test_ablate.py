@@ -7,7 +7,7 @@ from nerfplex.config import ExperimentConfig
 from nerfplex.engine.ablation import apply_overrides, summary_rows
 from nerfplex.errors import NerfplexError
 
-TINY = ["data.resolution=16", "data.num_train_views=4", "data.num_test_views=2",
+TINY = ["model.method=nerf", "data.resolution=16", "data.num_train_views=4", "data.num_test_views=2",
         "model.nerf.mlp.num_layers=2", "model.nerf.mlp.width=16", "model.nerf.mlp.skip_layers=[0]",
         "model.nerf.num_coarse_samples=8", "model.nerf.num_fine_samples=8",
         "trainer.max_steps=4", "trainer.batch_size=64", "trainer.eval_every=2",

@@ -13,7 +13,7 @@ def _tiny_yaml(tmp_path: Path, **trainer) -> Path:
     config = {
         "output_dir": str(tmp_path / "outputs"),
         "data": {"resolution": 12, "num_train_views": 4, "num_test_views": 2},
-        "model": {"nerf": {"mlp": {"num_layers": 2, "width": 16, "skip_layers": [0]},
+        "model": {"method": "nerf", "nerf": {"mlp": {"num_layers": 2, "width": 16, "skip_layers": [0]},
                            "num_coarse_samples": 8, "num_fine_samples": 8}},
         "trainer": {"max_steps": 4, "batch_size": 32, "eval_every": 2, "log_every": 2,
                     "checkpoint_every": 2, "progress_bar": False, **trainer},
