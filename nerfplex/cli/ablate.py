@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import tyro
 
 from nerfplex.config import ExperimentConfig, load_config
-from nerfplex.engine.ablation import (ablation_configs, apply_overrides, plot_curves, summary_rows,
+from nerfplex.ablation import (ablation_configs, apply_overrides, plot_curves, summary_rows,
                                       write_tables)
 from nerfplex.data.loading import load_scene
 from nerfplex.engine.trainer import Trainer, TrainingInterrupted

@@ -4,7 +4,7 @@ import pytest
 
 from nerfplex.cli.main import main
 from nerfplex.config import ExperimentConfig
-from nerfplex.engine.ablation import apply_overrides, summary_rows
+from nerfplex.ablation import apply_overrides, summary_rows
 from nerfplex.errors import NerfplexError
 
 TINY = ["model.method=nerf", "data.resolution=16", "data.num_train_views=4", "data.num_test_views=2",
