@@ -35,11 +35,13 @@ class SceneSplit:
     def __len__(self) -> int:
         return self.rgb.shape[0]
 
-    def composite(self, background: Tensor) -> Tensor:
-        """Images on a background colour ``[3]``: ``[N, H, W, 3]``."""
+    def composite(self, background: Tensor, index: Optional[int] = None) -> Tensor:
+        """Images on a background colour ``[3]``: ``[N, H, W, 3]``, or image ``index``: ``[H, W, 3]``."""
+        rgb = self.rgb if index is None else self.rgb[index]
         if self.alpha is None:
-            return self.rgb
-        return self.rgb + (1.0 - self.alpha) * background
+            return rgb
+        alpha = self.alpha if index is None else self.alpha[index]
+        return rgb + (1.0 - alpha) * background
 
 
 @dataclass

@@ -68,16 +68,15 @@ def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, bac
     """
     was_training = model.training
     model.eval()
-    targets = split.composite(background)
     results, first = [], None
     try:
         for index in indices:
             view = render_view(model, split.cameras, index, near, far, background, chunk_size, aabb)
             first = first or view
-            rgb = view.rgb.clamp(0, 1)
+            rgb, target = view.rgb.clamp(0, 1), split.composite(background, index)
             small = min(rgb.shape[:2]) < SSIM_MIN_SIZE
-            results.append({"name": split.names[index], "psnr": float(psnr(rgb, targets[index])),
-                            "ssim": None if small else float(image_ssim(rgb, targets[index]))})
+            results.append({"name": split.names[index], "psnr": float(psnr(rgb, target)),
+                            "ssim": None if small else float(image_ssim(rgb, target))})
     finally:
         model.train(was_training)
     return results, first

@@ -235,7 +235,7 @@ class Trainer:
         self.eval_history.append({"step": self.step, **means})
         if logger is not None:
             logger.scalars({f"eval/{k}": v for k, v in means.items() if v is not None}, self.step)
-            target = self.scene.test.composite(background)[self.eval_indices[0]]
+            target = self.scene.test.composite(background, self.eval_indices[0])
             logger.image("eval/rgb", torch.cat([view.rgb, target], dim=1), self.step)
             logger.image("eval/depth", depth_image(view.depth, view.opacity, self.scene.near,
                                                    self.scene.far), self.step)

@@ -39,13 +39,12 @@ def _cameras(spec: SceneSpec, seed: int, stream: int, count: int, resolution: in
     return Cameras(c2w, focal, focal.clone(), centre, centre.clone(), resolution, resolution)
 
 
-def _split(spec: SceneSpec, cameras: Cameras) -> tuple[SceneSplit, torch.Tensor]:
+def _split(spec: SceneSpec, cameras: Cameras) -> SceneSplit:
     settings = TraceSettings(opaque=spec.opaque, clip_aabb=spec.clip_aabb)
     images = render_images(spec.sdf, cameras, spec.near, spec.far, settings, spec.lighting)
     alpha = None if spec.opaque else images.alpha
     names = [f"r_{i}" for i in range(len(cameras))]
-    depth = images.depth[..., None]
-    return SceneSplit(images.rgb, alpha, cameras, names, depth=depth), images.depth
+    return SceneSplit(images.rgb, alpha, cameras, names, depth=images.depth[..., None])
 
 
 def make_procedural_scene(kind: str, resolution: int, num_train: int, num_test: int,
@@ -62,9 +61,9 @@ def make_procedural_scene(kind: str, resolution: int, num_train: int, num_test: 
         seed: draws the cameras (the geometry is the same for every seed).
     Returns:
         SceneData with premultiplied rgb ``[N, H, W, 3]``, alpha ``[N, H, W, 1]`` (object) or None
-        (room), and ``extras``: ``"sdf"`` (``points [P, 3] -> signed distance [P]``, negative inside
-        solids), ``"depth_train"`` / ``"depth_test"`` (``[N, H, W]`` distance along the unit
-        pixel-centre ray, ``inf`` where the ray misses).
+        (room), ground-truth ``depth`` ``[N, H, W, 1]`` on each split (distance along the unit
+        pixel-centre ray, ``inf`` where the ray misses), and ``extras["sdf"]`` (``points [P, 3] ->
+        signed distance [P]``, negative inside solids).
     """
     if kind not in SCENES:
         raise NerfplexError(f"unknown procedural scene {kind!r}; choose one of: "
@@ -75,8 +74,8 @@ def make_procedural_scene(kind: str, resolution: int, num_train: int, num_test: 
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise NerfplexError(f"procedural scene: seed must be a non-negative integer, got {seed!r}")
     spec = SCENES[kind]()
-    train, depth_train = _split(spec, _cameras(spec, int(seed), _TRAIN_STREAM, num_train, resolution))
-    test, depth_test = _split(spec, _cameras(spec, int(seed), _TEST_STREAM, num_test, resolution))
+    train = _split(spec, _cameras(spec, int(seed), _TRAIN_STREAM, num_train, resolution))
+    test = _split(spec, _cameras(spec, int(seed), _TEST_STREAM, num_test, resolution))
     return SceneData(train=train, test=test, near=spec.near, far=spec.far, aabb=spec.aabb.clone(),
                      name=spec.name,
-                     extras={"sdf": spec.sdf, "depth_train": depth_train, "depth_test": depth_test})
+                     extras={"sdf": spec.sdf})

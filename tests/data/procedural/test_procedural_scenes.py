@@ -41,9 +41,9 @@ def test_shapes_dtypes_and_ranges(name, request):
         assert split.names == [f"r_{i}" for i in range(count)]
         assert split.cameras.c2w.shape == (count, 3, 4) and split.cameras.height == size
         torch.testing.assert_close(split.cameras.cx, torch.full((count,), size / 2))
-    depth = scene.extras["depth_train"]
+    depth = scene.train.depth[..., 0]
     assert depth.shape == (len(scene.train), size, size) and depth.dtype == torch.float32
-    assert scene.extras["depth_test"].shape == (len(scene.test), size, size)
+    assert scene.test.depth[..., 0].shape == (len(scene.test), size, size)
     finite = depth[torch.isfinite(depth)]
     assert finite.numel() > 0 and finite.min() > scene.near and finite.max() < scene.far
     assert scene.aabb.shape == (2, 3)
@@ -64,7 +64,7 @@ def test_object_scene_metadata_and_alpha(obj):
     assert (alpha[:, 12, 12] == 1.0).all()
     assert ((alpha > 0) & (alpha < 1)).any(), "silhouettes should be anti-aliased"
     # depth is finite exactly where the pixel-centre ray hits: inside the silhouette
-    depth = obj.extras["depth_train"]
+    depth = obj.train.depth[..., 0]
     assert torch.isfinite(depth[alpha[..., 0] == 1.0]).all()
     assert torch.isinf(depth[alpha[..., 0] == 0.0]).all()
 
@@ -113,7 +113,7 @@ def test_room_scene(room):
     half = torch.tensor(ROOM_HALF)
     torch.testing.assert_close(room.aabb, torch.stack([-half, half]))
     assert room.near == pytest.approx(0.05) and room.far == pytest.approx(float(2 * half.norm()))
-    assert torch.isfinite(room.extras["depth_train"]).all()
+    assert torch.isfinite(room.train.depth[..., 0]).all()
     sdf = room.extras["sdf"]
     for split in (room.train, room.test):
         eye, forward = split.cameras.c2w[:, :, 3], split.cameras.c2w[:, :, 2]
@@ -131,7 +131,7 @@ def test_same_seed_identical_other_seed_different():
         assert torch.equal(getattr(a.train, name), getattr(b.train, name))
         assert torch.equal(getattr(a.test, name), getattr(b.test, name))
     assert torch.equal(a.train.cameras.c2w, b.train.cameras.c2w)
-    assert torch.equal(a.extras["depth_test"], b.extras["depth_test"])
+    assert torch.equal(a.test.depth, b.test.depth)
     assert not torch.allclose(a.train.cameras.c2w, c.train.cameras.c2w)
     assert not torch.allclose(a.test.cameras.c2w, c.test.cameras.c2w)
 
