@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -38,7 +38,8 @@ class RayBatch:
 
 
 class RayBatchSampler:
-    """Draws ``batch_size`` pixels uniformly (with replacement) from all images of a split.
+    """Draws ``batch_size`` pixels uniformly (with replacement) from all images of a split, or from the
+    pool left by :meth:`restrict`.
 
     Rays are generated on the fly from the cameras, so memory stays at the images themselves.
     With ``aabb`` ``[2, 3]`` the rays' bounds are clipped to the box. The indices come from ``generator`` (a CPU generator the trainer owns and checkpoints).
@@ -58,10 +59,41 @@ class RayBatchSampler:
         self._depth = None if split.depth is None else split.depth.reshape(-1, 1).to(self.device)
         self._cameras = split.cameras.to(self.device)
         self.num_pixels = self._rgb.shape[0]
+        self.pool: Optional[Tensor] = None
+        """Flat pixel ids ``[P]`` batches are drawn from; None: every pixel."""
 
     def sample(self, generator: torch.Generator) -> RayBatch:
-        ids = torch.randint(self.num_pixels, (self.batch_size,), generator=generator)
+        if self.pool is None:
+            ids = torch.randint(self.num_pixels, (self.batch_size,), generator=generator)
+        else:
+            ids = self.pool[torch.randint(self.pool.shape[0], (self.batch_size,), generator=generator)]
         return self.batch_from_ids(ids.to(self.device))
+
+    @torch.no_grad()
+    def restrict(self, keep: Callable[[RayBundle], Tensor], chunk_rays: int = 1 << 16) -> int:
+        """Draw from now on only pixels whose rays ``keep(rays) -> bool [R]`` accepts (from the current
+        pool). Returns the pool size. An empty result leaves the pool unchanged (and returns 0): a
+        model that sees nothing yet should not stop the run."""
+        candidates = torch.arange(self.num_pixels) if self.pool is None else self.pool
+        kept = [ids[keep(self.batch_from_ids(ids.to(self.device)).rays).cpu()]
+                for ids in candidates.split(chunk_rays)]
+        pool = torch.cat(kept)
+        if pool.shape[0] == 0:
+            return 0
+        self.pool = pool
+        return pool.shape[0]
+
+    def state_dict(self) -> dict:
+        """The pool as a boolean mask over pixels (None when unrestricted)."""
+        if self.pool is None:
+            return {"pool_mask": None}
+        mask = torch.zeros(self.num_pixels, dtype=torch.bool)
+        mask[self.pool] = True
+        return {"pool_mask": mask}
+
+    def load_state_dict(self, state: dict) -> None:
+        mask = state.get("pool_mask")
+        self.pool = None if mask is None else mask.cpu().nonzero().squeeze(1)
 
     def batch_from_ids(self, pixel_ids: Tensor) -> RayBatch:
         """The batch for given flat pixel ids ``[R]``."""

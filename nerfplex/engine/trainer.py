@@ -105,7 +105,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {"step": self.step, "train_seconds": self.train_seconds, "eval_history": self.eval_history,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "index_rng": self.index_generator.get_state(),
+                "sampler": self.sampler.state_dict(), "index_rng": self.index_generator.get_state(),
                 "sample_rng": self.sample_generator.get_state()}
 
     def save(self) -> Path:
@@ -125,6 +125,7 @@ class Trainer:
         # Rebuilt, because loading may have changed parameter shapes (e.g. upsampled grids).
         self.optimizer = build_optimizer(self.model, self.config.optim)
         self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.load_state_dict(state.get("sampler", {}))
         self.index_generator.set_state(state["index_rng"].cpu())
         self.sample_generator.set_state(state["sample_rng"].cpu())
         self.step, self.train_seconds = state["step"], state["train_seconds"]
@@ -136,6 +137,12 @@ class Trainer:
         cfg = self.config.trainer
         if self.model.on_train_step(self.step):
             self.optimizer = build_optimizer(self.model, self.config.optim)
+        keep = self.model.training_ray_filter(self.step)
+        if keep is not None:
+            kept = self.sampler.restrict(keep)
+            tqdm.write(f"step {self.step}: training rays restricted to {kept:,} of "
+                       f"{self.sampler.num_pixels:,} pixels" if kept else
+                       f"step {self.step}: no training ray passed the model's filter; the rays stay as they were")
         origin = self.model.lr_decay_origin(self.step)
         factor = decay_factor(self.config.optim, self.step - origin, cfg.max_steps)
         set_decay(self.optimizer, factor)

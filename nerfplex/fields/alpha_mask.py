@@ -36,6 +36,34 @@ class AlphaGridMask(nn.Module):
         return values.view(-1) > 0
 
     @torch.no_grad()
+    def rays_hit(self, origins: Tensor, directions: Tensor, near: Tensor, far: Tensor, step: float,
+                 chunk_samples: int = 1 << 22) -> Tensor:
+        """Boolean ``[R]``: which rays have a sample in occupied space (the authors' ``filtering_rays``).
+
+        Rays ``origins, directions [R, 3]`` are sampled at ``near + step * k`` up to ``far`` (``[R, 1]``);
+        rays with ``far <= near`` never hit. Rays are marched in chunks of about ``chunk_samples``
+        samples to bound memory.
+        """
+        hit = far[:, 0] > near[:, 0]
+        if not self.active or not bool(hit.any()):
+            return hit
+        span = float((far - near)[hit].max())
+        count = int(span / step) + 1
+        offsets = step * torch.arange(count, device=origins.device, dtype=origins.dtype)
+        rows = max(1, chunk_samples // count)
+        for start in range(0, origins.shape[0], rows):
+            part = slice(start, start + rows)
+            if not bool(hit[part].any()):
+                continue
+            t = near[part] + offsets  # [r, S]
+            valid = (t <= far[part]) & hit[part, None]
+            points = origins[part, None] + directions[part, None] * t[..., None]
+            occupied = torch.zeros_like(valid)
+            occupied[valid] = self.occupied(points[valid])
+            hit[part] = occupied.any(dim=-1)
+        return hit
+
+    @torch.no_grad()
     def update(self, alpha_fn: Callable[[Tensor], Tensor], aabb: Tensor, resolution: Sequence[int],
                threshold: float, chunk_points: int = 1 << 16) -> Tensor:
         """Rebuild the mask from ``alpha_fn(points [P, 3]) -> alpha [P]`` at the vertices of a

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -47,6 +47,15 @@ class Model(nn.Module):
         new optimiser, as the TensoRF and DVGO authors do after upsampling.
         """
         return False
+
+    def training_ray_filter(self, step: int) -> Optional[Callable[[RayBundle], Tensor]]:
+        """Called before each training step, after :meth:`on_train_step`.
+
+        Returns a predicate ``rays [R] -> keep [R] (bool)`` when the pool of training rays should be
+        cut down to the rays it keeps from now on (TensoRF after its second alpha-mask update, DVGO's
+        fine stage: rays that only cross empty space teach nothing); None leaves the pool as it is.
+        """
+        return None
 
     def render(self, rays: RayBundle, background: Tensor,
                generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:

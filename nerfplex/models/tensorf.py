@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 import torch
 from torch import Tensor, nn
@@ -57,6 +57,10 @@ class TensoRFConfig:
     shrink_box: bool = True
     """At the first alpha-mask update, crop the grid to the occupied box (the authors' ``shrink``);
     later upsampling then spends its voxels on that smaller box."""
+    filter_rays: bool = True
+    """Train only on rays that can see something, as the authors' ``filtering_rays``: from the start,
+    rays that cross the scene box; from the second alpha-mask update on, rays that cross occupied
+    mask cells (this concentrates the batch on the object)."""
     step_ratio: float = 0.5
     """Ray-marching step as a fraction of the mean voxel size."""
     distance_scale: float = 25.0
@@ -210,6 +214,21 @@ class TensoRF(Model):
             self.field.upsample(resolution_for_voxels(voxels, self.field.aabb))
             changed = True
         return changed
+
+    def training_ray_filter(self, step: int) -> Optional[Callable[[RayBundle], Tensor]]:
+        """Step 0: keep rays crossing the box; the second alpha-mask update: rays crossing occupied
+        cells (sampled at the marching step along the ray inside the current box)."""
+        masks = sorted(self.config.alpha_mask_steps)
+        if not self.config.filter_rays or step not in (0, *masks[1:2]):
+            return None
+
+        def keep(rays: RayBundle) -> Tensor:
+            rays = rays.clipped_to_aabb(self.field.aabb)
+            if step == 0:
+                return (rays.far > rays.near)[:, 0]
+            return self.alpha_mask.rays_hit(rays.origins, rays.directions, rays.near, rays.far,
+                                            self.step_size())
+        return keep
 
     @torch.no_grad()
     def update_alpha_mask(self, shrink: bool = False) -> bool:

@@ -144,7 +144,7 @@ def test_tiny_training_run_decreases_the_loss(tiny_config, tiny_scene, tmp_path)
 
 
 def test_resume_across_an_upsampling_step_equals_straight_training(tiny_config, tiny_scene, tmp_path):
-    config = _config(tmp_path, tiny_config, upsample_steps=(3, 6), alpha_mask_steps=(2,),
+    config = _config(tmp_path, tiny_config, upsample_steps=(3, 6), alpha_mask_steps=(2, 3),
                      density_shift=0.0)
     straight = Trainer(config, tmp_path / "a", scene=tiny_scene)
     straight.train()
@@ -154,10 +154,23 @@ def test_resume_across_an_upsampling_step_equals_straight_training(tiny_config, 
     second.resume()  # the checkpoint's grid is upsampled and masked; the fresh model is not
     second.train()
     assert second.model.field.resolution == straight.model.field.resolution == [16, 16, 16]
+    assert straight.sampler.pool is not None  # the rays were filtered at the second mask update
+    assert torch.equal(second.sampler.pool, straight.sampler.pool)
     expected, got = straight.model.state_dict(), second.model.state_dict()
     assert expected.keys() == got.keys()
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-6)
+
+
+def test_training_rays_are_filtered_at_the_start_and_at_the_second_mask_update():
+    model = _model(alpha_mask_steps=(3, 5), upsample_steps=())
+    assert [s for s in range(8) if model.training_ray_filter(s) is not None] == [0, 5]
+    assert _model(alpha_mask_steps=(3, 5), filter_rays=False).training_ray_filter(0) is None
+    rays = _axis_rays([-0.9, 0.8])
+    rays.far[0] = rays.near[0]  # misses the box
+    assert model.training_ray_filter(0)(rays).tolist() == [False, True]
+    model.alpha_mask.update(lambda p: (p[:, 0] > 0.3).float(), BOX, [8, 8, 8], threshold=0.5)
+    assert model.training_ray_filter(5)(_axis_rays([-0.9, -0.5, 0.8])).tolist() == [False, False, True]
 
 
 def test_config_checks_tensorf_values(tiny_config):
