@@ -20,6 +20,7 @@ from nerfplex.data.ray_sampler import RayBatchSampler
 from nerfplex.data.scene import SceneData
 from nerfplex.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
                                         prune_checkpoints, save_checkpoint)
+from nerfplex.engine.host_memory import keep_freed_memory
 from nerfplex.engine.evaluation import evaluate_split, evenly_spaced, mean_metric
 from nerfplex.engine.logger import TensorBoardLogger
 from nerfplex.engine.optim import build_optimizer, decay_factor, set_decay
@@ -86,6 +87,8 @@ class Trainer:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise NerfplexError("trainer.device is 'cuda' but no CUDA device is available. Use "
                                 "--trainer.device cpu (or auto).")
+        if self.device.type == "cpu":
+            keep_freed_memory()  # large CPU temporaries otherwise cost a page fault per 4 KB
         self.scene = scene if scene is not None else load_scene(config.data)
         torch.manual_seed(cfg.seed)
         self.model = build_model(config.model, self.scene).to(self.device)
