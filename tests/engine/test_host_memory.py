@@ -22,5 +22,5 @@ def test_keeping_freed_memory_removes_page_faults_of_repeated_large_temporaries(
                                        capture_output=True, text=True).stdout)
               for mode in ("default", "keep")}
     pages = 20 * 2_000_000 * 8 * 4 // 4096
-    assert faults["default"] > 0.5 * pages, faults  # glibc maps fresh pages for each temporary
-    assert faults["keep"] < 0.25 * pages, faults
+    assert faults["default"] > 0.9 * pages, faults  # glibc maps fresh pages for each temporary
+    assert faults["keep"] < 0.5 * pages, faults
