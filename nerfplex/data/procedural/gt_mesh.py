@@ -1,36 +1,24 @@
-"""Ground-truth meshes of analytic scenes: marching cubes on the zero level of an SDF."""
+"""Ground-truth meshes of analytic scenes: marching cubes on the zero level of an SDF.
+
+The grid evaluation and marching cubes live in :mod:`nerfplex.eval.mesh_extraction`; this module
+fixes the ground-truth settings (one voxel of padding, one torch thread by default).
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Optional
 
 import numpy as np
-import torch
 from torch import Tensor
 
-from nerfplex.data.procedural.raytrace import torch_threads
-from nerfplex.errors import NerfplexError
+from nerfplex.eval.mesh_extraction import extract_mesh, field_grid
 
 
 def sdf_grid(sdf_fn: Callable[[Tensor], Tensor], lower: np.ndarray, spacing: float,
              shape: tuple[int, int, int], chunk_points: int = 1 << 18) -> np.ndarray:
     """SDF values ``[X, Y, Z]`` (float32) at ``lower + spacing * (i, j, k)``, evaluated in slabs of
     constant ``i`` holding at most about ``chunk_points`` points."""
-    nx, ny, nz = shape
-    ys = torch.from_numpy(lower[1] + spacing * np.arange(ny)).float()
-    zs = torch.from_numpy(lower[2] + spacing * np.arange(nz)).float()
-    yz = torch.stack(torch.meshgrid(ys, zs, indexing="ij"), dim=-1).reshape(-1, 2)  # [Y * Z, 2]
-    slabs = max(1, chunk_points // (ny * nz))
-    values = np.empty(shape, dtype=np.float32)
-    with torch.no_grad():
-        for start in range(0, nx, slabs):
-            xs = torch.from_numpy(lower[0] + spacing * np.arange(start, min(start + slabs, nx))).float()
-            points = torch.cat([xs.repeat_interleave(yz.shape[0])[:, None], yz.repeat(xs.numel(), 1)],
-                               dim=-1)
-            values[start:start + xs.numel()] = (
-                sdf_fn(points).reshape(xs.numel(), ny, nz).float().cpu().numpy())
-    return values
+    return field_grid(sdf_fn, lower, spacing, shape, chunk_points)
 
 
 def extract_sdf_mesh(sdf_fn: Callable[[Tensor], Tensor], aabb, resolution: int,
@@ -52,24 +40,6 @@ def extract_sdf_mesh(sdf_fn: Callable[[Tensor], Tensor], aabb, resolution: int,
         ``vertices [V, 3]`` float32 in world coordinates and ``faces [F, 3]`` int64, counter-clockwise
         seen from outside the solid (right-hand normals point towards positive SDF, i.e. outwards).
     """
-    from skimage.measure import marching_cubes
-
-    box = np.asarray(torch.as_tensor(aabb, dtype=torch.float64).cpu(), dtype=np.float64)
-    if box.shape != (2, 3) or not np.all(box[1] > box[0]):
-        raise NerfplexError(f"mesh extraction: aabb must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] "
-                            f"with max > min, got {box.tolist()}")
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
-        raise NerfplexError(f"mesh extraction: resolution must be an integer >= 2, got {resolution!r}")
-    extent = box[1] - box[0]
-    spacing = float(extent.max()) / (resolution - 1)
-    counts = np.array([max(2, math.ceil(e / spacing - 1e-9) + 1) for e in extent]) + 2  # 1-voxel pad
-    lower = (box[0] + box[1]) / 2.0 - spacing * (counts - 1) / 2.0
-    with torch_threads(num_threads):
-        values = sdf_grid(sdf_fn, lower, spacing, tuple(int(c) for c in counts), chunk_points)
-    if not (values.min() < 0.0 < values.max()):
-        return np.zeros((0, 3), dtype=np.float32), np.zeros((0, 3), dtype=np.int64)
-    # skimage's default ("descent") winding has right-hand normals pointing towards larger values,
-    # i.e. out of the solid for an SDF (checked by the tests against the SDF gradient).
-    vertices, faces, _, _ = marching_cubes(values, level=0.0, spacing=(spacing,) * 3,
-                                           gradient_direction="descent", allow_degenerate=False)
-    return (vertices + lower).astype(np.float32), faces.astype(np.int64)
+    mesh = extract_mesh(sdf_fn, aabb, resolution, field="sdf", level=0.0, chunk_points=chunk_points,
+                        pad_voxels=1, num_threads=num_threads)
+    return mesh.vertices, mesh.faces
