@@ -36,32 +36,49 @@ class AlphaGridMask(nn.Module):
         return values.view(-1) > 0
 
     @torch.no_grad()
-    def rays_hit(self, origins: Tensor, directions: Tensor, near: Tensor, far: Tensor, step: float,
-                 chunk_samples: int = 1 << 22) -> Tensor:
-        """Boolean ``[R]``: which rays have a sample in occupied space (the authors' ``filtering_rays``).
+    def rays_hit(self, origins: Tensor, directions: Tensor, near: Tensor, far: Tensor,
+                 max_cells: int = 64, chunk_samples: int = 1 << 22) -> Tensor:
+        """Boolean ``[R]``: which rays may cross occupied space (the authors' ``filtering_rays``).
 
-        Rays ``origins, directions [R, 3]`` are sampled at ``near + step * k`` up to ``far`` (``[R, 1]``);
-        rays with ``far <= near`` never hit. Rays are marched in chunks of about ``chunk_samples``
-        samples to bound memory.
+        Conservative: every ray that crosses an occupied cell between ``near`` and ``far`` (``[R, 1]``)
+        is kept, and so may a ray passing within about two coarse cells of one. The test marches a
+        grid of at most ``max_cells`` cells a side (occupied cells max-pooled and dilated by one) at
+        one coarse cell per step, which costs ~10x fewer samples than marching the mask itself.
+        Rays with ``far <= near`` never hit. ``chunk_samples`` bounds memory.
         """
         hit = far[:, 0] > near[:, 0]
         if not self.active or not bool(hit.any()):
             return hit
+        grid, cell = self._coarse_occupancy(max_cells)
+        shape = torch.tensor(grid.shape[::-1], device=origins.device)  # cells along x, y, z
         span = float((far - near)[hit].max())
-        count = int(span / step) + 1
+        step = float(cell.min())
+        count = int(span / step) + 2
         offsets = step * torch.arange(count, device=origins.device, dtype=origins.dtype)
         rows = max(1, chunk_samples // count)
         for start in range(0, origins.shape[0], rows):
             part = slice(start, start + rows)
             if not bool(hit[part].any()):
                 continue
-            t = near[part] + offsets  # [r, S]
-            valid = (t <= far[part]) & hit[part, None]
-            points = origins[part, None] + directions[part, None] * t[..., None]
-            occupied = torch.zeros_like(valid)
-            occupied[valid] = self.occupied(points[valid])
-            hit[part] = occupied.any(dim=-1)
+            t = torch.minimum(near[part] + offsets, far[part])  # the last sample sits at far
+            cells = ((origins[part, None] + directions[part, None] * t[..., None] - self.aabb[0]) / cell)
+            cells = cells.floor().long()
+            inside = ((cells >= 0) & (cells < shape)).all(dim=-1)  # nothing is occupied off the box
+            cells = torch.minimum(cells.clamp_min(0), shape - 1)
+            hit[part] &= (inside & grid[cells[..., 2], cells[..., 1], cells[..., 0]]).any(dim=-1)
         return hit
+
+    def _coarse_occupancy(self, max_cells: int) -> tuple[Tensor, Tensor]:
+        """Occupancy ``[C_z, C_y, C_x]`` of blocks of mask cells (a cell is occupied when any of its
+        8 vertices is, which is exactly where the trilinear lookup is > 0), dilated by one block, and
+        the block size ``[3]`` in world units."""
+        volume = self.volume[None, None]
+        cells = F.max_pool3d(volume, kernel_size=2, stride=1)
+        factor = max(1, -(-max(cells.shape[2:]) // max_cells))
+        blocks = F.max_pool3d(cells, kernel_size=factor, stride=factor, ceil_mode=True)
+        blocks = F.max_pool3d(blocks, kernel_size=3, stride=1, padding=1)[0, 0] > 0
+        vertices = torch.tensor(self.volume.shape[::-1], dtype=self.aabb.dtype, device=self.aabb.device)
+        return blocks, factor * (self.aabb[1] - self.aabb[0]) / (vertices - 1)
 
     @torch.no_grad()
     def update(self, alpha_fn: Callable[[Tensor], Tensor], aabb: Tensor, resolution: Sequence[int],

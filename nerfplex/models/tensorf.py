@@ -217,7 +217,7 @@ class TensoRF(Model):
 
     def training_ray_filter(self, step: int) -> Optional[Callable[[RayBundle], Tensor]]:
         """Step 0: keep rays crossing the box; the second alpha-mask update: rays crossing occupied
-        cells (sampled at the marching step along the ray inside the current box)."""
+        mask cells inside the current box (a conservative test, :meth:`AlphaGridMask.rays_hit`)."""
         masks = sorted(self.config.alpha_mask_steps)
         if not self.config.filter_rays or step not in (0, *masks[1:2]):
             return None
@@ -226,8 +226,7 @@ class TensoRF(Model):
             rays = rays.clipped_to_aabb(self.field.aabb)
             if step == 0:
                 return (rays.far > rays.near)[:, 0]
-            return self.alpha_mask.rays_hit(rays.origins, rays.directions, rays.near, rays.far,
-                                            self.step_size())
+            return self.alpha_mask.rays_hit(rays.origins, rays.directions, rays.near, rays.far)
         return keep
 
     @torch.no_grad()

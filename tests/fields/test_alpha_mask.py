@@ -20,10 +20,29 @@ def _rays_along_y(xs, near=0.0, far=6.0):
 
 
 def test_rays_hit_only_rays_that_cross_occupied_cells():
-    mask = _mask_occupied_where_x_above(0.5)  # vertices at 0.75 and 1; dilated to 0.5; cells from 0.25
-    origins, directions, near, far = _rays_along_y([-0.9, 0.0, 0.4, 0.9])
-    hit = mask.rays_hit(origins, directions, near, far, step=0.05)
-    assert hit.tolist() == [False, False, True, True]
+    # Occupied vertices from x = 0.75, dilated to 0.5 by the update: cells from x = 0.25 are occupied;
+    # the test's one-cell dilation keeps rays down to x = 0 (cells are 0.25 wide), none below.
+    mask = _mask_occupied_where_x_above(0.5)
+    origins, directions, near, far = _rays_along_y([-0.9, -0.1, 0.1, 0.4, 0.9])
+    hit = mask.rays_hit(origins, directions, near, far)
+    assert hit.tolist() == [False, False, True, True, True]
+
+
+def test_rays_hit_is_a_superset_of_rays_whose_samples_are_occupied():
+    torch.manual_seed(0)
+    mask = AlphaGridMask()
+    mask.update(lambda p: ((p - 0.2).norm(dim=-1) < 0.45).float(), BOX, [40, 30, 20], threshold=0.5)
+    origins = torch.randn(3000, 3)
+    origins = 3 * origins / origins.norm(dim=-1, keepdim=True)
+    directions = torch.nn.functional.normalize(torch.rand(3000, 3) - 0.5 - origins / 3, dim=-1)
+    near, far = torch.full((3000, 1), 1.0), torch.full((3000, 1), 5.0)
+    t = torch.linspace(1.0, 5.0, 2000)
+    dense = mask.occupied((origins[:, None] + directions[:, None] * t[:, None]).reshape(-1, 3))
+    exact = dense.view(3000, -1).any(dim=-1)
+    for max_cells in (8, 64):
+        hit = mask.rays_hit(origins, directions, near, far, max_cells=max_cells, chunk_samples=999)
+        assert (hit | ~exact).all()  # nothing the fine march sees is dropped
+    assert 0.1 < exact.float().mean() < 0.9 and hit.sum() < 1.6 * exact.sum()  # a one-cell margin
 
 
 def test_rays_hit_ignores_samples_beyond_far_and_empty_rays():
@@ -31,11 +50,11 @@ def test_rays_hit_ignores_samples_beyond_far_and_empty_rays():
     origins, directions, near, far = _rays_along_y([0.9, 0.9, 0.9])
     far[0] = 1.5   # stops before the box (which starts at y = -1, i.e. t = 2)
     near[1] = far[1] = 3.0  # empty ray
-    hit = mask.rays_hit(origins, directions, near, far, step=0.05, chunk_samples=7)
+    hit = mask.rays_hit(origins, directions, near, far, chunk_samples=7)
     assert hit.tolist() == [False, False, True]
 
 
 def test_rays_hit_before_any_update_is_every_non_empty_ray():
     origins, directions, near, far = _rays_along_y([-0.9, 0.9])
     far[0] = near[0]
-    assert AlphaGridMask().rays_hit(origins, directions, near, far, step=0.1).tolist() == [False, True]
+    assert AlphaGridMask().rays_hit(origins, directions, near, far).tolist() == [False, True]
