@@ -41,6 +41,7 @@ def _peak_rss_mib() -> float:
 def budget_run(scene, args) -> dict:
     config = config_from_dict({
         "data": {"kind": "blender", "downscale": args.downscale},
+        "model": {"method": "nerf"}, "optim": {"beta2": 0.999},  # the default method is TensoRF
         "trainer": {"max_steps": args.steps, "batch_size": args.batch_size, "eval_every": 0,
                     "checkpoint_every": args.steps, "progress_bar": True},
     })
@@ -63,7 +64,7 @@ def budget_run(scene, args) -> dict:
 def paper_step(scene, steps: int) -> dict:
     config = config_from_dict({
         "data": {"kind": "blender", "ray_bounds": "near_far"},
-        "model": {"nerf": {"mlp": {"num_layers": 8, "width": 256, "skip_layers": [4]},
+        "model": {"method": "nerf", "nerf": {"mlp": {"num_layers": 8, "width": 256, "skip_layers": [4]},
                            "num_coarse_samples": 64, "num_fine_samples": 128}},
         "trainer": {"max_steps": 1000, "batch_size": 1024, "progress_bar": False},
     })

@@ -10,6 +10,7 @@ from nerfplex.errors import NerfplexError
 COMMANDS = {
     "train": ("nerfplex.cli.train", "train a model (no arguments: the built-in demo)"),
     "ablate": ("nerfplex.cli.ablate", "train a config with and without S3IM (weights x seeds): table + plot"),
+    "export-mesh": ("nerfplex.cli.export_mesh", "marching cubes on a trained run; metrics vs a ground-truth mesh"),
     "make-scene": ("nerfplex.cli.make_scene", "write a built-in procedural scene as a Blender-layout dataset"),
 }
 

@@ -8,6 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from nerfplex.cameras import RayBundle
+from nerfplex.errors import NerfplexError
+from nerfplex.models.surface import SurfaceField
 
 
 class Model(nn.Module):
@@ -35,6 +37,12 @@ class Model(nn.Module):
         """Initial learning rates of named groups; groups not named use ``optim.lr``."""
         return {}
 
+    def get_param_group_options(self) -> dict[str, dict]:
+        """Extra optimiser settings of named groups (``skip_zero_grad``, ``lr_scale``; see
+        :mod:`nerfplex.engine.masked_adam`). Any entry makes the optimiser the DVGO authors'
+        ``MaskedAdam`` instead of ``torch.optim.Adam``; {} (the default) keeps Adam."""
+        return {}
+
     def lr_decay_origin(self, step: int) -> int:
         """The step from which the learning-rate decay counts at ``step`` (0: the start). Methods that
         reset the rate when they re-create the optimiser (TensoRF after upsampling) return that step."""
@@ -56,6 +64,10 @@ class Model(nn.Module):
         fine stage: rays that only cross empty space teach nothing); None leaves the pool as it is.
         """
         return None
+
+    def surface(self, aabb: Tensor) -> SurfaceField:
+        """The field meshes are extracted from, within the scene box ``aabb [2, 3]``."""
+        raise NerfplexError(f"{type(self).__name__} does not define a surface for mesh extraction.")
 
     def render(self, rays: RayBundle, background: Tensor,
                generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:

@@ -22,6 +22,7 @@ from nerfplex.fields.alpha_mask import AlphaGridMask
 from nerfplex.fields.tensorf import CPField, VMField, resolution_for_voxels
 from nerfplex.fields.tensorf_shading import FeatureShadingMLP
 from nerfplex.models.base import Model
+from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.render.compositing import composite, density_weights
 
 MAX_MASK_VOXELS = 256 ** 3
@@ -170,6 +171,21 @@ class TensoRF(Model):
             directions = rays.directions[:, None].expand_as(points)[shade]
             rgb[shade] = self.shading(features, directions)
         return composite(weights, rgb, t, background)
+
+    def surface(self, aabb: Tensor) -> SurfaceField:
+        """Alpha of one marching step, ``1 - exp(-σ · step)``, at level 0.005 over the field's (possibly
+        shrunk) box: the authors' ``export_mesh`` (``getDenseAlpha`` + ``level=0.005``)."""
+        step = self.step_size()
+
+        def alpha(points: Tensor) -> Tensor:
+            return 1.0 - torch.exp(-self.density(points) * step)
+
+        def radiance(points: Tensor, directions: Tensor) -> Tensor:
+            return self.shading(self.field.color_features(self.field.normalize(points)), directions)
+
+        return SurfaceField(alpha, "density", 0.005, self.field.aabb.detach().clone(),
+                            mean_over_axis_views(radiance),
+                            "alpha of one marching step (1 - exp(-sigma * step)), level 0.005")
 
     # ----------------------------------------------------------------- losses and optimisation
     def l1_weight(self) -> float:

@@ -12,6 +12,7 @@ from nerfplex.cameras import RayBundle
 from nerfplex.fields.chunking import apply_in_chunks
 from nerfplex.fields.nerf_mlp import NeRFMLP, NeRFMLPConfig
 from nerfplex.models.base import Model
+from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.render.compositing import composite, density_weights
 from nerfplex.render.samplers import merge_edges, midpoints, pdf_edges, stratified_edges
 
@@ -30,6 +31,9 @@ class VanillaNeRFConfig:
     """Use a second MLP for the fine pass (the paper); False re-uses the coarse MLP."""
     perturb: bool = True
     """Jitter sample positions within their strata while training."""
+    surface_density: float = 50.0
+    """Density σ (1 / world unit) at which ``nerfplex export-mesh`` cuts the surface. NeRF's σ has no
+    fixed scale; 50 is a common choice for Blender-scale objects (override with ``--level``)."""
     cpu_chunk_points: int = 8192
     """On the CPU, run the MLPs over this many points at a time (0: all at once). Same result; about
     2x faster for paper-size networks because small activations avoid page faults."""
@@ -76,6 +80,22 @@ class VanillaNeRF(Model):
         fine, _ = self._render(self.fine or self.coarse, rays, fine_edges, background)
         fine.update({f"{key}_coarse": value for key, value in coarse.items()})
         return fine
+
+    def surface(self, aabb: Tensor) -> SurfaceField:
+        """σ of the fine network (the coarse one when there is none) at ``surface_density``."""
+        mlp = self.fine or self.coarse
+        up = torch.tensor([0.0, 0.0, 1.0])
+
+        def density(points: Tensor) -> Tensor:
+            return mlp(points, up.to(points).expand_as(points))[0].reshape(-1)
+
+        def radiance(points: Tensor, directions: Tensor) -> Tensor:
+            return mlp(points, directions)[1]
+
+        return SurfaceField(density, "density", self.config.surface_density, aabb,
+                            mean_over_axis_views(radiance),
+                            f"density sigma of the {'fine' if self.fine else 'coarse'} MLP, "
+                            f"level {self.config.surface_density:g}")
 
     def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor) -> dict[str, Tensor]:
         losses = {"rgb_mse": torch.mean((outputs["rgb"] - target_rgb) ** 2)}

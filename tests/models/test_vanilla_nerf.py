@@ -47,3 +47,15 @@ def test_shared_network_and_coarse_only():
     out = coarse_only.get_outputs(_rays(), torch.ones(5, 3))
     assert "rgb_coarse" not in out
     assert set(coarse_only.get_loss_dict(out, torch.zeros(5, 3))) == {"rgb_mse"}
+
+
+def test_surface_is_the_fine_density_at_the_configured_level():
+    torch.manual_seed(0)
+    model = VanillaNeRF(VanillaNeRFConfig(mlp=NeRFMLPConfig(num_layers=2, width=16, skip_layers=()),
+                                          surface_density=7.0))
+    points = torch.rand(5, 3)
+    surface = model.surface(torch.tensor([[-1.0] * 3, [1.0] * 3]))
+    assert surface.kind == "density" and surface.level == 7.0
+    expected = model.fine(points, torch.zeros(5, 3))[0]
+    torch.testing.assert_close(surface.values(points), expected)  # density ignores the view
+    assert surface.color(points).shape == (5, 3)
