@@ -146,15 +146,18 @@ class Trainer:
             tqdm.write(f"step {self.step}: training rays restricted to {kept:,} of "
                        f"{self.sampler.num_pixels:,} pixels" if kept else
                        f"step {self.step}: no training ray passed the model's filter; the rays stay as they were")
-        origin = self.model.lr_decay_origin(self.step)
-        factor = decay_factor(self.config.optim, self.step - origin, cfg.max_steps)
+        factor = self.model.learning_rate_factor(self.step)
+        if factor is None:
+            origin = self.model.lr_decay_origin(self.step)
+            factor = decay_factor(self.config.optim, self.step - origin, cfg.max_steps)
         set_decay(self.optimizer, factor)
         batch = self.sampler.sample(self.index_generator)
         background = background_colors(cfg.train_background, cfg.batch_size, self.device,
                                        generator=self.sample_generator)
         outputs = self.model.render(batch.rays, background, generator=self.sample_generator)
         target = batch.target(background)
-        losses = self.model.get_loss_dict(outputs, target)
+        extra = {"target_alpha": batch.alpha} if self.model.needs_target_alpha else {}
+        losses = self.model.get_loss_dict(outputs, target, **extra)
         losses.update(shared_losses(self.config.loss, outputs, target, batch.depth, self.scene.far,
                                     self.sample_generator))
         total = sum(losses.values())

@@ -48,6 +48,17 @@ class Model(nn.Module):
         reset the rate when they re-create the optimiser (TensoRF after upsampling) return that step."""
         return 0
 
+    def learning_rate_factor(self, step: int) -> Optional[float]:
+        """The method's own factor on every group's initial rate at ``step`` (a pure function of the
+        step, e.g. NeuS's warm-up + cosine); None (the default) keeps ``optim``'s exponential decay."""
+        return None
+
+    @property
+    def needs_target_alpha(self) -> bool:
+        """True when :meth:`get_loss_dict` wants the batch's target coverage as ``target_alpha``
+        (``[R, 1]``; mask losses)."""
+        return False
+
     def on_train_step(self, step: int) -> bool:
         """Called before each training step (schedules such as grid upsampling hook in here).
 
