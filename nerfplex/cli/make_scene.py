@@ -1,12 +1,14 @@
-"""``nerfplex make-scene --out DIR``: write a built-in procedural scene as a Blender-layout dataset."""
+"""``nerfplex make-scene --out DIR``: write a built-in procedural scene, or a rendered mesh file
+(``--mesh PATH``), as a Blender-layout dataset."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import tyro
 
@@ -15,14 +17,23 @@ from nerfplex.errors import NerfplexError
 
 @dataclass
 class MakeSceneArgs:
-    """Render a built-in scene to ``transforms_{train,test}.json`` + PNGs, plus its ground-truth mesh
-    ``gt_mesh.ply``. Train on it with ``nerfplex train --data.kind blender --data.path DIR``."""
+    """Render a built-in scene, or a triangle mesh (``--mesh``), to ``transforms_{train,test}.json`` +
+    PNGs, plus its ground-truth mesh ``gt_mesh.ply``. Train on it with
+    ``nerfplex train --data.kind blender --data.path DIR``."""
 
     out: Path
     """Folder to create (must not exist or be empty, unless --overwrite)."""
     scene: Literal["object", "room"] = "object"
     """``object``: textured solids seen from a sphere of cameras (RGBA, white background in training);
     ``room``: the inside of a furnished room, cameras inside (opaque)."""
+    mesh: Optional[Path] = None
+    """Render this triangle mesh (.ply / .obj) instead of a built-in scene: it is centred and scaled
+    into the object scene's box (bounding sphere of radius 0.9), textured, and seen by the object
+    scene's cameras; ``gt_mesh.ply`` is then the mesh itself in that frame (and
+    ``gt_mesh_transform.json`` the similarity from the file's coordinates to it)."""
+    mesh_up_axis: Literal["x", "y", "z"] = "y"
+    """With --mesh: the file's up axis, turned to the world's +z (most OBJ / PLY files, e.g. the
+    Stanford bunny, are y-up)."""
     resolution: int = 200
     """Image width and height in pixels."""
     num_train_views: int = 100
@@ -32,7 +43,8 @@ class MakeSceneArgs:
     seed: int = 0
     """Seed that fixes the cameras."""
     mesh_resolution: int = 256
-    """Marching-cubes grid resolution of the ground-truth mesh (0: no mesh)."""
+    """Marching-cubes grid resolution of the ground-truth mesh (0: no mesh). With --mesh the
+    ground truth is the mesh itself, and only 0 matters (no ``gt_mesh.ply``)."""
     overwrite: bool = False
     """Replace an existing, non-empty output folder."""
 
@@ -44,18 +56,34 @@ def make_scene(args: MakeSceneArgs) -> Path:
     from nerfplex.data.procedural.gt_mesh import extract_sdf_mesh
     from nerfplex.eval.mesh_io import write_mesh
 
-    scene = make_procedural_scene(args.scene, args.resolution, args.num_train_views,
-                                  args.num_test_views, args.seed)
+    if args.mesh is not None:
+        from nerfplex.data.procedural.mesh_scene import make_mesh_scene
+
+        scene = make_mesh_scene(args.mesh, args.resolution, args.num_train_views,
+                                args.num_test_views, args.seed, up_axis=args.mesh_up_axis)
+    else:
+        scene = make_procedural_scene(args.scene, args.resolution, args.num_train_views,
+                                      args.num_test_views, args.seed)
     staging = Path(tempfile.mkdtemp(prefix=".nerfplex-mesh-", dir=args.out.parent if args.out.parent.exists()
                                     else None))
     try:
         mesh_tmp = staging / "gt_mesh.ply"
+        transform_tmp = staging / "gt_mesh_transform.json"
         if args.mesh_resolution > 0:
-            vertices, faces = extract_sdf_mesh(scene.extras["sdf"], scene.aabb, args.mesh_resolution)
+            if "gt_mesh" in scene.extras:  # a rendered mesh file: the exact surface
+                vertices, faces = scene.extras["gt_mesh"]
+                transform_tmp.write_text(json.dumps(
+                    {"source": str(Path(scene.extras["mesh_path"]).resolve()), "up_axis": args.mesh_up_axis,
+                     "note": "world = scale * rotation @ source + translation (= matrix @ [source, 1])",
+                     **scene.extras["mesh_transform"]}, indent=2) + "\n", encoding="utf-8")
+            else:
+                vertices, faces = extract_sdf_mesh(scene.extras["sdf"], scene.aabb,
+                                                   args.mesh_resolution)
             write_mesh(mesh_tmp, vertices, faces)
         write_blender_scene(scene, args.out, overwrite=args.overwrite)
-        if mesh_tmp.exists():
-            shutil.move(str(mesh_tmp), args.out / "gt_mesh.ply")
+        for tmp in (mesh_tmp, transform_tmp):
+            if tmp.exists():
+                shutil.move(str(tmp), args.out / tmp.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return args.out
@@ -67,7 +95,11 @@ def run(argv: list[str]) -> int:
         raise NerfplexError("--resolution, --num-train-views and --num-test-views must be positive.")
     if args.mesh_resolution < 0:
         raise NerfplexError("--mesh-resolution must be 0 (no mesh) or positive.")
+    if args.mesh is not None and args.scene != "object":
+        raise NerfplexError("--mesh renders the mesh with the object scene's cameras; leave out "
+                            f"--scene {args.scene}.")
     out = make_scene(args)
-    print(f"wrote {args.scene} scene to {out} (train: nerfplex train --data.kind blender "
+    what = f"mesh {args.mesh}" if args.mesh is not None else f"{args.scene} scene"
+    print(f"wrote {what} to {out} (train: nerfplex train --data.kind blender "
           f"--data.path {out})")
     return 0
