@@ -18,6 +18,7 @@ from nerfplex.errors import NerfplexError
 from nerfplex.fields.nerf_mlp import NeRFMLPConfig
 from nerfplex.losses.shared_losses import LossConfig
 from nerfplex.models.registry import ModelConfig
+from nerfplex.models.neus import check_neus_config
 from nerfplex.models.tensorf import TensoRFConfig
 from nerfplex.models.vanilla_nerf import VanillaNeRFConfig
 
@@ -118,6 +119,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         ("model.nerf.mlp.num_layers", config.model.nerf.mlp.num_layers > 0, "a positive integer"),
         ("model.nerf.mlp.width", config.model.nerf.mlp.width > 1, "an integer of at least 2"),
         *_tensorf_checks(config),
+        *_dvgo_checks(config),
+        *_neus_checks(config),
     ]
     for key, ok, expected in checks:
         if not ok:
@@ -130,6 +133,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
             f"config loss.s3im: trainer.batch_size {config.trainer.batch_size} x repeat {s3im.repeat} "
             f"makes a {s3im.patch_height}x{width} virtual image, smaller than the {s3im.kernel_size}x"
             f"{s3im.kernel_size} window. Raise trainer.batch_size or lower loss.s3im.patch_height.")
+    if config.model.method == "neus":
+        check_neus_config(config.model.neus)  # structural: network sizes that fit together
     return config
 
 
@@ -148,6 +153,50 @@ def _tensorf_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
         steps = list(getattr(tf, key))
         checks.append((f"model.tensorf.{key}", steps == sorted(set(steps)) and min(steps, default=0) >= 0,
                        "strictly increasing steps, none negative"))
+    return checks
+
+
+def _dvgo_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
+    dv = config.model.dvgo
+    positive = ("coarse_num_voxels", "fine_num_voxels", "stepsize", "world_bound_scale", "rgbnet_width",
+                "pervoxel_lr_downrate", "tv_every")
+    non_negative = ("coarse_steps", "coarse_fast_color_thres", "fine_fast_color_thres", "bbox_thres",
+                    "mask_cache_thres", "rgbnet_dim", "viewbase_pe", "occupancy_every", "weight_main",
+                    "coarse_weight_entropy_last", "fine_weight_entropy_last", "coarse_weight_rgbper",
+                    "fine_weight_rgbper", "weight_distortion", "weight_tv_density", "weight_tv_k0",
+                    "lrate_density", "lrate_k0", "lrate_rgbnet")
+    checks = [(f"model.dvgo.{k}", getattr(dv, k) > 0, "a positive number") for k in positive]
+    checks += [(f"model.dvgo.{k}", getattr(dv, k) >= 0, "0 or positive") for k in non_negative]
+    for key in ("coarse_alpha_init", "fine_alpha_init"):
+        checks.append((f"model.dvgo.{key}", 0 < getattr(dv, key) < 1, "in (0, 1)"))
+    checks.append(("model.dvgo.rgbnet_depth", dv.rgbnet_depth >= 2, "an integer of at least 2"))
+    checks.append(("model.dvgo.rgbnet_dim", dv.rgbnet_direct or dv.rgbnet_dim == 0 or dv.rgbnet_dim > 3,
+                   "0 or more than 3 when rgbnet_direct is false (3 channels are the diffuse colour)"))
+    steps = list(dv.pg_scale)
+    checks.append(("model.dvgo.pg_scale", steps == sorted(set(steps)) and min(steps, default=1) >= 1,
+                   "strictly increasing fine-stage steps, counted from 1"))
+    checks.append(("model.dvgo.bg_len", dv.bg_len > 0, "a positive number"))
+    if dv.contracted:
+        checks.append(("model.dvgo.coarse_steps", dv.coarse_steps == 0,
+                       "0 with model.dvgo.contracted (the unbounded model has no coarse stage)"))
+        checks.append(("data.ray_bounds", config.data.ray_bounds == "near_far",
+                       "near_far with model.dvgo.contracted (rays must reach the background)"))
+    return checks
+
+
+def _neus_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
+    ns = config.model.neus
+    checks = [(f"model.neus.{k}", getattr(ns, k) > 0, "a positive number")
+              for k in ("learning_rate", "end_iter")]
+    checks += [(f"model.neus.{k}", getattr(ns, k) >= 0, "0 or positive")
+               for k in ("n_importance", "n_outside", "up_sample_steps", "perturb", "warm_up_end",
+                         "anneal_end", "igr_weight", "mask_weight", "cpu_chunk_points")]
+    checks += [("model.neus.n_samples", ns.n_samples >= 2, "at least 2"),
+               ("model.neus.learning_rate_alpha", 0 <= ns.learning_rate_alpha <= 1, "in [0, 1]"),
+               ("model.neus.end_iter", ns.end_iter > ns.warm_up_end, "larger than warm_up_end"),
+               ("model.neus.n_importance", ns.n_importance == 0 or (
+                   ns.up_sample_steps > 0 and ns.n_importance % ns.up_sample_steps == 0),
+                "0 or a multiple of up_sample_steps")]
     return checks
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 import torch
 
+from nerfplex.engine.masked_adam import MaskedAdam
 from nerfplex.models.base import Model
 
 
@@ -31,12 +32,17 @@ class OptimConfig:
 
 def build_optimizer(model: Model, config: OptimConfig) -> torch.optim.Optimizer:
     """Adam over the model's parameter groups. Each group's initial rate is ``config.lr`` unless the
-    model names its own (``Model.get_learning_rates``, e.g. TensoRF's 0.02 for grids, 1e-3 for MLPs)."""
+    model names its own (``Model.get_learning_rates``, e.g. TensoRF's 0.02 for grids, 1e-3 for MLPs).
+    Models with group options (``Model.get_param_group_options``: DVGO) get :class:`MaskedAdam`."""
     own = model.get_learning_rates()
-    groups = [{"params": params, "name": name, "initial_lr": own.get(name, config.lr)}
+    options = model.get_param_group_options()
+    groups = [{"params": params, "name": name, "initial_lr": own.get(name, config.lr),
+               **options.get(name, {})}
               for name, params in model.get_param_groups().items() if params]
     for group in groups:
         group["lr"] = group["initial_lr"]
+    if options:  # per-group sparse updates / per-voxel rates: the DVGO authors' optimiser
+        return MaskedAdam(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
     return torch.optim.Adam(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
 
 
