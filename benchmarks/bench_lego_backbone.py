@@ -45,10 +45,11 @@ PRESETS: dict[str, dict] = {
     },
     "dvgo": {
         "config": "configs/dvgo_lego.yaml",
-        "set": ["trainer.max_steps=600", "model.dvgo.coarse_steps=150",
-                "model.dvgo.progressive_scaling_steps=[38, 75, 113, 150]"],
-        "about": "DVGO at the authors' lego config, 400x400, 8192 rays, 150 coarse + 450 fine steps, "
-                 "schedules divided by ~27",
+        "set": ["trainer.max_steps=400", "model.dvgo.coarse_steps=100",
+                "model.dvgo.coarse_alpha_init=1e-4", "model.dvgo.pg_scale=[25, 50, 75, 100]",
+                "model.dvgo.occupancy_every=100", "optim.decay_steps=300"],
+        "about": "DVGO at the authors' lego config, 400x400, 8192 rays, 100 coarse + 300 fine steps "
+                 "(schedules scaled down; coarse alpha_init 1e-4 as in configs/dvgo_demo.yaml)",
     },
 }
 

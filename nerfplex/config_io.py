@@ -91,6 +91,8 @@ def _convert(tp: Any, value: Any, current: Any, key: str) -> Any:
 
 
 def _convert_scalar(tp: Any, value: Any, key: str) -> Any:
+    if tp is float and isinstance(value, str) and _is_number(value):
+        value = float(value)  # PyYAML reads 1e-4 (no dot) as a string: YAML 1.1's float rule
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
@@ -104,6 +106,14 @@ def _convert_scalar(tp: Any, value: Any, key: str) -> Any:
         raise NerfplexError(
             f"config {key}: expected {tp.__name__}, got {value!r} ({type(value).__name__}).")
     return tp(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity")
 
 
 def load_yaml(path: Path) -> dict:

@@ -78,3 +78,11 @@ def test_malformed_yaml_file(tmp_path):
         load_config(path)
     with pytest.raises(NerfplexError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_exponent_floats_without_a_dot_are_floats():
+    # PyYAML reads `1e-4` as a string (YAML 1.1); users write it that way all the time
+    config = config_from_dict(yaml.safe_load("optim: {lr: 1e-4}\nloss: {s3im: {weight: 2e0}}"))
+    assert config.optim.lr == 1e-4 and config.loss.s3im.weight == 2.0
+    with pytest.raises(NerfplexError, match="optim.lr"):
+        config_from_dict({"optim": {"lr": "fast"}})

@@ -34,6 +34,7 @@ from nerfplex.fields.mask_cache import MaskCache
 from nerfplex.fields.view_count import count_views
 from nerfplex.losses.distortion import distortion_loss
 from nerfplex.models.base import Model
+from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.models.dvgo_config import DVGOConfig
 from nerfplex.render.compositing import composite
 from nerfplex.render.contraction import march_contracted
@@ -255,6 +256,18 @@ class DVGO(Model):
                 outputs["sample_s"] = (index / n_max).expand_as(t)
             outputs["sample_interval"] = t.new_full((t.shape[0], 1), 1.0 / n_max)
         return outputs
+
+    def surface(self, aabb: Tensor) -> SurfaceField:
+        """Alpha of one voxel step (0 in mask-cache free space) at level 0.005 over the stage's box.
+        The authors ship no mesh export; this is TensoRF's criterion (alpha of one step, 0.005)."""
+        field = self.field
+
+        def alpha(points: Tensor) -> Tensor:
+            return field.alpha(field.raw_density(points)) * field.mask_cache(points).to(points.dtype)
+
+        return SurfaceField(alpha, "density", 0.005, field.aabb.detach().clone(),
+                            mean_over_axis_views(field.colors),
+                            "alpha of one voxel (post-activation), level 0.005")
 
     # ----------------------------------------------------------------- losses and optimisation
     def _tv_active(self) -> bool:

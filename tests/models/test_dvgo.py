@@ -442,3 +442,17 @@ def test_contracted_config_checks(tiny_config):
                          base=tiny_config)
     with pytest.raises(NerfplexError, match="ray_bounds"):
         config_from_dict({"model": {"dvgo": {"contracted": True, "coarse_steps": 0}}}, base=tiny_config)
+
+
+def test_surface_is_one_voxel_alpha_zeroed_in_free_space():
+    model = _model()
+    blob = _blob(model)
+    surface = model.surface(BOX)
+    assert surface.kind == "density" and surface.level == 0.005
+    inside, outside = blob.mean(dim=0, keepdim=True), torch.tensor([[-0.9, -0.9, -0.9]])
+    with torch.no_grad():
+        values = surface.values(torch.cat([inside, outside]))
+        assert values[0] > 0.99 and values[1] < 1e-6
+        model.coarse.mask_cache.replace(torch.zeros_like(model.coarse.mask_cache.mask))
+        assert surface.values(inside) == 0  # known free space has no surface
+    assert surface.color(inside).shape == (1, 3)
