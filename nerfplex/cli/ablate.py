@@ -14,6 +14,7 @@ from nerfplex.ablation import (ablation_configs, apply_overrides, plot_curves, s
                                       write_tables)
 from nerfplex.data.loading import load_scene
 from nerfplex.engine.trainer import Trainer, TrainingInterrupted
+from nerfplex.errors import NerfplexError
 
 
 @dataclass
@@ -32,6 +33,26 @@ class AblateArgs:
     """Config overrides as KEY=VALUE, e.g. --set trainer.max_steps=500 data.resolution=32."""
     out: Optional[Path] = None
     """Output folder (default: OUTPUT_DIR/ablation/EXPERIMENT_NAME-TIMESTAMP)."""
+    geometry: bool = False
+    """Also extract each run's mesh and score it against the scene's ground truth (Chamfer-L1 relative
+    to the bbox diagonal, F-score) in the tables; for surface methods such as NeuS."""
+    mesh_resolution: int = 128
+    """Marching-cubes resolution for --geometry."""
+    fscore_threshold: float = 0.05
+    """F-score distance threshold for --geometry, in scene units."""
+
+
+def _geometry(trainer: Trainer, args: AblateArgs) -> dict:
+    """Chamfer-L1 / bbox diagonal and F-score of the run's mesh against the scene's ground truth."""
+    from nerfplex.eval.surface_evaluation import extract_and_score
+
+    trainer.model.eval()
+    _, report = extract_and_score(trainer.model, trainer.scene, args.mesh_resolution, colors=False,
+                                  threshold=args.fscore_threshold, num_points=50_000)
+    if "metrics" not in report:
+        raise NerfplexError("--geometry needs a ground-truth surface: this scene has none (no gt_mesh.ply "
+                            "and no analytic SDF).")
+    return {"chamfer_rel": report["chamfer_l1_over_diagonal"], "fscore": report["metrics"]["fscore"]}
 
 
 def run(argv: list[str]) -> int:
@@ -47,13 +68,17 @@ def run(argv: list[str]) -> int:
         run_dir = Path(config.output_dir) / config.experiment_name
         print(f"[{index}/{len(runs)}] S3IM weight {weight:g}, seed {seed} -> {run_dir}", flush=True)
         try:
-            metrics = Trainer(config, run_dir, scene=scene).train()
+            trainer = Trainer(config, run_dir, scene=scene)
+            metrics = trainer.train()
         except TrainingInterrupted:
             print(f"interrupted; finished runs are tabulated in {out}", flush=True)
             return 130
-        results.append({"weight": weight, "seed": seed, "psnr": metrics["psnr"], "ssim": metrics["ssim"],
-                        "train_seconds": metrics["train_seconds"], "steps": metrics["step"],
-                        "run_dir": str(run_dir), "history": metrics["eval_history"]})
+        result = {"weight": weight, "seed": seed, "psnr": metrics["psnr"], "ssim": metrics["ssim"],
+                  "train_seconds": metrics["train_seconds"], "steps": metrics["step"],
+                  "run_dir": str(run_dir), "history": metrics["eval_history"]}
+        if args.geometry:
+            result.update(_geometry(trainer, args))
+        results.append(result)
         write_tables(results, out)  # partial tables survive an interrupted ablation
     plot_curves(results, out)
     print((out / "summary.md").read_text())

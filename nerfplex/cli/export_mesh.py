@@ -4,12 +4,10 @@ optional geometry metrics against a ground-truth mesh."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import tyro
 
 from nerfplex.config_io import write_text_atomic
@@ -48,60 +46,21 @@ class ExportMeshArgs:
 def export_mesh(args: ExportMeshArgs) -> dict:
     """Extract, write and (with a ground truth) evaluate; returns the report written as JSON."""
     from nerfplex.engine.run_loading import load_run
-    from nerfplex.eval.geometry_metrics import mesh_metrics
-    from nerfplex.eval.mesh_extraction import extract_mesh, mesh_report
-    from nerfplex.eval.mesh_io import read_mesh, write_mesh
+    from nerfplex.eval.mesh_io import write_mesh
+    from nerfplex.eval.surface_evaluation import extract_and_score
 
     if args.resolution < 8:
         raise NerfplexError(f"--resolution must be at least 8, got {args.resolution}.")
     run = load_run(args.load_config, args.checkpoint)
-    surface = run.model.surface(run.scene.aabb)
-    level = surface.level if args.level is None else args.level
     output = args.output or run.run_dir / f"mesh_step{run.step}.ply"
-    start = time.perf_counter()
-    mesh = extract_mesh(surface.values, surface.aabb, args.resolution, field=surface.kind, level=level,
-                        keep_largest_component=args.largest_component,
-                        color_fn=surface.color if args.colors else None)
-    seconds = time.perf_counter() - start
-    if mesh.faces.shape[0] == 0:
-        raise NerfplexError(f"the field never crosses level {level:g} inside the box: no surface. Try "
-                            f"another --level (the field is: {surface.description}).")
+    mesh, report = extract_and_score(
+        run.model, run.scene, args.resolution, level=args.level, largest_component=args.largest_component,
+        colors=args.colors, gt_path=args.gt, threshold=args.fscore_threshold, num_points=args.num_points)
     write_mesh(output, mesh.vertices, mesh.faces, mesh.vertex_colors)
     report = {"mesh": str(output), "checkpoint": str(run.checkpoint), "step": run.step,
-              "method": run.config.model.method, "field": surface.description, "level": level,
-              "resolution": args.resolution, "extraction_seconds": seconds,
-              **mesh_report(mesh).as_dict()}
-    gt = _ground_truth(args, run, read_mesh)
-    if gt is not None:
-        metrics = mesh_metrics(mesh, gt, args.fscore_threshold, num_points=args.num_points).as_dict()
-        diagonal = float(np.linalg.norm(gt.vertices.max(axis=0) - gt.vertices.min(axis=0)))
-        report["gt"] = {"source": gt_source(args, run), "bbox_diagonal": diagonal}
-        report["metrics"] = metrics
-        report["chamfer_l1_over_diagonal"] = metrics["chamfer_l1"] / diagonal
+              "method": run.config.model.method, **report}
     write_text_atomic(output.with_name(output.stem + "_report.json"), json.dumps(report, indent=2))
     return report
-
-
-def gt_source(args: ExportMeshArgs, run) -> str:
-    if args.gt is not None:
-        return str(args.gt)
-    if run.scene.gt_mesh_path is not None:
-        return str(run.scene.gt_mesh_path)
-    return "analytic SDF of the built-in scene (marching cubes at --resolution)"
-
-
-def _ground_truth(args: ExportMeshArgs, run, read_mesh):
-    if args.gt is not None:
-        if not args.gt.is_file():
-            raise NerfplexError(f"--gt {args.gt} does not exist.")
-        return read_mesh(args.gt)
-    if run.scene.gt_mesh_path is not None:
-        return read_mesh(run.scene.gt_mesh_path)
-    if "sdf" in run.scene.extras:
-        from nerfplex.eval.mesh_extraction import extract_mesh
-
-        return extract_mesh(run.scene.extras["sdf"], run.scene.aabb, args.resolution, field="sdf")
-    return None
 
 
 def run(argv: list[str]) -> int:
