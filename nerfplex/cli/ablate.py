@@ -10,8 +10,7 @@ from typing import Annotated, Optional
 import tyro
 
 from nerfplex.config import ExperimentConfig, load_config
-from nerfplex.ablation import (ablation_configs, apply_overrides, plot_curves, summary_rows,
-                                      write_tables)
+from nerfplex.ablation import ablation_configs, apply_overrides, plot_curves, write_tables
 from nerfplex.data.loading import load_scene
 from nerfplex.engine.trainer import Trainer, TrainingInterrupted
 from nerfplex.errors import NerfplexError

@@ -63,6 +63,9 @@ class TrainerConfig:
     """Where to train: auto picks CUDA when available."""
     progress_bar: bool = True
     """Show a progress bar with ETA."""
+    keep_freed_memory: bool = True
+    """On the CPU, tell glibc to keep freed memory for reuse instead of returning it to the OS after
+    every large temporary (faster steps, fewer page faults; the resident size stays at its peak)."""
 
 
 class TrainingInterrupted(Exception):
@@ -87,7 +90,7 @@ class Trainer:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise NerfplexError("trainer.device is 'cuda' but no CUDA device is available. Use "
                                 "--trainer.device cpu (or auto).")
-        if self.device.type == "cpu":
+        if self.device.type == "cpu" and cfg.keep_freed_memory:
             keep_freed_memory()  # large CPU temporaries otherwise cost a page fault per 4 KB
         self.scene = scene if scene is not None else load_scene(config.data)
         torch.manual_seed(cfg.seed)

@@ -80,6 +80,21 @@ class Model(nn.Module):
         """The field meshes are extracted from, within the scene box ``aabb [2, 3]``."""
         raise NerfplexError(f"{type(self).__name__} does not define a surface for mesh extraction.")
 
+    def match_shapes(self, state_dict: dict[str, Tensor]) -> None:
+        """Give parameters and buffers the shapes they have in ``state_dict`` (empty tensors), so that a
+        checkpoint saved after grids were upsampled, cropped or re-masked loads into a fresh model."""
+        for name, tensor in list(self.named_parameters()) + list(self.named_buffers()):
+            saved = state_dict.get(name)
+            if saved is None or saved.shape == tensor.shape:
+                continue
+            owner_name, _, attr = name.rpartition(".")
+            owner = self.get_submodule(owner_name)
+            empty = tensor.new_empty(saved.shape)
+            if isinstance(tensor, nn.Parameter):
+                setattr(owner, attr, nn.Parameter(empty))
+            else:
+                owner._buffers[attr] = empty
+
     def render(self, rays: RayBundle, background: Tensor,
                generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
         """:meth:`get_outputs` on the rays with ``far > near`` only; empty rays see the background.

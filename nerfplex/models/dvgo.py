@@ -331,16 +331,6 @@ class DVGO(Model):
                                     cfg.coarse_alpha_init).to(self.fine_seed.device)
         if not has["coarse"]:
             self.coarse = None
-        for name, tensor in list(self.named_parameters()) + list(self.named_buffers()):
-            saved = state_dict.get(name)
-            if saved is None or saved.shape == tensor.shape:
-                continue
-            owner_name, _, attr = name.rpartition(".")
-            owner = self.get_submodule(owner_name)
-            empty = tensor.new_empty(saved.shape)
-            if isinstance(tensor, nn.Parameter):
-                setattr(owner, attr, nn.Parameter(empty))
-            else:
-                owner._buffers[attr] = empty
+        self.match_shapes(state_dict)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 

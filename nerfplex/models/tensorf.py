@@ -269,15 +269,5 @@ class TensoRF(Model):
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Resize factors and mask buffers to the checkpoint's shapes first (it may come from after an
         upsampling, a shrink or a mask update), then load as usual."""
-        for name, tensor in list(self.named_parameters()) + list(self.named_buffers()):
-            saved = state_dict.get(name)
-            if saved is None or saved.shape == tensor.shape:
-                continue
-            owner_name, _, attr = name.rpartition(".")
-            owner = self.get_submodule(owner_name)
-            empty = tensor.new_empty(saved.shape)
-            if isinstance(tensor, nn.Parameter):
-                setattr(owner, attr, nn.Parameter(empty))
-            else:
-                owner._buffers[attr] = empty
+        self.match_shapes(state_dict)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)

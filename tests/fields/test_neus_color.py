@@ -9,14 +9,7 @@ from nerfplex.fields.neus_color import RenderingNetwork, RenderingNetworkConfig,
 from nerfplex.fields.sdf_network import SDFNetwork, SDFNetworkConfig
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread avoids OpenMP spin-waits on a busy 2-core machine
-    (measured: a 128-point forward of the default SDF network took 4 ms on 1 thread, 250 ms on 2)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see tests/conftest.py
 
 
 def _count(module):

@@ -9,14 +9,7 @@ from nerfplex.render.neus_sampling import (alpha_weights, annealed_cos, hierarch
                                            neus_alpha, up_sample)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread avoids OpenMP spin-waits on a busy 2-core machine
-    (measured: a 128-point forward of the default SDF network took 4 ms on 1 thread, 250 ms on 2)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see tests/conftest.py
 
 
 def _sections(z):
