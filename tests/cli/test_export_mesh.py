@@ -1,6 +1,5 @@
 import json
 
-import pytest
 import torch
 
 from nerfplex.cli.export_mesh import ExportMeshArgs, export_mesh
