@@ -63,9 +63,10 @@ class TrainerConfig:
     """Where to train: auto picks CUDA when available."""
     progress_bar: bool = True
     """Show a progress bar with ETA."""
-    keep_freed_memory: bool = True
+    keep_freed_memory: bool = False
     """On the CPU, tell glibc to keep freed memory for reuse instead of returning it to the OS after
-    every large temporary (faster steps, fewer page faults; the resident size stays at its peak)."""
+    every large temporary: 8x fewer page faults but a higher peak (TensoRF on lego: 7% faster steps,
+    6.4 GB instead of 4.3 GB peak; docs/performance.md)."""
 
 
 class TrainingInterrupted(Exception):
@@ -91,7 +92,7 @@ class Trainer:
             raise NerfplexError("trainer.device is 'cuda' but no CUDA device is available. Use "
                                 "--trainer.device cpu (or auto).")
         if self.device.type == "cpu" and cfg.keep_freed_memory:
-            keep_freed_memory()  # large CPU temporaries otherwise cost a page fault per 4 KB
+            keep_freed_memory()
         self.scene = scene if scene is not None else load_scene(config.data)
         torch.manual_seed(cfg.seed)
         self.model = build_model(config.model, self.scene).to(self.device)
