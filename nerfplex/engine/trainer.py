@@ -20,8 +20,8 @@ from nerfplex.data.ray_sampler import RayBatchSampler
 from nerfplex.data.scene import SceneData
 from nerfplex.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
                                         prune_checkpoints, save_checkpoint)
-from nerfplex.engine.host_memory import keep_freed_memory
 from nerfplex.engine.evaluation import evaluate_split, evenly_spaced, mean_metric
+from nerfplex.engine.host_memory import keep_freed_memory
 from nerfplex.engine.logger import TensorBoardLogger
 from nerfplex.engine.optim import build_optimizer, decay_factor, set_decay
 from nerfplex.engine.visualize import depth_image, error_image
@@ -149,7 +149,8 @@ class Trainer:
             kept = self.sampler.restrict(keep)
             tqdm.write(f"step {self.step}: training rays restricted to {kept:,} of "
                        f"{self.sampler.num_pixels:,} pixels" if kept else
-                       f"step {self.step}: no training ray passed the model's filter; the rays stay as they were")
+                       f"step {self.step}: no training ray passed the model's filter; "
+                       f"the rays stay as they were")
         factor = self.model.learning_rate_factor(self.step)
         if factor is None:
             origin = self.model.lr_decay_origin(self.step)
