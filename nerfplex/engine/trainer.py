@@ -251,6 +251,8 @@ class Trainer:
         means = {key: mean_metric(results, key) for key in ("psnr", "ssim")}
         self.eval_history = [h for h in self.eval_history if h["step"] != self.step]
         self.eval_history.append({"step": self.step, **means})
+        tqdm.write(f"step {self.step}: held-out " + ", ".join(
+            f"{k} {v:.4f}" for k, v in means.items() if v is not None))
         if logger is not None:
             logger.scalars({f"eval/{k}": v for k, v in means.items() if v is not None}, self.step)
             target = self.scene.test.composite(background, self.eval_indices[0])
