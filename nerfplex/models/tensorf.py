@@ -27,6 +27,9 @@ from nerfplex.render.compositing import composite, density_weights
 
 MAX_MASK_VOXELS = 256 ** 3
 """The alpha mask keeps its previous resolution once the grid has this many voxels (the authors')."""
+FILTER_SAMPLES = 256
+"""Samples per ray of the training-ray filter (the authors' ``filtering_rays`` default): rays whose
+occupied space lies farther than 256 half-voxel steps from the box entry are dropped too."""
 
 
 @dataclass
@@ -127,6 +130,7 @@ class TensoRF(Model):
                               dtype=torch.float64)
         self.voxel_schedule = torch.round(torch.exp(logs)).long().tolist()[1:]
         self._step = 0
+        self._filter_step_size = self.step_size()
 
     # ----------------------------------------------------------------- sampling and rendering
     def step_size(self) -> float:
@@ -225,6 +229,7 @@ class TensoRF(Model):
         if step in self.config.alpha_mask_steps:
             first = step == min(self.config.alpha_mask_steps)
             changed = self.update_alpha_mask(shrink=first and self.config.shrink_box)
+            self._filter_step_size = self.step_size()  # the authors filter before upsampling
         if step in self.config.upsample_steps:
             voxels = self.voxel_schedule[sorted(self.config.upsample_steps).index(step)]
             self.field.upsample(resolution_for_voxels(voxels, self.field.aabb))
@@ -232,8 +237,9 @@ class TensoRF(Model):
         return changed
 
     def training_ray_filter(self, step: int) -> Optional[Callable[[RayBundle], Tensor]]:
-        """Step 0: keep rays crossing the box; the second alpha-mask update: rays crossing occupied
-        mask cells inside the current box (a conservative test, :meth:`AlphaGridMask.rays_hit`)."""
+        """Step 0: keep rays crossing the box; the second alpha-mask update: rays with an occupied
+        sample among the first ``FILTER_SAMPLES`` marching steps from the box entry (the authors'
+        ``filtering_rays``; :meth:`AlphaGridMask.rays_may_hit` first drops most misses cheaply)."""
         masks = sorted(self.config.alpha_mask_steps)
         if not self.config.filter_rays or step not in (0, *masks[1:2]):
             return None
@@ -242,7 +248,12 @@ class TensoRF(Model):
             rays = rays.clipped_to_aabb(self.field.aabb)
             if step == 0:
                 return (rays.far > rays.near)[:, 0]
-            return self.alpha_mask.rays_hit(rays.origins, rays.directions, rays.near, rays.far)
+            keep = self.alpha_mask.rays_may_hit(rays.origins, rays.directions, rays.near, rays.far)
+            rows = keep.nonzero()[:, 0]
+            keep[rows] = self.alpha_mask.samples_hit(rays.origins[rows], rays.directions[rows],
+                                                     rays.near[rows], self._filter_step_size,
+                                                     FILTER_SAMPLES)
+            return keep
         return keep
 
     @torch.no_grad()
