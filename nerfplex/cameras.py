@@ -8,9 +8,12 @@ Parsers convert once (e.g. Blender/OpenGL flips the y and z axes). Pixel ``(x, y
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import Tensor
+
+from nerfplex.distortion import undistort
 
 OPENGL_TO_OPENCV = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 """Right-multiply a camera rotation by this to switch between OpenGL and OpenCV camera axes."""
@@ -18,12 +21,15 @@ OPENGL_TO_OPENCV = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 
 @dataclass
 class Cameras:
-    """A set of pinhole cameras sharing one image size.
+    """A set of pinhole cameras sharing one image size, optionally with lens distortion.
 
     Attributes:
         c2w: ``[N, 3, 4]`` camera-to-world (OpenCV axes).
         fx, fy, cx, cy: ``[N]`` intrinsics in pixels.
         width, height: image size in pixels.
+        distortion: ``[N, 5]`` OpenCV radial-tangential coefficients ``(k1, k2, p1, p2, k3)``
+            (:mod:`nerfplex.distortion`), or None for ideal pinholes. Rays go through the
+            *undistorted* pixel positions, so images are used as captured.
     """
 
     c2w: Tensor
@@ -33,6 +39,7 @@ class Cameras:
     cy: Tensor
     width: int
     height: int
+    distortion: Optional[Tensor] = None
 
     def __len__(self) -> int:
         return self.c2w.shape[0]
@@ -40,20 +47,24 @@ class Cameras:
     def __getitem__(self, idx) -> "Cameras":
         idx = torch.as_tensor(idx).reshape(-1)
         return Cameras(self.c2w[idx], self.fx[idx], self.fy[idx], self.cx[idx], self.cy[idx],
-                       self.width, self.height)
+                       self.width, self.height, None if self.distortion is None else self.distortion[idx])
 
     def to(self, device) -> "Cameras":
         return Cameras(self.c2w.to(device), self.fx.to(device), self.fy.to(device),
-                       self.cx.to(device), self.cy.to(device), self.width, self.height)
+                       self.cx.to(device), self.cy.to(device), self.width, self.height,
+                       None if self.distortion is None else self.distortion.to(device))
 
     def scaled(self, factor: float) -> "Cameras":
-        """The same cameras for images resized by ``factor`` (e.g. 0.5 halves each side)."""
+        """The same cameras for images resized by ``factor`` (e.g. 0.5 halves each side).
+
+        Distortion acts on normalised coordinates, so its coefficients do not change."""
         width, height = round(self.width * factor), round(self.height * factor)
         sx, sy = width / self.width, height / self.height
-        return Cameras(self.c2w, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height)
+        return Cameras(self.c2w, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height,
+                       self.distortion)
 
     def generate_rays(self, cam_idx: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Rays through pixel centres.
+        """Rays through pixel centres (undistorted first when the cameras have ``distortion``).
 
         Args:
             cam_idx, x, y: ``[R]`` integer camera index and pixel column / row.
@@ -62,9 +73,11 @@ class Cameras:
         """
         u = x.to(self.fx.dtype) + 0.5
         v = y.to(self.fx.dtype) + 0.5
-        dirs_cam = torch.stack(
-            [(u - self.cx[cam_idx]) / self.fx[cam_idx], (v - self.cy[cam_idx]) / self.fy[cam_idx],
-             torch.ones_like(u)], dim=-1)
+        nx = (u - self.cx[cam_idx]) / self.fx[cam_idx]
+        ny = (v - self.cy[cam_idx]) / self.fy[cam_idx]
+        if self.distortion is not None:
+            nx, ny = undistort(nx, ny, self.distortion[cam_idx])
+        dirs_cam = torch.stack([nx, ny, torch.ones_like(u)], dim=-1)
         c2w = self.c2w[cam_idx]
         directions = torch.einsum("rij,rj->ri", c2w[:, :, :3], dirs_cam)
         directions = directions / directions.norm(dim=-1, keepdim=True)

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import re
-from numbers import Real
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from nerfplex.data.image_stack import check_downscale
 from nerfplex.data.scene import SceneData
 from nerfplex.data.transforms_bounds import BLENDER_AABB, BLENDER_FAR, BLENDER_NEAR, scene_bounds
 from nerfplex.data.transforms_frames import parse_frames
@@ -56,7 +55,7 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
     The NeRF-synthetic white background is not baked in: composite at use time with
     :meth:`SceneSplit.composite`, so no ``background`` argument is needed here.
     """
-    factor = _check_downscale(downscale)
+    factor = check_downscale(downscale)
     root = Path(root)
     layout, files, root = _find_layout(root, test_split)
     if max_train_images is not None and (isinstance(max_train_images, bool)
@@ -97,14 +96,6 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
 
 GT_MESH_NAMES = ("gt_mesh.ply", "gt_mesh.obj")
 """A ground-truth mesh next to the transforms files (as ``nerfplex make-scene`` writes it)."""
-
-
-def _check_downscale(downscale: Any) -> int:
-    if isinstance(downscale, bool) or not isinstance(downscale, Real) or not float(downscale).is_integer() \
-            or downscale < 1:
-        raise NerfplexError(f"downscale must be a positive integer (1 = full resolution, 2 = half, ...), "
-                            f"got {downscale!r}.")
-    return int(downscale)
 
 
 def _find_layout(root: Path, test_split: str) -> tuple[str, dict[str, Path], Path]:

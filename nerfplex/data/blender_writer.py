@@ -27,6 +27,7 @@ import torch
 from nerfplex.cameras import OPENGL_TO_OPENCV, Cameras
 from nerfplex.data.images import write_png
 from nerfplex.data.scene import SceneData, SceneSplit
+from nerfplex.data.transforms_frames import DISTORTION_KEYS
 from nerfplex.errors import NerfplexError
 
 __all__ = ["write_blender_scene"]
@@ -149,4 +150,6 @@ def _intrinsics(cams: Cameras, fov_key: str) -> list[dict]:
             entries.append({"camera_angle_x": 2.0 * math.atan(0.5 * width / fx[i])})
         else:
             entries.append({"fl_x": fx[i], "fl_y": fy[i], "cx": cx[i], "cy": cy[i], "w": width, "h": height})
+        if cams.distortion is not None:  # instant-ngp's keys, read back by transforms_frames
+            entries[-1].update(zip(DISTORTION_KEYS, cams.distortion[i].detach().cpu().double().tolist()))
     return entries

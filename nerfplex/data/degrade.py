@@ -17,9 +17,7 @@ def keep_fraction(split: SceneSplit, fraction: float) -> SceneSplit:
     """Evenly spaced ``ceil(fraction · N)`` views of ``split`` (at least one)."""
     count = max(1, min(len(split), int(-(-fraction * len(split) // 1))))
     index = torch.linspace(0, len(split) - 1, count).round().long()
-    return SceneSplit(split.rgb[index], None if split.alpha is None else split.alpha[index],
-                      split.cameras[index], [split.names[i] for i in index.tolist()],
-                      None if split.depth is None else split.depth[index])
+    return split.subset(index)
 
 
 def gaussian_blur(images: Tensor, sigma: float) -> Tensor:

@@ -7,21 +7,32 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from nerfplex.data.degrade import degrade_training_split
-from nerfplex.data.scene import SceneData
+from nerfplex.data.scene import SceneData, concat_splits
 from nerfplex.errors import NerfplexError
 
-DatasetKind = Literal["procedural", "blender"]
+DatasetKind = Literal["procedural", "blender", "monosdf", "nsvf", "dtu"]
+
+_FOLDER_HINTS = {
+    "blender": "the folder with transforms_*.json or transforms.json",
+    "monosdf": "one scene folder with meta_data.json, e.g. data/Replica/scan1",
+    "nsvf": "one scene folder with rgb/, pose/, intrinsics.txt, bbox.txt, e.g. data/TanksAndTemple/Truck",
+    "dtu": "one scan folder with cameras_sphere.npz, image/, mask/, e.g. data/DTU/dtu_scan24",
+}
 
 
 @dataclass
 class DataConfig:
-    """Where the scene comes from."""
+    """Where the scene comes from (docs/datasets.md describes every format)."""
 
     kind: DatasetKind = "procedural"
     """``procedural``: a built-in scene rendered on the fly; ``blender``: a folder with
-    ``transforms_*.json`` (NeRF-synthetic) or one ``transforms.json`` (instant-ngp)."""
+    ``transforms_*.json`` (NeRF-synthetic) or one ``transforms.json`` (instant-ngp, with per-frame
+    intrinsics and k1 k2 p1 p2 k3 distortion); ``monosdf``: a MonoSDF / sdfstudio ``meta_data.json``
+    scene (Replica, Tanks and Temples advanced); ``nsvf``: an NSVF-layout scene (``rgb/``, ``pose/``,
+    ``intrinsics.txt``, ``bbox.txt``: Tanks and Temples as DVGO / TensoRF read it); ``dtu``: a DTU scan
+    in the IDR / NeuS layout (``cameras_sphere.npz``, ``image/``, ``mask/``)."""
     path: Optional[Path] = None
-    """Dataset folder (for ``blender``)."""
+    """Dataset folder (every kind but ``procedural``)."""
     scene: Literal["object", "room"] = "object"
     """Built-in scene: ``object`` (textured solids, cameras around it) or ``room`` (cameras inside)."""
     resolution: int = 64
@@ -35,9 +46,25 @@ class DataConfig:
     downscale: int = 1
     """Folder datasets: integer factor to shrink images by (area averaging)."""
     test_split: Literal["test", "val"] = "test"
-    """Blender layout: which file is held out (``transforms_test.json`` or ``transforms_val.json``)."""
-    test_every: int = 8
-    """Single ``transforms.json``: every n-th frame is held out."""
+    """Blender layout: which file is held out (``transforms_test.json`` or ``transforms_val.json``);
+    NSVF layout: ``test`` holds out the ``2_*`` views (``1_*`` when there are none), ``val`` the ``1_*``."""
+    test_every: Optional[int] = None
+    """Single ``transforms.json``, ``meta_data.json`` and DTU: frames with ``index % test_every == 0`` are
+    held out. None: the format's default (``transforms.json`` 8; ``meta_data.json`` 10, the S3IM
+    authors' Replica split; DTU 8)."""
+    masks: bool = True
+    """DTU: use ``mask/*.png`` as the images' alpha (NeuS's wmask setting); false keeps the whole
+    photographs (womask)."""
+    mono_priors: bool = False
+    """``meta_data.json``: also load the monocular cues (``*_depth.npy``, ``*_normal.npy``,
+    ``*_mask.npy``: Omnidata predictions, depth only up to scale and shift) into each split's
+    ``priors``. They are never used as ground-truth depth."""
+    box_scale: float = 1.0
+    """Grow (> 1) or shrink the dataset's scene box about its centre by this factor (the TensoRF
+    authors' Tanks and Temples loader and the S3IM authors' Replica loader use 1.2)."""
+    train_on_test_views: bool = False
+    """Also train on the held-out views (the IDR / NeuS protocol on DTU, where the goal is the surface,
+    not novel views); the test split stays as it is, for monitoring."""
     near: Optional[float] = None
     """Override the dataset's near ray bound."""
     far: Optional[float] = None
@@ -62,20 +89,19 @@ def load_scene(config: DataConfig) -> SceneData:
 
         scene = make_procedural_scene(config.scene, config.resolution, config.num_train_views,
                                       config.num_test_views, config.seed)
-    elif config.kind == "blender":
-        from nerfplex.data.blender import load_blender
-
-        if config.path is None:
-            raise NerfplexError("data.kind is 'blender' but data.path is not set. Pass "
-                                "--data.path FOLDER (the folder with transforms_*.json).")
-        scene = load_blender(Path(config.path), downscale=config.downscale,
-                             test_split=config.test_split, test_every=config.test_every)
-    else:  # the config loader only admits the kinds above
-        raise NerfplexError(f"unknown data.kind {config.kind!r}")
+    else:
+        scene = _load_folder(config)
     if config.near is not None:
         scene.near = config.near
     if config.far is not None:
         scene.far = config.far
+    if config.box_scale != 1.0:
+        if not config.box_scale > 0:
+            raise NerfplexError(f"data.box_scale must be positive, got {config.box_scale}.")
+        centre = scene.aabb.mean(dim=0)
+        scene.aabb = centre + (scene.aabb - centre) * config.box_scale
+    if config.train_on_test_views:
+        scene.train = concat_splits(scene.train, scene.test)
     if config.train_fraction < 1.0 or config.train_noise_std > 0 or config.train_blur_sigma > 0:
         scene = degrade_training_split(scene, fraction=config.train_fraction,
                                        noise_std=config.train_noise_std,
@@ -84,3 +110,32 @@ def load_scene(config: DataConfig) -> SceneData:
         raise NerfplexError(f"near ({scene.near}) must be smaller than far ({scene.far}). "
                             f"Fix --data.near / --data.far.")
     return scene
+
+
+def _load_folder(config: DataConfig) -> SceneData:
+    """Dispatch a folder dataset to its parser (each imported only when used)."""
+    if config.kind not in _FOLDER_HINTS:  # the config loader only admits the kinds above
+        raise NerfplexError(f"unknown data.kind {config.kind!r}")
+    if config.path is None:
+        raise NerfplexError(f"data.kind is {config.kind!r} but data.path is not set. Pass --data.path FOLDER "
+                            f"({_FOLDER_HINTS[config.kind]}).")
+    path = Path(config.path)
+    if config.kind == "blender":
+        from nerfplex.data.blender import load_blender
+
+        return load_blender(path, downscale=config.downscale, test_split=config.test_split,
+                            test_every=config.test_every or 8)
+    if config.kind == "monosdf":
+        from nerfplex.data.monosdf import MONOSDF_TEST_EVERY, load_monosdf
+
+        every = config.test_every or MONOSDF_TEST_EVERY
+        return load_monosdf(path, downscale=config.downscale, test_every=every,
+                            mono_priors=config.mono_priors)
+    if config.kind == "nsvf":
+        from nerfplex.data.nsvf import load_nsvf
+
+        return load_nsvf(path, downscale=config.downscale, test_split=config.test_split)
+    from nerfplex.data.dtu import DTU_TEST_EVERY, load_dtu
+
+    return load_dtu(path, downscale=config.downscale, test_every=config.test_every or DTU_TEST_EVERY,
+                    masks=config.masks)

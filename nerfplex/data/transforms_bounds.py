@@ -28,7 +28,8 @@ from nerfplex.data.scene import SceneSplit
 from nerfplex.data.transforms_frames import is_finite_number
 from nerfplex.errors import NerfplexError
 
-__all__ = ["scene_bounds", "BLENDER_NEAR", "BLENDER_FAR", "BLENDER_AABB", "NGP_SCALE", "NGP_OFFSET"]
+__all__ = ["scene_bounds", "near_far_around_box", "BLENDER_NEAR", "BLENDER_FAR", "BLENDER_AABB", "NGP_SCALE",
+           "NGP_OFFSET"]
 
 BLENDER_NEAR, BLENDER_FAR = 2.0, 6.0
 """The NeRF paper's ray bounds for the NeRF-synthetic scenes."""
@@ -155,8 +156,17 @@ def _camera_aabb(train: SceneSplit, test: SceneSplit) -> np.ndarray:
 
 def _ngp_near_far(aabb: np.ndarray, train: SceneSplit, test: SceneSplit) -> tuple[float, float]:
     origins = torch.cat([train.cameras.c2w, test.cameras.c2w])[:, :, 3].double().numpy()
+    return near_far_around_box(aabb, origins)
+
+
+def near_far_around_box(aabb: np.ndarray, origins: np.ndarray) -> tuple[float, float]:
+    """Ray bounds that hold the box ``aabb [2, 3]`` for cameras at ``origins [N, 3]``: with ``d`` the
+    cameras' distances to the box centre and ``r`` the radius of its bounding sphere,
+    ``far = max(d) + r`` and ``near = max(min(d) - r, 0.05 min(d))`` (``1e-3 far`` if that is 0,
+    i.e. for cameras inside the box)."""
+    aabb = np.asarray(aabb, dtype=np.float64)
     centre, radius = aabb.mean(0), 0.5 * np.linalg.norm(aabb[1] - aabb[0])
-    dist = np.linalg.norm(origins - centre, axis=1)
+    dist = np.linalg.norm(np.asarray(origins, dtype=np.float64) - centre, axis=1)
     far = float(dist.max() + radius)
     near = float(max(dist.min() - radius, 0.05 * dist.min()))
     if near <= 0.0:

@@ -6,8 +6,10 @@ checked here to be finite and rigid. Intrinsics come from ``fl_x`` / ``camera_an
 ``x_fov`` (degrees), the same for y (``fy`` defaults to ``fx``), ``cx`` / ``cy`` (default: image
 centre) and ``w`` / ``h`` (checked against the image files later, in
 :func:`nerfplex.data.transforms_split.load_split`). These keys may be set at the top level and
-overridden per frame. Distortion keys (``k1 k2 k3 k4 p1 p2``, ``is_fisheye``) are not applied yet: a
-warning is issued when they are non-zero. No image is read here.
+overridden per frame, as instant-ngp allows. Lens distortion ``k1 k2 k3 p1 p2`` (OpenCV's
+radial-tangential model, instant-ngp's keys) is parsed per frame the same way and applied when rays
+are generated (:mod:`nerfplex.distortion`); fisheye distortion (``is_fisheye``, ``k4``) is not
+modelled: a warning is issued when it is set. No image is read here.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ from typing import Any, Optional
 
 import numpy as np
 
+from nerfplex.data.poses import rigid_pose
 from nerfplex.errors import NerfplexError
 
-__all__ = ["TransformsFrame", "parse_frames", "is_finite_number", "IMAGE_EXTENSIONS", "DISTORTION_KEYS"]
+__all__ = ["TransformsFrame", "parse_frames", "is_finite_number", "IMAGE_EXTENSIONS", "DISTORTION_KEYS",
+           "UNSUPPORTED_DISTORTION_KEYS"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 """Tried in this order (lower then upper case) when ``file_path`` names no existing file."""
 
-DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
-"""Lens distortion keys that nerfplex does not model yet (a warning when any is non-zero)."""
-_ORTHONORMAL_TOL = 1e-3  # max |R^T R - I| accepted for a pose rotation
+DISTORTION_KEYS = ("k1", "k2", "p1", "p2", "k3")
+"""Radial-tangential distortion keys, in the order of :data:`nerfplex.distortion.DISTORTION_ORDER`."""
+UNSUPPORTED_DISTORTION_KEYS = ("k4",)
+"""Fisheye distortion keys that nerfplex does not model (a warning when any is non-zero)."""
 
 
 @dataclass
@@ -48,6 +53,7 @@ class TransformsFrame:
     cy: Optional[float]
     w: Optional[int]
     h: Optional[int]
+    distortion: Optional[tuple[float, ...]] = None  # (k1, k2, p1, p2, k3); None when all are 0
 
     @property
     def where(self) -> str:
@@ -92,40 +98,14 @@ def parse_frames(meta: dict, source: Path, warned: set[str]) -> list[TransformsF
             source=source, index=index, file_path=file_path, c2w_gl=c2w, x_focal=x_focal, y_focal=y_focal,
             cx=_number(frame, meta, "cx", where, source), cy=_number(frame, meta, "cy", where, source),
             w=_size(frame, meta, "w", where, source), h=_size(frame, meta, "h", where, source),
+            distortion=_distortion(frame, meta, where, source),
             image_path=_resolve_image(source.parent, file_path, where)))
     return parsed
 
 
 def _parse_pose(matrix: Any, where: str) -> np.ndarray:
     """``transform_matrix`` -> validated ``[4, 4]`` float64 (Blender axes)."""
-    try:
-        m = np.asarray(matrix, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        shown = repr(matrix) if len(repr(matrix)) <= 80 else repr(matrix)[:77] + "..."
-        raise NerfplexError(f"'transform_matrix' of {where} is not a 4x4 list of numbers: {shown}.") from exc
-    if m.shape != (4, 4):
-        raise NerfplexError(f"'transform_matrix' of {where} has shape {'x'.join(map(str, m.shape)) or 'scalar'}; "
-                            f"it must be a 4x4 camera-to-world matrix (4 rows of 4 numbers, last row "
-                            f"0 0 0 1).")
-    if not np.isfinite(m).all():
-        raise NerfplexError(f"'transform_matrix' of {where} contains NaN or infinite values; fix or remove "
-                            f"this frame.")
-    if np.abs(m[3] - (0.0, 0.0, 0.0, 1.0)).max() > 1e-6:
-        raise NerfplexError(f"'transform_matrix' of {where} has last row {m[3].tolist()}, expected "
-                            f"[0, 0, 0, 1]; it must be a rigid camera-to-world transform.")
-    rot = m[:3, :3]
-    error = np.abs(rot.T @ rot - np.eye(3)).max()
-    det = np.linalg.det(rot)
-    if error <= _ORTHONORMAL_TOL and det < 0:
-        raise NerfplexError(f"'transform_matrix' of {where} is a reflection (its 3x3 rotation has det = "
-                            f"{det:.4g}); camera-to-world poses must be rigid rotations with det = +1. "
-                            f"Flip the sign of one camera axis column consistently for all frames.")
-    if error > _ORTHONORMAL_TOL:
-        raise NerfplexError(
-            f"'transform_matrix' of {where} is not rigid: its 3x3 rotation is not orthonormal "
-            f"(max |R^T R - I| = {error:.3g}, det = {det:.4g}). Scaled or sheared poses are not "
-            f"supported: remove the scale from the rotation columns (scale the positions instead).")
-    return m
+    return rigid_pose(matrix, f"'transform_matrix' of {where}")
 
 
 def _resolve_image(base: Path, file_path: str, where: str) -> Path:
@@ -200,12 +180,21 @@ def _size(frame: dict, meta: dict, key: str, where: str, source: Path) -> Option
     return int(value)
 
 
+def _distortion(frame: dict, meta: dict, where: str, source: Path) -> Optional[tuple[float, ...]]:
+    """``(k1, k2, p1, p2, k3)`` of one frame (its own keys beat the top level's), None when all 0."""
+    values = []
+    for key in DISTORTION_KEYS:
+        value = _number(frame, meta, key, where, source)
+        values.append(0.0 if value is None else value)
+    return tuple(values) if any(values) else None
+
+
 def _check_distortion(level: dict, source: Path, place: str, warned: set[str]) -> None:
-    keys = [k for k in DISTORTION_KEYS if is_finite_number(level.get(k)) and level[k] != 0]
+    keys = [k for k in UNSUPPORTED_DISTORTION_KEYS if is_finite_number(level.get(k)) and level[k] != 0]
     if level.get("is_fisheye"):
         keys.append("is_fisheye")
     if keys and "distortion" not in warned:
         warned.add("distortion")
-        warnings.warn(f"{source} sets lens distortion ({', '.join(keys)} at the {place}), which nerfplex "
-                      f"does not model yet: the images are used as if undistorted. Undistort them first "
-                      f"for accurate results.", stacklevel=4)
+        warnings.warn(f"{source} sets fisheye lens distortion ({', '.join(keys)} at the {place}), which "
+                      f"nerfplex does not model: the images are used as if they followed the pinhole "
+                      f"(+ k1 k2 p1 p2 k3) model. Undistort them first for accurate results.", stacklevel=4)

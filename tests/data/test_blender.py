@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,17 +228,31 @@ def test_test_split_val_and_max_train_images(builder):
                                atol=1e-6)
 
 
-def test_distortion_keys_warn_once(builder):
-    root = builder.ngp(n=4, meta={"k1": 0.1, "p1": 0.0})
-    builder.edit_json("transforms.json", lambda m: [f.update(k2=0.2) for f in m["frames"]])
+def test_distortion_keys_become_per_camera_coefficients(builder):
+    root = builder.ngp(n=4, meta={"k1": 0.1, "p1": 0.0, "p2": -0.01})
+    builder.edit_json("transforms.json", lambda m: m["frames"][0].update(k2=0.2, k1=0.05))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # radial-tangential distortion is modelled: no warning
+        scene = load_blender(root, test_every=2)
+    first = builder.read_json("transforms.json")["frames"][0]["file_path"]
+    split, row = next((s, s.names.index(Path(first).stem)) for s in (scene.train, scene.test)
+                      if Path(first).stem in s.names)
+    expected = torch.tensor([0.05, 0.2, 0.0, -0.01, 0.0])  # (k1, k2, p1, p2, k3)
+    torch.testing.assert_close(split.cameras.distortion[row], expected)
+    other = scene.train if split is scene.test else scene.test
+    torch.testing.assert_close(other.cameras.distortion[0], torch.tensor([0.1, 0.0, 0.0, -0.01, 0.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_blender(builder.ngp(n=4, meta={"k1": 0.0, "k2": 0})).train.cameras.distortion is None
+
+
+def test_fisheye_keys_warn_once(builder):
+    root = builder.ngp(n=4, meta={"k4": 0.1, "is_fisheye": True})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         load_blender(root)
-    messages = [str(w.message) for w in caught if "distortion" in str(w.message)]
-    assert len(messages) == 1 and "k1" in messages[0] and "p1" not in messages[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        load_blender(builder.ngp(n=4, meta={"k1": 0.0, "k2": 0}))  # zeros: no warning
+    messages = [str(w.message) for w in caught if "fisheye" in str(w.message)]
+    assert len(messages) == 1 and "k4" in messages[0] and "is_fisheye" in messages[0]
 
 
 def test_blender_defaults_warn_when_cameras_outside(builder):
