@@ -53,6 +53,18 @@ PRESETS: dict[str, dict] = {
                  "per-voxel rate: counting views at every pixel means 5.5G samples, too slow on the CPU, "
                  "and sparser pixels leave every voxel under the count threshold)",
     },
+    "ngp": {
+        "config": "configs/ngp_lego.yaml",
+        "set": ["data.downscale=4", "trainer.max_steps=600", "trainer.batch_size=1024",
+                "model.ngp.schedule_steps=600", "model.ngp.render_step_size=0.02",
+                "model.ngp.occupancy_resolution=32", "model.ngp.occupancy_warmup_steps=128",
+                "model.ngp.grid.n_levels=8", "model.ngp.grid.log2_hashmap_size=16",
+                "model.ngp.grid.per_level_scale=1.4859942891369484"],
+        "about": "instant-ngp-style hash-grid NeRF (configs/ngp_demo.yaml's CPU sizes: 8 levels, "
+                 "16 -> 256 vertices, 2^16 entries, 32^3 occupancy grid, step 0.02), lego at 200x200, "
+                 "1024 rays x 600 steps; on a GPU drop the overrides after data.downscale for the "
+                 "full nerfacc settings",
+    },
 }
 
 

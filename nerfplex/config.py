@@ -103,7 +103,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         ("data.num_train_views", config.data.num_train_views > 0, "a positive integer"),
         ("data.num_test_views", config.data.num_test_views > 0, "a positive integer"),
         ("data.downscale", config.data.downscale > 0, "a positive integer"),
-        ("data.test_every", config.data.test_every > 1, "an integer of at least 2"),
+        ("data.test_every", config.data.test_every is None or config.data.test_every > 1,
+         "null (the format's default) or an integer of at least 2"),
+        ("data.box_scale", config.data.box_scale > 0, "a positive number"),
         ("data.train_fraction", 0 < config.data.train_fraction <= 1, "in (0, 1]"),
         ("data.train_noise_std", config.data.train_noise_std >= 0, "0 or positive"),
         ("data.train_blur_sigma", config.data.train_blur_sigma >= 0, "0 or positive"),
@@ -121,6 +123,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         *_tensorf_checks(config),
         *_dvgo_checks(config),
         *_neus_checks(config),
+        *_ngp_checks(config),
     ]
     for key, ok, expected in checks:
         if not ok:
@@ -197,6 +200,23 @@ def _neus_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
                ("model.neus.n_importance", ns.n_importance == 0 or (
                    ns.up_sample_steps > 0 and ns.n_importance % ns.up_sample_steps == 0),
                 "0 or a multiple of up_sample_steps")]
+    return checks
+
+
+def _ngp_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
+    ng = config.model.ngp
+    positive = ("render_step_size", "occupancy_resolution", "occupancy_update_every", "learning_rate",
+                "schedule_steps", "geo_feat_dim", "density_neurons", "density_hidden_layers",
+                "color_neurons", "color_hidden_layers", "grid.n_levels", "grid.n_features_per_level",
+                "grid.base_resolution")
+    checks = [(f"model.ngp.{k}", _get(ng, k) > 0, "a positive number") for k in positive]
+    checks += [(f"model.ngp.{k}", _get(ng, k) >= 0, "0 or positive")
+               for k in ("occupancy_warmup_steps", "occupancy_threshold", "early_stop_eps",
+                         "alpha_threshold", "lr_warmup_steps", "lr_gamma")]
+    checks += [("model.ngp.occupancy_ema_decay", 0 <= ng.occupancy_ema_decay <= 1, "in [0, 1]"),
+               ("model.ngp.sh_degree", 1 <= ng.sh_degree <= 4, "1, 2, 3 or 4"),
+               ("model.ngp.grid.log2_hashmap_size", 3 <= ng.grid.log2_hashmap_size <= 30, "in [3, 30]"),
+               ("model.ngp.grid.per_level_scale", ng.grid.per_level_scale >= 1, "at least 1")]
     return checks
 
 

@@ -18,8 +18,11 @@ from nerfplex.config_io import write_text_atomic
 from nerfplex.data.loading import load_scene
 from nerfplex.data.ray_sampler import RayBatchSampler
 from nerfplex.data.scene import SceneData
+from nerfplex.engine.amp import MixedPrecision, PrecisionDtype
 from nerfplex.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
                                         prune_checkpoints, save_checkpoint)
+from nerfplex.engine.distributed import (average_gradients, broadcast_object, check_batch_size,
+                                         init_distributed, slice_batch)
 from nerfplex.engine.evaluation import evaluate_split, evenly_spaced, mean_metric
 from nerfplex.engine.host_memory import keep_freed_memory
 from nerfplex.engine.logger import TensorBoardLogger
@@ -67,6 +70,11 @@ class TrainerConfig:
     """On the CPU, tell glibc to keep freed memory for reuse instead of returning it to the OS after
     every large temporary: 8x fewer page faults but a higher peak (TensoRF on lego: 7% faster steps,
     6.4 GB instead of 4.3 GB peak; docs/performance.md)."""
+    mixed_precision: bool = False
+    """On CUDA, run the forward pass and losses under autocast (``mixed_precision_dtype``; float16
+    adds gradient scaling). On the CPU this is a no-op: training stays float32 (engine/amp.py)."""
+    mixed_precision_dtype: PrecisionDtype = "bfloat16"
+    """Autocast dtype of ``mixed_precision``: bfloat16 (no loss scaling needed) or float16."""
 
 
 class TrainingInterrupted(Exception):
@@ -91,17 +99,26 @@ class Trainer:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise NerfplexError("trainer.device is 'cuda' but no CUDA device is available. Use "
                                 "--trainer.device cpu (or auto).")
+        # Under torchrun: join the process group; rank 0's run folder is everyone's (docs/distributed.md).
+        self.dist, self.device = init_distributed(self.device)
+        check_batch_size(cfg.batch_size, self.dist)
+        self.run_dir = Path(broadcast_object(str(self.run_dir), self.dist))
+        self.amp = MixedPrecision(cfg.mixed_precision, cfg.mixed_precision_dtype, self.device)
+        if self.amp.ignored and self.dist.is_main:
+            tqdm.write("trainer.mixed_precision applies on CUDA only: training on the CPU in float32.")
         if self.device.type == "cpu" and cfg.keep_freed_memory:
             keep_freed_memory()
         self.scene = scene if scene is not None else load_scene(config.data)
         torch.manual_seed(cfg.seed)
-        self.model = build_model(config.model, self.scene).to(self.device)
+        self.model = build_model(config.model, self.scene, self.device).to(self.device)
         self.optimizer = build_optimizer(self.model, config.optim)
         self.aabb = self.scene.aabb if config.data.ray_bounds == "aabb" else None
         self.sampler = RayBatchSampler(self.scene.train, cfg.batch_size, self.scene.near,
                                        self.scene.far, self.device, self.aabb)
         self.index_generator = torch.Generator().manual_seed(cfg.seed)
-        self.sample_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        # Ray ids: the same stream on every process. Jitter, backgrounds, S3IM: one stream per process.
+        self.sample_generator = torch.Generator(device=self.device).manual_seed(
+            cfg.seed + 1 + 1000 * self.dist.rank)
         self.eval_indices = evenly_spaced(len(self.scene.test), config.data.max_test_views)
         self.step = 0
         self.train_seconds = 0.0
@@ -113,12 +130,14 @@ class Trainer:
         return {"step": self.step, "train_seconds": self.train_seconds, "eval_history": self.eval_history,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "sampler": self.sampler.state_dict(), "index_rng": self.index_generator.get_state(),
-                "sample_rng": self.sample_generator.get_state()}
+                "sample_rng": self.sample_generator.get_state(), "grad_scaler": self.amp.state_dict()}
 
     def save(self) -> Path:
+        """Write a checkpoint (rank 0 only under torchrun; every rank returns its path)."""
         path = checkpoint_path(self.run_dir, self.step)
-        save_checkpoint(path, self.state_dict())
-        prune_checkpoints(self.run_dir, self.config.trainer.keep_checkpoints)
+        if self.dist.is_main:
+            save_checkpoint(path, self.state_dict())
+            prune_checkpoints(self.run_dir, self.config.trainer.keep_checkpoints)
         return path
 
     def resume(self, path: Optional[Path] = None) -> None:
@@ -135,7 +154,11 @@ class Trainer:
         self.sampler.load_state_dict(state.get("sampler", {}))
         self.index_generator.set_state(state["index_rng"].cpu())
         self.sample_generator.set_state(state["sample_rng"].cpu())
+        self.amp.load_state_dict(state.get("grad_scaler", {}))
         self.step, self.train_seconds = state["step"], state["train_seconds"]
+        if self.dist.rank:  # the checkpoint holds rank 0's stream; the others branch off it
+            seed = self.config.trainer.seed + 1 + 1000 * self.dist.rank + self.step
+            self.sample_generator.manual_seed(seed)
         self.eval_history = list(state.get("eval_history", []))
 
     # ----------------------------------------------------------------- training
@@ -159,28 +182,41 @@ class Trainer:
         batch = self.sampler.sample(self.index_generator)
         background = background_colors(cfg.train_background, cfg.batch_size, self.device,
                                        generator=self.sample_generator)
-        outputs = self.model.render(batch.rays, background, generator=self.sample_generator)
-        target = batch.target(background)
-        extra = {"target_alpha": batch.alpha} if self.model.needs_target_alpha else {}
-        losses = self.model.get_loss_dict(outputs, target, **extra)
-        losses.update(shared_losses(self.config.loss, outputs, target, batch.depth, self.scene.far,
-                                    self.sample_generator))
+        if self.dist.enabled:  # this process's slice of the global batch
+            part = self.dist.slice(cfg.batch_size)
+            batch, background = slice_batch(batch, part), background[part]
+        with self.amp.autocast():
+            outputs = self.model.render(batch.rays, background, generator=self.sample_generator)
+            target = batch.target(background)
+            extra = {"target_alpha": batch.alpha} if self.model.needs_target_alpha else {}
+            losses = self.model.get_loss_dict(outputs, target, **extra)
+            losses.update(shared_losses(self.config.loss, outputs, target, batch.depth, self.scene.far,
+                                        self.sample_generator))
         total = sum(losses.values())
-        if not torch.isfinite(total):
-            last = latest_checkpoint(self.run_dir)
-            raise NerfplexError(
-                f"the loss became {float(total.detach())} at step {self.step + 1}: training diverged. "
-                f"The last good checkpoint ({last or 'none yet'}) is intact. Lower --optim.lr, check the "
-                f"images for NaN pixels, or resume with --resume {self.run_dir}.")
+        finite = bool(torch.isfinite(total))
+        if not finite and not self.dist.enabled:
+            self._diverged(float(total.detach()))
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step()
+        self.amp.backward(total)
+        if self.dist.enabled:  # average gradients; every process learns of a NaN or a Ctrl-C anywhere
+            diverged, self._stop_requested = average_gradients(
+                self.model, self.dist, [not finite, self._stop_requested])
+            if diverged:
+                self._diverged(float(total.detach()))
+        self.amp.step(self.optimizer)
         self.step += 1
         with torch.no_grad():
             psnr = mse_to_psnr(torch.mean((outputs["rgb"] - target) ** 2))
         # Detached tensors: converting to floats only when logging spares a device sync per term.
         return {"loss/total": total.detach(), **{f"loss/{k}": v.detach() for k, v in losses.items()},
                 "train/psnr": psnr, "train/lr": self.optimizer.param_groups[0]["lr"]}
+
+    def _diverged(self, loss: float) -> None:
+        last = latest_checkpoint(self.run_dir)
+        raise NerfplexError(
+            f"the loss became {loss} at step {self.step + 1}: training diverged. "
+            f"The last good checkpoint ({last or 'none yet'}) is intact. Lower --optim.lr, check the "
+            f"images for NaN pixels, or resume with --resume {self.run_dir}.")
 
     def train(self, until_step: Optional[int] = None) -> dict:
         """Train to ``trainer.max_steps`` (or stop early at ``until_step``, saving a checkpoint).
@@ -190,9 +226,10 @@ class Trainer:
         """
         cfg = self.config.trainer
         stop_at = min(until_step or cfg.max_steps, cfg.max_steps)
-        logger = TensorBoardLogger(self.run_dir / "tensorboard")
+        main = self.dist.is_main  # under torchrun, rank 0 alone logs, evaluates and checkpoints
+        logger = TensorBoardLogger(self.run_dir / "tensorboard") if main else None
         previous_handler = self._install_sigint_handler()
-        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress_bar,
+        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress_bar or not main,
                    desc="train", unit="step", dynamic_ncols=True)
         try:
             window_start, window_steps = time.perf_counter(), 0
@@ -205,11 +242,12 @@ class Trainer:
                     self.train_seconds += elapsed
                     values = {key: float(value) for key, value in values.items()}
                     values["train/rays_per_sec"] = window_steps * cfg.batch_size / max(elapsed, 1e-9)
-                    logger.scalars(values, self.step)
+                    if logger is not None:
+                        logger.scalars(values, self.step)
                     bar.set_postfix(loss=f"{values['loss/total']:.4f}", psnr=f"{values['train/psnr']:.2f}")
                     window_start, window_steps = time.perf_counter(), 0
                 pause = time.perf_counter()  # evaluation and checkpoints do not count as training time
-                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps and main:
                     self.evaluate(logger)
                 if self.step % cfg.checkpoint_every == 0 and self.step < stop_at:
                     self.save()
@@ -220,10 +258,11 @@ class Trainer:
             if self.step < cfg.max_steps:
                 self.save()
                 return {}
-            return self.finish(logger)
+            return broadcast_object(self.finish(logger) if main else None, self.dist)
         finally:
             bar.close()
-            logger.close()
+            if logger is not None:
+                logger.close()
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
 
