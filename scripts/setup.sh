@@ -17,5 +17,7 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # torch==2.13.0 (CPU) is pinned in pyproject.toml; see docs/install.md for CUDA builds.
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# perceptual: LPIPS / DreamSim packages (their tests run on generated weights; no weights are downloaded);
+# video: imageio-ffmpeg for mp4 output. See docs/evaluation.md.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,perceptual,video]"
 echo "setup: done (.venv/bin/nerfplex)"

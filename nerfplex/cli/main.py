@@ -12,6 +12,9 @@ COMMANDS = {
     "ablate": ("nerfplex.cli.ablate", "train a config with and without S3IM (weights x seeds): table + plot"),
     "export-mesh": ("nerfplex.cli.export_mesh", "marching cubes on a trained run; metrics vs a ground-truth mesh"),
     "make-scene": ("nerfplex.cli.make_scene", "write a built-in procedural scene as a Blender-layout dataset"),
+    "eval": ("nerfplex.cli.eval", "score a trained run's test views: PSNR, SSIM, LPIPS, DreamSim; images"),
+    "render": ("nerfplex.cli.render", "videos of a trained run along a camera path (rgb, depth, normals)"),
+    "report": ("nerfplex.cli.report", "a run's metrics tables and training-curve plots (report.md + PNG)"),
 }
 
 

@@ -11,6 +11,7 @@ import tyro
 from nerfplex.config import ExperimentConfig, load_config, save_config, validate
 from nerfplex.engine.trainer import Trainer, TrainingInterrupted
 from nerfplex.errors import NerfplexError
+from nerfplex.eval.run_report import report_after_training
 
 DESCRIPTION = """Train a neural field. With no arguments: the built-in demo scene (configs/demo.yaml).
 
@@ -74,17 +75,23 @@ def run(args: list[str]) -> int:
     resuming = run_dir is not None
     run_dir = run_dir or new_run_dir(config)
     trainer = Trainer(config, run_dir)  # loads data first: a bad dataset leaves no run folder behind
+    run_dir, main = trainer.run_dir, trainer.dist.is_main  # under torchrun: rank 0's folder, rank 0 writes
     if resuming:
         trainer.resume()
-    save_config(config, run_dir / "config.yaml")
-    print(f"run folder: {run_dir}", flush=True)
+    if main:
+        save_config(config, run_dir / "config.yaml")
+        print(f"run folder: {run_dir}", flush=True)
     try:
         metrics = trainer.train()
     except TrainingInterrupted as stop:
-        print(f"\ninterrupted: checkpoint saved to {stop.args[0]}\nresume with: nerfplex train "
-              f"--resume {run_dir}", file=sys.stderr)
+        if main:
+            print(f"\ninterrupted: checkpoint saved to {stop.args[0]}\nresume with: nerfplex train "
+                  f"--resume {run_dir}", file=sys.stderr)
         return 130
+    if not main:
+        return 0
     print(f"held-out PSNR {metrics['psnr']:.2f} dB over {metrics['num_test_views']} views after "
           f"{metrics['step']} steps ({metrics['train_seconds']:.0f} s training)")
     print(f"run folder: {run_dir}")
+    report_after_training(run_dir)
     return 0
