@@ -21,7 +21,7 @@ Everything a stage needs to resume (box, voxel count, shift, grids, mask) is a b
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,9 @@ from torch import Tensor, nn
 from nerfplex.fields.dense_grid import DenseGrid
 from nerfplex.fields.mask_cache import MaskCache
 from nerfplex.fields.tensorf_shading import tensorf_encoding
+
+if TYPE_CHECKING:
+    from nerfplex.cameras import Cameras
 
 
 def density_shift(alpha_init: float) -> float:
@@ -225,6 +228,20 @@ def coarse_geometry_box(coarse: DVGOField, threshold: float) -> Optional[Tensor]
         if active.shape[0] == 0:
             return None
         return torch.stack([active.amin(dim=0), active.amax(dim=0)])
+
+
+@torch.no_grad()
+def frustum_box(cameras: Cameras, near: float, far: float) -> Tensor:
+    """The box ``[2, 3]`` of every training pixel's points at distances ``near`` and ``far`` along its
+    unit ray (the authors' ``compute_bbox_by_cam_frustrm`` for bounded scenes)."""
+    low = torch.full((3,), float("inf"))
+    high = -low
+    for index in range(len(cameras)):
+        origins, directions = cameras.image_rays(index)
+        directions = directions / directions.norm(dim=-1, keepdim=True)
+        ends = torch.cat([origins + directions * near, origins + directions * far]).float().cpu()
+        low, high = torch.minimum(low, ends.amin(dim=0)), torch.maximum(high, ends.amax(dim=0))
+    return torch.stack([low, high])
 
 
 def scaled_box(aabb: Tensor, scale: float) -> Tensor:

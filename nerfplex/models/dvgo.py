@@ -28,8 +28,8 @@ from torch import Tensor, nn
 
 from nerfplex.cameras import Cameras, RayBundle
 from nerfplex.errors import NerfplexError
-from nerfplex.fields.dvgo import (DVGOField, coarse_geometry_box, mask_from_coarse, scaled_box,
-                                  voxel_size_for)
+from nerfplex.fields.dvgo import (DVGOField, coarse_geometry_box, frustum_box, mask_from_coarse,
+                                  scaled_box, voxel_size_for)
 from nerfplex.fields.mask_cache import MaskCache
 from nerfplex.fields.view_count import count_views
 from nerfplex.losses.distortion import distortion_loss
@@ -56,7 +56,7 @@ class DVGO(Model):
     """
 
     def __init__(self, config: DVGOConfig, aabb: Tensor, cameras: Optional[Cameras] = None,
-                 near: float = 0.0) -> None:
+                 near: float = 0.0, far: Optional[float] = None) -> None:
         super().__init__()
         self.config = config
         self.scene_aabb = aabb.detach().clone().float()
@@ -72,11 +72,14 @@ class DVGO(Model):
             raise NerfplexError("model.dvgo.contracted needs model.dvgo.coarse_steps: 0 (the authors' "
                                 "unbounded model has no coarse stage).")
         if config.coarse_steps > 0:
-            self.coarse = DVGOField(self.scene_aabb, config.coarse_num_voxels, config.coarse_num_voxels,
+            box = self.scene_aabb
+            if config.coarse_box == "frustum" and cameras is not None and far is not None:
+                box = frustum_box(cameras, self.near, far)
+            self.coarse = DVGOField(box, config.coarse_num_voxels, config.coarse_num_voxels,
                                     config.coarse_alpha_init)
             if min(self.coarse.resolution) < 2:
                 raise NerfplexError(f"model.dvgo.coarse_num_voxels = {config.coarse_num_voxels} gives a "
-                                    f"{self.coarse.resolution} grid on the scene box; raise it.")
+                                    f"{self.coarse.resolution} grid on the coarse box; raise it.")
             if config.maskout_near_cam_vox and cameras is not None:
                 self.coarse.mask_out_near(cameras.c2w[:, :, 3], self.near)
         elif config.contracted:

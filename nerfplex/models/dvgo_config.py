@@ -19,7 +19,11 @@ class DVGOConfig:
     """Steps of the coarse stage (``coarse_train.N_iters``); the fine stage starts at this step and
     runs to ``trainer.max_steps``. 0 skips the coarse stage (fine field on the scene box)."""
     coarse_num_voxels: int = 1024000
-    """Coarse voxels over the scene box (``coarse_model_and_render.num_voxels`` = ``num_voxels_base``)."""
+    """Coarse voxels over the coarse box (``coarse_model_and_render.num_voxels`` = ``num_voxels_base``)."""
+    coarse_box: Literal["frustum", "scene"] = "frustum"
+    """The coarse stage's box. ``frustum`` (the authors'): the box of every training pixel's points at
+    the near and far distances, usually far larger than the object, so that coarse voxels are large
+    and gather enough gradient to leave the near-empty start; ``scene``: the dataset's box."""
     fine_num_voxels: int = 160 ** 3
     """Fine voxels after the last progressive scaling (``fine_model_and_render.num_voxels`` =
     ``num_voxels_base``)."""

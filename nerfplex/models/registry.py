@@ -48,7 +48,7 @@ def build_model(config: ModelConfig, scene: SceneData, device: Optional[torch.de
     if config.method == "tensorf":
         return TensoRF(config.tensorf, scene.aabb)
     if config.method == "dvgo":
-        return DVGO(config.dvgo, scene.aabb, scene.train.cameras, scene.near)
+        return DVGO(config.dvgo, scene.aabb, scene.train.cameras, scene.near, scene.far)
     if config.method == "neus":
         if config.neus.mask_weight > 0 and scene.train.alpha is None:
             raise NerfplexError("model.neus.mask_weight > 0 needs training images with alpha (masks); "

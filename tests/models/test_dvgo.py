@@ -9,7 +9,7 @@ from nerfplex.engine.masked_adam import MaskedAdam
 from nerfplex.engine.optim import OptimConfig, build_optimizer
 from nerfplex.engine.trainer import Trainer
 from nerfplex.errors import NerfplexError
-from nerfplex.fields.dvgo import mask_from_coarse, resolution_for, scaled_box
+from nerfplex.fields.dvgo import frustum_box, mask_from_coarse, resolution_for, scaled_box
 from nerfplex.losses.distortion import distortion_loss
 from nerfplex.models.dvgo import DVGO, DVGOConfig
 from nerfplex.render.voxel_march import march_box
@@ -17,7 +17,7 @@ from nerfplex.render.voxel_march import march_box
 BOX = torch.tensor([[-1.0] * 3, [1.0] * 3])
 SMALL = {"coarse_steps": 3, "coarse_num_voxels": 8 ** 3, "fine_num_voxels": 16 ** 3, "pg_scale": (2, 3),
          "rgbnet_dim": 4, "rgbnet_width": 8, "occupancy_every": 0, "pervoxel_lr": False,
-         "maskout_near_cam_vox": False}
+         "maskout_near_cam_vox": False, "coarse_box": "scene"}
 
 
 def _model(**kw):
@@ -456,3 +456,26 @@ def test_surface_is_one_voxel_alpha_zeroed_in_free_space():
         model.coarse.mask_cache.replace(torch.zeros_like(model.coarse.mask_cache.mask))
         assert surface.values(inside) == 0  # known free space has no surface
     assert surface.color(inside).shape == (1, 3)
+
+
+def test_frustum_box_holds_every_pixel_ray_between_near_and_far(tiny_scene):
+    cameras = tiny_scene.train.cameras
+    box = frustum_box(cameras, 1.5, 4.0)
+    ends = []
+    for i in range(len(cameras)):
+        origins, directions = cameras.image_rays(i)
+        unit = directions / directions.norm(dim=-1, keepdim=True)
+        ends += [origins + 1.5 * unit, origins + 4.0 * unit]
+    ends = torch.cat(ends)
+    assert torch.allclose(box, torch.stack([ends.amin(0), ends.amax(0)]), atol=1e-5)
+
+
+def test_the_coarse_stage_uses_the_camera_frustum_box_by_default(tiny_scene):
+    config = DVGOConfig(**{**SMALL, "coarse_box": "frustum"})
+    cameras = tiny_scene.train.cameras
+    model = DVGO(config, tiny_scene.aabb, cameras, tiny_scene.near, tiny_scene.far)
+    expected = frustum_box(cameras, tiny_scene.near, tiny_scene.far)
+    assert torch.allclose(model.coarse.aabb, expected)
+    assert (expected[1] - expected[0] > tiny_scene.aabb[1] - tiny_scene.aabb[0]).all()
+    scene_box = DVGO(DVGOConfig(**SMALL), tiny_scene.aabb, cameras, tiny_scene.near, tiny_scene.far)
+    assert torch.equal(scene_box.coarse.aabb, tiny_scene.aabb)
