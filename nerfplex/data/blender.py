@@ -16,18 +16,20 @@ This module finds the layout, reads the JSON files and assembles the splits; the
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
+from nerfplex.data.files import read_json_object
 from nerfplex.data.image_stack import check_downscale
 from nerfplex.data.scene import SceneData
 from nerfplex.data.transforms_bounds import BLENDER_AABB, BLENDER_FAR, BLENDER_NEAR, scene_bounds
 from nerfplex.data.transforms_frames import parse_frames
 from nerfplex.data.transforms_split import load_split
 from nerfplex.errors import NerfplexError
+
+TRANSFORMS = "transforms JSON file, an object with a 'frames' list"
 
 __all__ = ["load_blender", "BLENDER_NEAR", "BLENDER_FAR", "BLENDER_AABB"]
 
@@ -64,8 +66,8 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
 
     warned: set[str] = set()
     if layout == "blender":
-        train_meta = _read_json(files["train"])
-        test_meta = _read_json(files["test"])
+        train_meta = read_json_object(files["train"], TRANSFORMS)
+        test_meta = read_json_object(files["test"], TRANSFORMS)
         train_frames = parse_frames(train_meta, files["train"], warned)
         test_frames = parse_frames(test_meta, files["test"], warned)
         main_meta = train_meta
@@ -73,7 +75,7 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
         if isinstance(test_every, bool) or not isinstance(test_every, int) or test_every < 2:
             raise NerfplexError(f"test_every must be an integer >= 2 (every test_every-th frame of "
                                 f"{files['all'].name} is held out for testing), got {test_every!r}.")
-        main_meta = _read_json(files["all"])
+        main_meta = read_json_object(files["all"], TRANSFORMS)
         frames = parse_frames(main_meta, files["all"], warned)
         frames.sort(key=lambda f: _natural_key(f.file_path))
         if len(frames) < 2:
@@ -135,26 +137,6 @@ def _find_layout(root: Path, test_split: str) -> tuple[str, dict[str, Path], Pat
         f"no transforms file found in {root}: looked for transforms_train.json + transforms_test.json / "
         f"transforms_val.json (Blender / NeRF-synthetic layout) and transforms.json (instant-ngp "
         f"layout); JSON files present: {present or 'none'}. Point to the folder that holds them.")
-
-
-def _read_json(path: Path) -> dict:
-    """The top-level JSON object of a transforms file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise NerfplexError(f"{path} is not UTF-8 text ({exc}); is it really a transforms JSON file?") from exc
-    except OSError as exc:
-        raise NerfplexError(f"could not read {path}: {exc}.") from exc
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NerfplexError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
-                            f"{exc.colno}. Fix the syntax there (e.g. a missing comma or bracket, a "
-                            f"trailing comma, NaN).") from exc
-    if not isinstance(meta, dict):
-        raise NerfplexError(f"{path} must hold a JSON object with a 'frames' list, but its top level is "
-                            f"a {type(meta).__name__}.")
-    return meta
 
 
 def _natural_key(text: str) -> list:
