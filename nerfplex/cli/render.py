@@ -116,6 +116,7 @@ def run(argv: list[str]) -> int:
         print(f"note: wrote PNG sequences instead of mp4: {info['mp4_unavailable']}", file=sys.stderr)
     if info.get("normals_source"):
         print(f"normals from: {info['normals_source'].replace('_', ' ')}")
+    threads = f"{info['torch_threads']} thread" + ("s" if info["torch_threads"] != 1 else "")
     print(f"{info['frames']} frames at {info['width']}x{info['height']} in {info['render_seconds']:.1f} s "
-          f"({info['seconds_per_frame']:.2f} s/frame, {info['torch_threads']} threads): {info['output']}")
+          f"({info['seconds_per_frame']:.2f} s/frame, {threads}): {info['output']}")
     return 0
