@@ -11,6 +11,11 @@ directions are unit vectors in both frames, so a distance ``t`` along a ray is `
 units. The SDF network works in unit-frame units; :meth:`NeuS.sdf` returns world-unit distances
 ``r · f(x_unit)``; gradients and normals are the same in both frames. Reported depths are metric.
 
+**Hash-grid SDF.** ``sdf_encoding: hash_grid`` swaps the SDF network for instant-NSR's
+(:class:`~nerfplex.fields.hash_sdf_network.HashSDFNetwork`: hash grid + raw position into a small MLP,
+same outputs and sphere initialisation); everything below applies unchanged. Its hash table is a
+second parameter group at ``hash_grid.learning_rate`` under the same schedule.
+
 **Sampling.** The data's near / far bounds are ignored: like the authors, every ray gets
 ``near, far = t_mid ∓ 1`` around its point closest to the sphere's centre
 (:func:`~nerfplex.render.neus_sampling.near_far_from_sphere`), ``n_samples`` samples there (one jitter
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +51,7 @@ from torch import Tensor, nn
 from nerfplex.cameras import RayBundle
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.chunking import apply_in_chunks
+from nerfplex.fields.hash_sdf_network import HashSDFConfig, HashSDFNetwork
 from nerfplex.fields.nerfpp_background import BackgroundNeRF, BackgroundNeRFConfig, outside_distances
 from nerfplex.fields.neus_color import RenderingNetwork, RenderingNetworkConfig, SingleVariance
 from nerfplex.fields.sdf_network import SDFNetwork, SDFNetworkConfig
@@ -78,6 +84,14 @@ class NeuSConfig:
 
     sdf_network: SDFNetworkConfig = field(default_factory=SDFNetworkConfig)
     """The SDF MLP (``model.sdf_network``: 8 x 256, skip at 4, 6 frequencies, sphere init r = 0.5)."""
+    sdf_encoding: Literal["frequency", "hash_grid"] = "frequency"
+    """How the SDF network encodes positions: ``frequency`` (the authors' positional encoding into
+    the ``sdf_network`` MLP) or ``hash_grid`` (instant-NSR style: the ``hash_grid`` section's hash grid
+    plus the raw position into a small MLP; :mod:`nerfplex.fields.hash_sdf_network`)."""
+    hash_grid: HashSDFConfig = field(default_factory=HashSDFConfig)
+    """The hash-grid SDF network (instant-nsr-pl's NeuS defaults); used only with
+    ``sdf_encoding: hash_grid``, which also takes ``d_out``, ``bias``, ``scale``, ``inside_outside``,
+    ``weight_norm`` and ``geometric_init`` from ``sdf_network``."""
     rendering_network: RenderingNetworkConfig = field(default_factory=RenderingNetworkConfig)
     """The colour MLP (``model.rendering_network``: 4 x 256, ``idr`` inputs, 4 view frequencies)."""
     variance_init: float = 0.3
@@ -143,7 +157,11 @@ def check_neus_config(config: NeuSConfig) -> None:
         problems.append("sdf_network.d_in must be 3 (points)")
     sdf = config.sdf_network
     encoded = sdf.d_in * (1 + 2 * sdf.multires) if sdf.multires > 0 else sdf.d_in
-    if any(0 < skip <= sdf.n_layers for skip in sdf.skip_in) and sdf.d_hidden <= encoded:
+    if config.sdf_encoding == "hash_grid":
+        if config.hash_grid.d_hidden < 1 or config.hash_grid.n_layers < 1:
+            problems.append("hash_grid.d_hidden and hash_grid.n_layers must be positive (the sphere "
+                            "initialisation needs a hidden layer)")
+    elif any(0 < skip <= sdf.n_layers for skip in sdf.skip_in) and sdf.d_hidden <= encoded:
         problems.append(f"sdf_network.d_hidden = {sdf.d_hidden} must exceed the encoded input size "
                         f"{encoded} when skip_in is used")
     if config.n_outside > 0 and (config.background.d_in != 4 or config.background.multires <= 0):
@@ -173,7 +191,8 @@ class NeuS(Model):
         self.register_buffer("center", 0.5 * (box[0] + box[1]))
         self.register_buffer("radius", 0.5 * (box[1] - box[0]).norm())
         self.register_buffer("train_step", torch.zeros((), dtype=torch.long))
-        self.sdf_network = SDFNetwork(config.sdf_network)
+        self.sdf_network = (HashSDFNetwork(config.sdf_network, config.hash_grid)
+                            if config.sdf_encoding == "hash_grid" else SDFNetwork(config.sdf_network))
         self.color_network = RenderingNetwork(config.rendering_network)
         self.variance = SingleVariance(config.variance_init)
         self.background = BackgroundNeRF(config.background) if config.n_outside > 0 else None
@@ -321,11 +340,18 @@ class NeuS(Model):
         return losses
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """One group, as the authors' single Adam over all four networks."""
-        return {"fields": list(self.parameters())}
+        """One group, as the authors' single Adam over all four networks; with the hash-grid SDF the
+        hash table is a second group, ``sdf_grid``, at ``hash_grid.learning_rate``."""
+        if self.config.sdf_encoding != "hash_grid":
+            return {"fields": list(self.parameters())}
+        table = self.sdf_network.encoding.params
+        return {"fields": [p for p in self.parameters() if p is not table], "sdf_grid": [table]}
 
     def get_learning_rates(self) -> dict[str, float]:
-        return {"fields": self.config.learning_rate}
+        rates = {"fields": self.config.learning_rate}
+        if self.config.sdf_encoding == "hash_grid":
+            rates["sdf_grid"] = self.config.hash_grid.learning_rate
+        return rates
 
     # ----------------------------------------------------------------- geometry queries
     def sdf(self, points: Tensor) -> Tensor:
