@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from nerfplex.fields.hash_encoding import HashEncoding, HashGridConfig
-from nerfplex.fields.sdf_network import SOFTPLUS_BETA, SDFNetworkConfig
+from nerfplex.fields.sdf_network import SOFTPLUS_BETA, SDFModule, SDFNetworkConfig
 
 
 def _nsr_grid() -> HashGridConfig:
@@ -58,7 +57,7 @@ class HashSDFConfig:
     and cosine schedule like the other parameters, which keep ``model.neus.learning_rate``."""
 
 
-class HashSDFNetwork(nn.Module):
+class HashSDFNetwork(SDFModule):
     """``forward(x [P, 3]) -> [P, d_out]`` in the unit frame: column 0 the signed distance, the rest
     features; the same interface as :class:`~nerfplex.fields.sdf_network.SDFNetwork`."""
 
@@ -104,27 +103,3 @@ class HashSDFNetwork(nn.Module):
             if index < len(self.layers) - 1:
                 h = self.activation(h)
         return torch.cat([h[:, :1] / scale, h[:, 1:]], dim=-1)
-
-    def sdf(self, x: Tensor) -> Tensor:
-        """Signed distance ``[P, 1]``."""
-        return self.forward(x)[:, :1]
-
-    def forward_with_gradient(self, x: Tensor, create_graph: Optional[bool] = None
-                              ) -> tuple[Tensor, Tensor]:
-        """``forward(x) [P, d_out]`` and ``∇f(x) [P, 3]`` by autograd; ``create_graph`` as in
-        :meth:`SDFNetwork.forward_with_gradient` (default: whether gradients are enabled)."""
-        if create_graph is None:
-            create_graph = torch.is_grad_enabled()
-        with torch.enable_grad():
-            inputs = x if x.requires_grad else x.detach().requires_grad_(True)
-            out = self.forward(inputs)
-            sdf = out[:, :1]
-            (grad,) = torch.autograd.grad(sdf, inputs, torch.ones_like(sdf),
-                                          create_graph=create_graph, retain_graph=create_graph)
-        if not create_graph:
-            out, grad = out.detach(), grad.detach()
-        return out, grad
-
-    def gradient(self, x: Tensor, create_graph: Optional[bool] = None) -> Tensor:
-        """``∇f(x) [P, 3]`` by autograd."""
-        return self.forward_with_gradient(x, create_graph)[1]

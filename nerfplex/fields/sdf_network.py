@@ -63,7 +63,40 @@ class SDFNetworkConfig:
     (``inside_outside``; the authors' thin-structure / large-ROI settings)."""
 
 
-class SDFNetwork(nn.Module):
+class SDFModule(nn.Module):
+    """A network whose ``forward(x [P, d_in]) -> [P, d_out]`` has the signed distance in column 0; adds
+    the SDF alone and its spatial gradient by autograd (shared by the SDF networks)."""
+
+    def sdf(self, x: Tensor) -> Tensor:
+        """Signed distance ``[P, 1]``."""
+        return self.forward(x)[:, :1]
+
+    def forward_with_gradient(self, x: Tensor, create_graph: Optional[bool] = None
+                              ) -> tuple[Tensor, Tensor]:
+        """``forward(x)`` and the SDF's spatial gradient ``∇f(x) [P, 3]`` from one forward pass.
+
+        ``create_graph`` (default: whether gradients are enabled by the caller) keeps the gradient
+        differentiable, as the eikonal loss and the normal-conditioned colour need while training.
+        Without it, both outputs are returned detached (rendering under ``torch.no_grad``).
+        """
+        if create_graph is None:
+            create_graph = torch.is_grad_enabled()
+        with torch.enable_grad():
+            inputs = x if x.requires_grad else x.detach().requires_grad_(True)
+            out = self.forward(inputs)
+            sdf = out[:, :1]
+            (grad,) = torch.autograd.grad(sdf, inputs, torch.ones_like(sdf),
+                                          create_graph=create_graph, retain_graph=create_graph)
+        if not create_graph:
+            out, grad = out.detach(), grad.detach()
+        return out, grad
+
+    def gradient(self, x: Tensor, create_graph: Optional[bool] = None) -> Tensor:
+        """``∇f(x) [P, 3]`` by autograd (the authors return ``[P, 1, 3]``)."""
+        return self.forward_with_gradient(x, create_graph)[1]
+
+
+class SDFNetwork(SDFModule):
     """``forward(x [P, d_in]) -> [P, d_out]``: column 0 is the signed distance, the rest features."""
 
     def __init__(self, config: SDFNetworkConfig) -> None:
@@ -128,31 +161,3 @@ class SDFNetwork(nn.Module):
             if index < self.num_linear - 1:
                 h = self.activation(h)
         return torch.cat([h[:, :1] / scale, h[:, 1:]], dim=-1)
-
-    def sdf(self, x: Tensor) -> Tensor:
-        """Signed distance ``[P, 1]``."""
-        return self.forward(x)[:, :1]
-
-    def forward_with_gradient(self, x: Tensor, create_graph: Optional[bool] = None
-                              ) -> tuple[Tensor, Tensor]:
-        """``forward(x)`` and the SDF's spatial gradient ``∇f(x) [P, 3]`` from one forward pass.
-
-        ``create_graph`` (default: whether gradients are enabled by the caller) keeps the gradient
-        differentiable, as the eikonal loss and the normal-conditioned colour need while training.
-        Without it, both outputs are returned detached (rendering under ``torch.no_grad``).
-        """
-        if create_graph is None:
-            create_graph = torch.is_grad_enabled()
-        with torch.enable_grad():
-            inputs = x if x.requires_grad else x.detach().requires_grad_(True)
-            out = self.forward(inputs)
-            sdf = out[:, :1]
-            (grad,) = torch.autograd.grad(sdf, inputs, torch.ones_like(sdf),
-                                          create_graph=create_graph, retain_graph=create_graph)
-        if not create_graph:
-            out, grad = out.detach(), grad.detach()
-        return out, grad
-
-    def gradient(self, x: Tensor, create_graph: Optional[bool] = None) -> Tensor:
-        """``∇f(x) [P, 3]`` by autograd (the authors return ``[P, 1, 3]``)."""
-        return self.forward_with_gradient(x, create_graph)[1]
