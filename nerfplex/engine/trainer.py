@@ -248,7 +248,7 @@ class Trainer:
                     window_start, window_steps = time.perf_counter(), 0
                 pause = time.perf_counter()  # evaluation and checkpoints do not count as training time
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps and main:
-                    self.evaluate(logger)
+                    self.evaluate(logger, train_seconds=self.train_seconds + pause - window_start)
                 if self.step % cfg.checkpoint_every == 0 and self.step < stop_at:
                     self.save()
                 window_start += time.perf_counter() - pause
@@ -280,16 +280,23 @@ class Trainer:
             return None
 
     # ----------------------------------------------------------------- evaluation
-    def evaluate(self, logger: Optional[TensorBoardLogger] = None) -> list[dict]:
+    def evaluate(self, logger: Optional[TensorBoardLogger] = None,
+                 train_seconds: Optional[float] = None) -> list[dict]:
         """Render the held-out views; record and log mean PSNR / SSIM (means of per-image values) and
-        pictures."""
+        pictures. The history entry also keeps the training time so far (``train_seconds``, default
+        the trainer's count) and the seconds spent rendering and scoring the views."""
         cfg = self.config.trainer
         background = background_colors(cfg.eval_background, 1, "cpu")[0]
+        start = time.perf_counter()
         results, view = evaluate_split(self.model, self.scene.test, self.scene.near, self.scene.far,
                                        background, cfg.render_chunk, self.eval_indices, self.aabb)
+        render_seconds = time.perf_counter() - start
         means = {key: mean_metric(results, key) for key in ("psnr", "ssim")}
         self.eval_history = [h for h in self.eval_history if h["step"] != self.step]
-        self.eval_history.append({"step": self.step, **means})
+        self.eval_history.append({
+            "step": self.step, **means,
+            "train_seconds": self.train_seconds if train_seconds is None else train_seconds,
+            "render_seconds": render_seconds})
         tqdm.write(f"step {self.step}: held-out " + ", ".join(
             f"{k} {v:.4f}" for k, v in means.items() if v is not None))
         if logger is not None:

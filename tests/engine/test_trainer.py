@@ -45,6 +45,10 @@ def test_run_folder_contents_and_metrics(tiny_config, tiny_scene, tmp_path):
     assert saved["psnr"] == pytest.approx(sum(r["psnr"] for r in saved["per_image"]) / 2)
     assert metrics == saved
     assert [h["step"] for h in saved["eval_history"]] == [4, 8]
+    # Training time at each evaluation grows and ends at the run's total; rendering is timed apart.
+    mid, end = saved["eval_history"]
+    assert 0 < mid["train_seconds"] < end["train_seconds"] == pytest.approx(saved["train_seconds"])
+    assert mid["render_seconds"] > 0 and end["render_seconds"] > 0
     assert saved["ssim"] is None  # 8x8 images are smaller than the 11x11 SSIM window
     assert len(list_checkpoints(tmp_path / "run")) == tiny_config.trainer.keep_checkpoints
     assert not list((tmp_path / "run").rglob("*.tmp"))
