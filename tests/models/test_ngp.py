@@ -106,7 +106,7 @@ def test_trains_in_the_trainer(tiny_scene, tiny_config, tmp_path, one_thread):
 
 
 def test_nerfacc_path_matches_the_torch_path():
-    if not nerfacc_usable(torch.device("cuda")):
+    if not torch.cuda.is_available() or not nerfacc_usable(torch.device("cuda")):
         pytest.skip("nerfacc with CUDA is not available")
     model = _model(early_stop_eps=1e-4).cuda()
     model.train()
