@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+import torch
 
 from nerfplex.cameras import Cameras
+from nerfplex.distortion import distort
 from nerfplex.errors import NerfplexError
 from nerfplex.eval.mesh_io import Mesh
 
@@ -32,12 +34,16 @@ def _numpy_cameras(cameras: Cameras):
         return t.detach().cpu().double().numpy()
 
     c2w = as_np(cameras.c2w).reshape(-1, 3, 4)
-    return c2w, as_np(cameras.fx), as_np(cameras.fy), as_np(cameras.cx), as_np(cameras.cy)
+    coeffs = (as_np(cameras.distortion) if cameras.distortion is not None
+              else [None] * len(cameras))
+    return c2w, as_np(cameras.fx), as_np(cameras.fy), as_np(cameras.cx), as_np(cameras.cy), coeffs
 
 
-def project(points: np.ndarray, c2w: np.ndarray, fx: float, fy: float, cx: float, cy: float
+def project(points: np.ndarray, c2w: np.ndarray, fx: float, fy: float, cx: float, cy: float,
+            distortion: Optional[np.ndarray] = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Project ``points [P, 3]`` into one camera (``c2w [3, 4]``, OpenCV axes).
+    """Project ``points [P, 3]`` into one camera (``c2w [3, 4]``, OpenCV axes), through its lens
+    ``distortion [5]`` (``k1, k2, p1, p2, k3``; :mod:`nerfplex.distortion`) when given.
 
     Returns:
         ``u, v [P]`` continuous pixel coordinates (the image spans ``[0, W] x [0, H]``), ``depth [P]``
@@ -48,9 +54,11 @@ def project(points: np.ndarray, c2w: np.ndarray, fx: float, fy: float, cx: float
     local = (points - origin) @ rotation  # [P, 3] camera coordinates: R^T (p - o)
     depth = local[:, 2]
     safe = np.where(np.abs(depth) > 1e-12, depth, 1e-12)
-    u = fx * local[:, 0] / safe + cx
-    v = fy * local[:, 1] / safe + cy
-    return u, v, depth, np.linalg.norm(local, axis=-1)
+    x, y = local[:, 0] / safe, local[:, 1] / safe
+    if distortion is not None:
+        x_d, y_d = distort(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(np.asarray(distortion)))
+        x, y = x_d.numpy(), y_d.numpy()
+    return fx * x + cx, fy * y + cy, depth, np.linalg.norm(local, axis=-1)
 
 
 def _points(points) -> np.ndarray:
@@ -89,12 +97,12 @@ def points_in_frusta(points, cameras: Cameras, margin: float = 0.0, min_depth: f
         ``[P]`` bool.
     """
     pts = _points(points)
-    c2w, fx, fy, cx, cy = _numpy_cameras(cameras)
+    c2w, fx, fy, cx, cy, coeffs = _numpy_cameras(cameras)
     width, height = cameras.width, cameras.height
     depths = None if depth_maps is None else _image_stack(depth_maps, cameras, "depth_maps")
     seen = np.zeros(len(pts), dtype=bool)
     for i in range(len(c2w)):  # a loop over cameras; each step is vectorised over the points
-        u, v, depth, distance = project(pts, c2w[i], fx[i], fy[i], cx[i], cy[i])
+        u, v, depth, distance = project(pts, c2w[i], fx[i], fy[i], cx[i], cy[i], coeffs[i])
         inside = ((depth >= min_depth) & (u > margin) & (u < width - margin)
                   & (v > margin) & (v < height - margin))
         if depths is not None:
@@ -136,11 +144,11 @@ def points_on_masks(points, cameras: Cameras, masks, dilation_radius: int = 12) 
     """
     pts = _points(points)
     dilated = dilate_masks(_image_stack(masks, cameras, "masks"), dilation_radius)
-    c2w, fx, fy, cx, cy = _numpy_cameras(cameras)
+    c2w, fx, fy, cx, cy, coeffs = _numpy_cameras(cameras)
     width, height = cameras.width, cameras.height
     keep = np.ones(len(pts), dtype=bool)
     for i in range(len(c2w)):  # a loop over cameras; each step is vectorised over the points
-        u, v, depth, _ = project(pts, c2w[i], fx[i], fy[i], cx[i], cy[i])
+        u, v, depth, _ = project(pts, c2w[i], fx[i], fy[i], cx[i], cy[i], coeffs[i])
         judged = (depth > 0) & (u > 0.5) & (u < width - 0.5) & (v > 0.5) & (v < height - 0.5)
         col = np.rint(u[judged] - 0.5).astype(np.int64)  # nearest pixel (half to even, as torch)
         row = np.rint(v[judged] - 0.5).astype(np.int64)

@@ -11,9 +11,9 @@ import torch
 from nerfplex.cameras import Cameras, look_at
 from nerfplex.data.procedural import sdf as S
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.culling import (Box, axis_aligned_box, crop_mesh_to_box, cull_mesh_by_masks,
+from nerfplex.eval.culling import (Box, _numpy_cameras, axis_aligned_box, crop_mesh_to_box, cull_mesh_by_masks,
                                    cull_mesh_to_frusta, oriented_bounding_box, points_in_frusta,
-                                   points_on_masks)
+                                   points_on_masks, project)
 from nerfplex.eval.geometry_metrics import mesh_metrics
 from nerfplex.eval.geometry_protocols import (DTUObservation, dtu_observation_filter, evaluate_dtu,
                                               evaluate_replica, load_dtu_observation,
@@ -61,6 +61,24 @@ def test_points_in_frusta_hand_built_cameras():
     np.testing.assert_array_equal(points_in_frusta(points, one, margin=15), [1, 0, 0, 0, 0, 0])
     moved = cameras_at([FORWARD], [[0, 0, -2]])  # now (0, 0, -1) is 1 in front of it
     np.testing.assert_array_equal(points_in_frusta(points, moved), [1, 1, 1, 1, 1, 1])
+
+
+def test_projection_goes_through_the_lens_distortion():
+    """A point on the ray through a pixel projects back onto that pixel, distortion included; strong
+    barrel distortion pulls a point the pinhole would put outside the image back inside."""
+    barrel = cameras_at([FORWARD], [[0, 0, 0]])
+    barrel.distortion = torch.tensor([[-0.3, 0.05, 0.001, -0.002, 0.0]])
+    x, y = torch.tensor([3, 97, 50]), torch.tensor([5, 40, 99])
+    origins, directions = barrel.generate_rays(torch.zeros(3, dtype=torch.long), x, y)
+    points = (origins + 2.5 * directions).double().numpy()
+    c2w, fx, fy, cx, cy, coeffs = _numpy_cameras(barrel)
+    u, v, _, distance = project(points, c2w[0], fx[0], fy[0], cx[0], cy[0], coeffs[0])
+    np.testing.assert_allclose(u, x.numpy() + 0.5, atol=1e-3)
+    np.testing.assert_allclose(v, y.numpy() + 0.5, atol=1e-3)
+    np.testing.assert_allclose(distance, 2.5, atol=1e-5)
+    wide = np.array([[0.53, 0.0, 1.0]])  # pinhole: u = 103, outside; through the lens: u = 98.6
+    assert not points_in_frusta(wide, cameras_at([FORWARD], [[0, 0, 0]]))[0]
+    assert points_in_frusta(wide, barrel)[0]
 
 
 def test_frustum_culling_keeps_faces_with_one_visible_vertex():
