@@ -111,7 +111,8 @@ def load_dtu(root: str | Path, *, downscale: int = 1, test_every: int = DTU_TEST
     if match:
         extras["dtu_scan"] = int(match.group(1))
     return SceneData(train=splits[0], test=splits[1], near=near, far=far,
-                     aabb=torch.tensor(DTU_AABB, dtype=torch.float32), name=root.name, extras=extras)
+                     aabb=torch.tensor(DTU_AABB, dtype=torch.float32), name=root.name, extras=extras,
+                     sphere_radius=1.0)
 
 
 def _listed(folder: Path, what: str) -> list[Path]:

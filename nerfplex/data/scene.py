@@ -70,6 +70,9 @@ class SceneData:
         name: a short name for logs.
         gt_mesh_path: a ground-truth mesh file, when the dataset has one.
         extras: optional per-dataset data (e.g. the procedural scene's analytic SDF) keyed by name.
+        sphere_radius: radius of the sphere about the aabb's centre that holds the scene, when the
+            format defines one (DTU's ``cameras_sphere.npz`` normalises the object into the unit
+            sphere: 1); None: the aabb's circumscribed sphere. NeuS samples inside this sphere.
     """
 
     train: SceneSplit
@@ -80,6 +83,7 @@ class SceneData:
     name: str = "scene"
     gt_mesh_path: Optional[Path] = None
     extras: dict = field(default_factory=dict)
+    sphere_radius: Optional[float] = None
 
 
 def concat_splits(first: SceneSplit, second: SceneSplit) -> SceneSplit:

@@ -6,7 +6,8 @@ loss). For ``confs/wmask.conf`` set ``n_outside: 0``, ``mask_weight: 0.1``, ``an
 
 **Scene frame.** NeuS assumes the object inside the unit sphere and the cameras outside it. The model
 maps world points into that frame with the scene box: ``x_unit = (x - c) / r``, with ``c`` the centre
-of ``scene_aabb`` and ``r`` its half-diagonal (so the whole box lies inside the unit sphere). Ray
+of ``scene_aabb`` and ``r`` the dataset's bounding-sphere radius where its format defines one (DTU:
+1, as the authors) and otherwise the box's half-diagonal (so the whole box lies inside the unit sphere). Ray
 directions are unit vectors in both frames, so a distance ``t`` along a ray is ``t · r`` in world
 units. The SDF network works in unit-frame units; :meth:`NeuS.sdf` returns world-unit distances
 ``r · f(x_unit)``; gradients and normals are the same in both frames. Reported depths are metric.
@@ -183,13 +184,17 @@ class NeuS(Model):
     and the count of the samples within radius 1.2; the loss is their ratio over the batch).
     """
 
-    def __init__(self, config: NeuSConfig, scene_aabb: Tensor) -> None:
+    def __init__(self, config: NeuSConfig, scene_aabb: Tensor, sphere_radius: Optional[float] = None) -> None:
         super().__init__()
         check_neus_config(config)
         self.config = config
         box = torch.as_tensor(scene_aabb, dtype=torch.get_default_dtype()).reshape(2, 3)
+        radius = 0.5 * (box[1] - box[0]).norm() if sphere_radius is None else torch.tensor(float(sphere_radius))
+        if not float(radius) > 0:
+            raise NerfplexError(f"NeuS needs a positive bounding-sphere radius, got {float(radius)} "
+                                f"(scene box {box.tolist()}).")
         self.register_buffer("center", 0.5 * (box[0] + box[1]))
-        self.register_buffer("radius", 0.5 * (box[1] - box[0]).norm())
+        self.register_buffer("radius", radius)
         self.register_buffer("train_step", torch.zeros((), dtype=torch.long))
         self.sdf_network = (HashSDFNetwork(config.sdf_network, config.hash_grid)
                             if config.sdf_encoding == "hash_grid" else SDFNetwork(config.sdf_network))

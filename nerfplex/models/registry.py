@@ -53,7 +53,7 @@ def build_model(config: ModelConfig, scene: SceneData, device: Optional[torch.de
         if config.neus.mask_weight > 0 and scene.train.alpha is None:
             raise NerfplexError("model.neus.mask_weight > 0 needs training images with alpha (masks); "
                                 "this dataset has none: set model.neus.mask_weight to 0.")
-        return NeuS(config.neus, scene.aabb)
+        return NeuS(config.neus, scene.aabb, scene.sphere_radius)
     if config.method == "ngp":
         return NGP(config.ngp, scene.aabb, device)
     raise ValueError(f"unknown method {config.method!r}")  # unreachable: the config loader checks

@@ -45,6 +45,7 @@ def test_round_trip_in_the_unit_sphere_frame(tmp_path, views):
     assert scene.extras["dtu_scan"] == 24
     np.testing.assert_allclose(scene.extras["scale_mat"], DTU_SCALE_MAT)
     torch.testing.assert_close(scene.aabb, torch.tensor([[-1.0] * 3, [1.0] * 3]))
+    assert scene.sphere_radius == 1.0  # cameras_sphere.npz puts the object in the unit sphere
     dist = views.cameras.c2w[:, :, 3].norm(dim=-1)
     assert scene.near == pytest.approx(float(dist.min()) - 1.0, rel=1e-5)
     assert scene.far == pytest.approx(float(dist.max()) + 1.0, rel=1e-5)

@@ -118,6 +118,17 @@ def test_eikonal_loss_is_zero_for_an_exact_distance_function():
     assert float(losses["eikonal"].detach()) == pytest.approx(0.1, rel=1e-4)
 
 
+def test_a_dataset_sphere_replaces_the_circumscribed_one():
+    """DTU defines its unit sphere: the box [-1, 1]^3 then maps with radius 1 (the authors'), not √3."""
+    box = torch.tensor([[-1.0] * 3, [1.0] * 3])
+    assert float(NeuS(_config(), box).radius) == pytest.approx(math.sqrt(3.0))
+    model = NeuS(_config(), box, sphere_radius=1.0)
+    assert float(model.radius) == 1.0
+    torch.testing.assert_close(model.to_unit(torch.tensor([[0.5, 0.0, 0.0]])), torch.tensor([[0.5, 0.0, 0.0]]))
+    with pytest.raises(NerfplexError, match="radius"):
+        NeuS(_config(), box, sphere_radius=0.0)
+
+
 def test_scene_box_maps_to_the_unit_sphere_and_depths_are_metric():
     """Box [0, 2]^3: centre (1, 1, 1), half-diagonal √3. A unit-frame sphere of radius 0.5 is a world
     sphere of radius √3 / 2 around the centre; its world SDF is |x - c| - √3 / 2."""
