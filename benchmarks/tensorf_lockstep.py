@@ -99,6 +99,8 @@ def main() -> int:
     parser.add_argument("--official", type=Path, required=True, help="checkout of apchenstu/TensoRF")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small", help="size of the run")
     parser.add_argument("--seed", type=int, default=1, help="seed of the shared batch and jitter stream")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="stop after this many steps (a smoke test; the schedule stays the preset's)")
     parser.add_argument("--no-jitter", action="store_true", help="sample both without per-ray jitter")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "lego",
                         help="NeRF-synthetic lego folder")
@@ -108,6 +110,7 @@ def main() -> int:
     TensorVMSplit = load_official(args.official)
     preset = PRESETS[args.preset]
     steps, batch = preset["steps"], preset["batch"]
+    run_steps = min(args.steps or steps, steps)
     overrides = [f"data.path={args.data}", *preset["set"], f"trainer.max_steps={steps}",
                  f"trainer.batch_size={batch}", "trainer.eval_every=0", "trainer.progress_bar=false",
                  f"model.tensorf.upsample_steps={preset['upsample']}",
@@ -169,7 +172,7 @@ def main() -> int:
     n_samples = int(math.sqrt(sum(n * n for n in reso_cur)) / tc.step_ratio)
     l1_weight = tc.l1_weight_initial
     history, seconds = [], {"ours": 0.0, "official": 0.0}
-    for step in range(steps):
+    for step in range(run_steps):
         start = time.perf_counter()
         torch.rand = rand_with_shared_jitter
         try:
@@ -215,7 +218,7 @@ def main() -> int:
         history.append({"step": step, "mse_ours": float(values["loss/rgb_mse"]),
                         "mse_official": float(mse.detach()), "grid_ours": ours.field.resolution,
                         "grid_official": off.gridSize.tolist()})
-        if step % 10 == 0 or step == steps - 1:
+        if step % 10 == 0 or step == run_steps - 1:
             h = history[-1]
             print(f"step {step}: mse ours {h['mse_ours']:.6f} official {h['mse_official']:.6f}  grid ours "
                   f"{h['grid_ours']} official {h['grid_official']}  ({seconds['ours']:.0f} s / "
@@ -237,7 +240,7 @@ def main() -> int:
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     result = {
         "machine": machine_info(), "preset": args.preset, "about": preset["about"], "seed": args.seed,
-        "jitter": not args.no_jitter, "official_checkout": str(args.official),
+        "jitter": not args.no_jitter, "official_checkout": str(args.official), "steps": run_steps,
         "heldout_psnr_ours": mean(psnr_ours), "heldout_psnr_official": mean(psnr_official),
         "heldout_psnr_difference": mean(psnr_ours) - mean(psnr_official),
         "per_view_ours": psnr_ours, "per_view_official": psnr_official,

@@ -149,9 +149,16 @@ class TensoRF(Model):
             sigma[keep] = self.field.density(self.field.normalize(points[keep]), self.config.density_shift)
         return sigma
 
+    def box_segment(self, rays: RayBundle) -> RayBundle:
+        """Where the authors' ``sample_ray`` marches: from ``max(near, box entry)`` to the box exit,
+        past the scene's ``far`` where the box reaches beyond it (their samples are bounded by the
+        box only; on lego 5% of the rays cross box corners farther than ``far`` = 6)."""
+        unbounded = RayBundle(rays.origins, rays.directions, rays.near, torch.full_like(rays.far, math.inf))
+        return unbounded.clipped_to_aabb(self.field.aabb)  # the field's box may have shrunk
+
     def get_outputs(self, rays: RayBundle, background: Tensor,
                     generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
-        rays = rays.clipped_to_aabb(self.field.aabb)  # the field's box may have shrunk
+        rays = self.box_segment(rays)
         step = self.step_size()
         span = float((rays.far - rays.near).max()) if len(rays) else 0.0
         count = max(1, min(self.max_samples(), int(math.ceil(span / step)) + 1))
@@ -237,7 +244,7 @@ class TensoRF(Model):
         return changed
 
     def training_ray_filter(self, step: int) -> Optional[Callable[[RayBundle], Tensor]]:
-        """Step 0: keep rays crossing the box; the second alpha-mask update: rays with an occupied
+        """Step 0: keep rays whose line crosses the box; the second alpha-mask update: rays with an occupied
         sample among the first ``FILTER_SAMPLES`` marching steps from the box entry (the authors'
         ``filtering_rays``; :meth:`AlphaGridMask.rays_may_hit` first drops most misses cheaply)."""
         masks = sorted(self.config.alpha_mask_steps)
@@ -245,9 +252,11 @@ class TensoRF(Model):
             return None
 
         def keep(rays: RayBundle) -> Tensor:
-            rays = rays.clipped_to_aabb(self.field.aabb)
-            if step == 0:
-                return (rays.far > rays.near)[:, 0]
+            if step == 0:  # the authors' bbox_only test: the ray's line crosses the box
+                line = RayBundle(rays.origins, rays.directions, torch.full_like(rays.near, -math.inf),
+                                 torch.full_like(rays.far, math.inf)).clipped_to_aabb(self.field.aabb)
+                return (line.far > line.near)[:, 0]
+            rays = self.box_segment(rays)
             keep = self.alpha_mask.rays_may_hit(rays.origins, rays.directions, rays.near, rays.far)
             rows = keep.nonzero()[:, 0]
             keep[rows] = self.alpha_mask.samples_hit(rays.origins[rows], rays.directions[rows],

@@ -166,11 +166,27 @@ def test_training_rays_are_filtered_at_the_start_and_at_the_second_mask_update()
     model = _model(alpha_mask_steps=(3, 5), upsample_steps=())
     assert [s for s in range(8) if model.training_ray_filter(s) is not None] == [0, 5]
     assert _model(alpha_mask_steps=(3, 5), filter_rays=False).training_ray_filter(0) is None
-    rays = _axis_rays([-0.9, 0.8])
-    rays.far[0] = rays.near[0]  # misses the box
+    rays = _axis_rays([-1.2, 0.8])
+    rays.far[1] = rays.near[1]  # the authors' test looks at the line only, not at near / far
     assert model.training_ray_filter(0)(rays).tolist() == [False, True]
     model.alpha_mask.update(lambda p: (p[:, 0] > 0.3).float(), BOX, [8, 8, 8], threshold=0.5)
     assert model.training_ray_filter(5)(_axis_rays([-0.9, -0.5, 0.8])).tolist() == [False, False, True]
+
+
+def test_marching_ignores_the_scene_far_bound_inside_the_box():
+    """As the authors' ``sample_ray``: samples run from max(near, box entry) to the box exit, even past
+    ``far`` (lego's box corners reach beyond far = 6)."""
+    model = _model(density_shift=-6.0).eval()
+    origins = torch.tensor([[0.2, -3.0, 0.1], [0.2, -3.0, 0.1]])
+    directions = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    short = RayBundle(origins, directions, torch.tensor([[0.0], [2.5]]), torch.tensor([[3.5], [3.5]]))
+    segment = model.box_segment(short)
+    torch.testing.assert_close(segment.near, torch.tensor([[2.0], [2.5]]))
+    torch.testing.assert_close(segment.far, torch.tensor([[4.0], [4.0]]))
+    long = RayBundle(origins, directions, short.near, torch.full((2, 1), 10.0))
+    out_short, out_long = model.get_outputs(short, torch.ones(2, 3)), model.get_outputs(long, torch.ones(2, 3))
+    torch.testing.assert_close(out_short["rgb"], out_long["rgb"])
+    assert float(out_short["opacity"][0]) > float(out_short["opacity"][1]) > 0
 
 
 def test_config_checks_tensorf_values(tiny_config):
