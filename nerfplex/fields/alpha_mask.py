@@ -38,19 +38,21 @@ class AlphaGridMask(nn.Module):
     @torch.no_grad()
     def rays_may_hit(self, origins: Tensor, directions: Tensor, near: Tensor, far: Tensor,
                      max_cells: int = 64, chunk_samples: int = 1 << 22) -> Tensor:
-        """Boolean ``[R]``: which rays may cross occupied space; a cheap prefilter for :meth:`samples_hit`.
+        """Boolean ``[R]``: which rays may have a sample with a trilinear mask value > 0 between
+        ``near`` and ``far`` (``[R, 1]``); a cheap prefilter for :meth:`samples_hit`.
 
-        Conservative: every ray that crosses an occupied cell between ``near`` and ``far`` (``[R, 1]``)
-        is kept, and so may a ray passing within about two coarse cells of one. The test marches a
-        grid of at most ``max_cells`` cells a side (occupied cells max-pooled and dilated by one) at
-        one coarse cell per step, which costs ~10x fewer samples than marching the mask itself.
-        Rays with ``far <= near`` never hit. ``chunk_samples`` bounds memory.
+        Conservative: every ray that crosses an occupied cell, or the one-cell margin outside the box
+        where the lookup's zero padding still gives > 0, is kept, and so may a ray passing within
+        about two coarse cells of one. The test marches a grid of at most ``max_cells`` cells a side
+        (occupied cells max-pooled, padded by one block, dilated by one) at one coarse cell per step,
+        which costs ~10x fewer samples than marching the mask itself. Rays with ``far <= near`` never
+        hit. ``chunk_samples`` bounds memory.
         """
         hit = far[:, 0] > near[:, 0]
         if not self.active or not bool(hit.any()):
             return hit
         grid, cell = self._coarse_occupancy(max_cells)
-        shape = torch.tensor(grid.shape[::-1], device=origins.device)  # cells along x, y, z
+        shape = torch.tensor(grid.shape[::-1], device=origins.device)  # blocks along x, y, z, padding included
         span = float((far - near)[hit].max())
         step = float(cell.min())
         count = int(span / step) + 2
@@ -62,11 +64,16 @@ class AlphaGridMask(nn.Module):
                 continue
             t = torch.minimum(near[part] + offsets, far[part])  # the last sample sits at far
             cells = ((origins[part, None] + directions[part, None] * t[..., None] - self.aabb[0]) / cell)
-            cells = cells.floor().long()
-            inside = ((cells >= 0) & (cells < shape)).all(dim=-1)  # nothing is occupied off the box
+            cells = cells.floor().long() + 1  # the padding block comes first
+            inside = ((cells >= 0) & (cells < shape)).all(dim=-1)  # farther out, every lookup is 0
             cells = torch.minimum(cells.clamp_min(0), shape - 1)
             hit[part] &= (inside & grid[cells[..., 2], cells[..., 1], cells[..., 0]]).any(dim=-1)
         return hit
+
+    def cell_size(self) -> Tensor:
+        """Distance between mask vertices along each axis ``[3]``."""
+        vertices = torch.tensor(self.volume.shape[::-1], dtype=self.aabb.dtype, device=self.aabb.device)
+        return (self.aabb[1] - self.aabb[0]) / (vertices - 1)
 
     @torch.no_grad()
     def samples_hit(self, origins: Tensor, directions: Tensor, start: Tensor, step: float,
@@ -101,16 +108,18 @@ class AlphaGridMask(nn.Module):
         return hit
 
     def _coarse_occupancy(self, max_cells: int) -> tuple[Tensor, Tensor]:
-        """Occupancy ``[C_z, C_y, C_x]`` of blocks of mask cells (a cell is occupied when any of its
-        8 vertices is, which is exactly where the trilinear lookup is > 0), dilated by one block, and
-        the block size ``[3]`` in world units."""
+        """Occupancy ``[C_z + 2, C_y + 2, C_x + 2]`` of blocks of mask cells (a cell is occupied when
+        any of its 8 vertices is, which is exactly where the trilinear lookup is > 0 inside the box),
+        padded by one block all round and dilated by one block (so the padding next to an occupied
+        block covers the lookup's one-cell margin outside the box), and the block size ``[3]`` in
+        world units. Block ``(i, j, k)`` starts ``(i - 1, j - 1, k - 1)`` blocks from ``aabb[0]``."""
         volume = self.volume[None, None]
         cells = F.max_pool3d(volume, kernel_size=2, stride=1)
         factor = max(1, -(-max(cells.shape[2:]) // max_cells))
         blocks = F.max_pool3d(cells, kernel_size=factor, stride=factor, ceil_mode=True)
+        blocks = F.pad(blocks, (1, 1, 1, 1, 1, 1))
         blocks = F.max_pool3d(blocks, kernel_size=3, stride=1, padding=1)[0, 0] > 0
-        vertices = torch.tensor(self.volume.shape[::-1], dtype=self.aabb.dtype, device=self.aabb.device)
-        return blocks, factor * (self.aabb[1] - self.aabb[0]) / (vertices - 1)
+        return blocks, factor * self.cell_size()
 
     @torch.no_grad()
     def update(self, alpha_fn: Callable[[Tensor], Tensor], aabb: Tensor, resolution: Sequence[int],

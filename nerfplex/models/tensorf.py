@@ -256,8 +256,13 @@ class TensoRF(Model):
                 line = RayBundle(rays.origins, rays.directions, torch.full_like(rays.near, -math.inf),
                                  torch.full_like(rays.far, math.inf)).clipped_to_aabb(self.field.aabb)
                 return (line.far > line.near)[:, 0]
-            rays = self.box_segment(rays)
-            keep = self.alpha_mask.rays_may_hit(rays.origins, rays.directions, rays.near, rays.far)
+            rays = self.box_segment(rays)  # the samples start at max(near, box entry), as theirs
+            # ...and run on past the exit, where the lookup stays > 0 for one more mask cell.
+            cell = self.alpha_mask.cell_size()
+            margin = torch.stack([self.alpha_mask.aabb[0] - cell, self.alpha_mask.aabb[1] + cell])
+            reach = RayBundle(rays.origins, rays.directions, rays.near,
+                              torch.full_like(rays.far, math.inf)).clipped_to_aabb(margin)
+            keep = self.alpha_mask.rays_may_hit(rays.origins, rays.directions, reach.near, reach.far)
             rows = keep.nonzero()[:, 0]
             keep[rows] = self.alpha_mask.samples_hit(rays.origins[rows], rays.directions[rows],
                                                      rays.near[rows], self._filter_step_size,

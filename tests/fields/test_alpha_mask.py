@@ -45,6 +45,17 @@ def test_rays_may_hit_is_a_superset_of_rays_whose_samples_are_occupied():
     assert 0.1 < exact.float().mean() < 0.9 and hit.sum() < 1.6 * exact.sum()  # a one-cell margin
 
 
+def test_rays_may_hit_keeps_rays_in_the_lookups_margin_outside_the_box():
+    # Occupied up to the face x = 1: the trilinear lookup (zero padding) is still > 0 up to one cell
+    # (0.25) outside it. A ray along y at x = 1.1 never enters the box yet its lookups are 0.6.
+    mask = _mask_occupied_where_x_above(0.5)
+    origins, directions, near, far = _rays_along_y([1.1, 1.3])
+    assert mask.occupied(torch.tensor([[1.1, 0.0, 0.0]])).item()
+    assert mask.rays_may_hit(origins, directions, near, far)[0]
+    exact = mask.samples_hit(origins, directions, near, 0.05, 120)
+    assert exact.tolist() == [True, False]
+
+
 def test_rays_may_hit_ignores_samples_beyond_far_and_empty_rays():
     mask = _mask_occupied_where_x_above(0.5)
     origins, directions, near, far = _rays_along_y([0.9, 0.9, 0.9])
