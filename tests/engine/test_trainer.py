@@ -88,11 +88,12 @@ def test_ctrl_c_saves_checkpoint_and_stops(tiny_config, tiny_scene, tmp_path, mo
         original(step)
 
     monkeypatch.setattr(trainer.model, "on_train_step", press_ctrl_c)
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN under nohup / `&`
     with pytest.raises(TrainingInterrupted) as stop:
         trainer.train()
     assert trainer.step == 6
     assert stop.value.args[0].name == "step-0000006.pt"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
 
 
 def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(tiny_config, tiny_scene, tmp_path,
