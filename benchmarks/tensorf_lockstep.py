@@ -26,6 +26,7 @@ import contextlib
 import io
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,7 +120,6 @@ def main() -> int:
                  "trainer.keep_freed_memory=false"]  # two models in one process: spare the memory
     config = apply_overrides(load_config(REPO / "configs" / "tensorf_lego.yaml"), overrides)
     tc = config.model.tensorf
-    import tempfile  # noqa: PLC0415
     run_dir = tempfile.TemporaryDirectory()
     trainer = Trainer(config, Path(run_dir.name))
     ours = trainer.model
