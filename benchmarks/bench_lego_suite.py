@@ -31,8 +31,8 @@ EVAL_VIEWS = 5
 SUITE: dict[str, tuple[str, list[str], int]] = {
     "nerf": ("nerf", ["data.downscale=2"], 250),
     "ngp": ("ngp", ["data.downscale=2", "trainer.max_steps=1200", "model.ngp.schedule_steps=1200"], 200),
-    # DVGO's fine step at 8192 rays costs ~4 s on two cores (its colour MLP on every visible sample):
-    # half the batch and 300 + 300 steps keep it near ten minutes.
+    # DVGO's fine step at 8192 rays took 6.8 s on one core (its colour MLP on every visible sample;
+    # docs/performance.md): half the batch and 300 + 300 steps took 568 s of training on two cores.
     "dvgo": ("dvgo", ["data.downscale=2", "trainer.batch_size=4096", "trainer.max_steps=600",
                       "model.dvgo.coarse_steps=300"], 100),
     "tensorf": ("tensorf", ["data.downscale=2"], 50),
