@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from nerfplex.config import ExperimentConfig, config_from_dict
-from nerfplex.config_io import write_text_atomic
+from nerfplex.io import write_text_atomic
 from nerfplex.errors import NerfplexError
 
 

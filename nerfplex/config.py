@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nerfplex.config_io import dump_yaml, from_dict, load_yaml, to_dict, write_text_atomic
+from nerfplex.config_io import dump_yaml, from_dict, load_yaml, to_dict
+from nerfplex.io import write_text_atomic
 from nerfplex.data.loading import DataConfig
 from nerfplex.engine.optim import OptimConfig
-from nerfplex.engine.trainer import TrainerConfig
+from nerfplex.engine.trainer_config import TrainerConfig
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.nerf_mlp import NeRFMLPConfig
 from nerfplex.losses.shared_losses import LossConfig

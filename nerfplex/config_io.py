@@ -7,8 +7,6 @@ typo in a YAML file never passes silently. Saved files are plain YAML (no Python
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import types
 import typing
 from pathlib import Path
@@ -128,20 +126,6 @@ def load_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise NerfplexError(f"config file {path} must hold a mapping of keys to values.")
     return data
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dump_yaml(data: dict) -> str:

@@ -10,7 +10,7 @@ from typing import Optional
 
 import tyro
 
-from nerfplex.config_io import write_text_atomic
+from nerfplex.io import write_text_atomic
 from nerfplex.errors import NerfplexError
 
 

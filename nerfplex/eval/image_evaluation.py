@@ -27,7 +27,7 @@ from typing import Optional
 from torch import Tensor
 from tqdm import tqdm
 
-from nerfplex.config_io import write_text_atomic
+from nerfplex.io import write_text_atomic
 from nerfplex.data.images import write_png
 from nerfplex.data.scene import SceneData
 from nerfplex.engine.evaluation import mean_metric, render_view

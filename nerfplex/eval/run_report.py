@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from nerfplex.config_io import write_text_atomic
+from nerfplex.io import write_text_atomic
 from nerfplex.errors import NerfplexError
 from nerfplex.eval.staging import staged_directory
 

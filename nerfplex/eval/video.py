@@ -26,7 +26,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from nerfplex.cameras import Cameras
-from nerfplex.config_io import write_text_atomic
+from nerfplex.io import write_text_atomic
 from nerfplex.data.images import to_uint8, write_png
 from nerfplex.engine.visualize import depth_image
 from nerfplex.eval.camera_paths import path_to_json

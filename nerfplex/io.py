@@ -1,0 +1,129 @@
+"""The one way nerfplex writes files and folders: atomically, with the user's umask.
+
+Every file nerfplex writes goes through :func:`atomic_path` (or its helpers :func:`write_text_atomic` /
+:func:`write_bytes_atomic`): the content is written to a temporary file beside the destination, flushed to
+disk, given the permissions a plain ``open()`` would give under the user's umask, and renamed into place.
+A crash at any moment leaves either the old file or the new one, never half of one. Folders that must
+appear whole (an evaluation, a dataset, a scene) are built in a staging folder by
+:func:`staged_directory` and renamed at the end.
+
+Temporaries carry a recognisable name (``.NAME.TOKEN.nerfplex-tmp[.EXT]``, ``.NAME.partial-TOKEN``) so
+that :func:`remove_orphan_temporaries` can clean up after a killed process without ever touching a file
+nerfplex did not write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from nerfplex.errors import NerfplexError
+
+_TMP_MARK = "nerfplex-tmp"
+_ORPHAN = re.compile(r"^\..+\.[0-9a-f]{8}\.nerfplex-tmp(\.[A-Za-z0-9]+)?$|^\..+\.partial-[0-9a-f]{8}$")
+
+
+def file_mode(base: int = 0o666) -> int:
+    """The permission bits ``open()`` would give a new file: ``base`` minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
+def _token() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, fsync: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same extension, so writers that pick a format by suffix
+    work); when the block succeeds the temporary gets the umask's permissions and replaces ``path``.
+    When the block raises, the temporary is removed and ``path`` is untouched.
+
+    >>> with atomic_path(Path("out/metrics.json")) as tmp:  # doctest: +SKIP
+    ...     tmp.write_text("{}")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{_token()}.{_TMP_MARK}{path.suffix}")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise RuntimeError(f"atomic_path: the block did not write {tmp}")
+        os.chmod(tmp, file_mode())
+        if fsync:
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def staged_directory(final: Path, replace: bool = False) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``final``; when the block succeeds it is renamed to ``final``.
+
+    An existing ``final`` is replaced only when ``replace`` is true (the caller has checked that
+    nerfplex wrote it); an existing non-empty ``final`` otherwise raises :class:`NerfplexError` before
+    anything is renamed, and an existing empty one is replaced. When the block raises, the staging
+    folder is removed, so nothing half-written stays.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    token = _token()
+    staging = final.with_name(f".{final.name}.partial-{token}")
+    staging.mkdir()
+    try:
+        yield staging
+        old = final.with_name(f".{final.name}.old-{token}")
+        if final.exists() or final.is_symlink():
+            if not final.is_dir() or (any(final.iterdir()) and not replace):
+                raise NerfplexError(f"{final} already exists and is not an empty folder; nerfplex does not "
+                                    f"overwrite it. Choose another output path (or pass --overwrite when "
+                                    f"the command offers it and the folder is one nerfplex wrote).")
+            os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def is_orphan_temporary(path: Path) -> bool:
+    """True for the temporaries :func:`atomic_path` and :func:`staged_directory` create."""
+    return bool(_ORPHAN.match(Path(path).name))
+
+
+def remove_orphan_temporaries(folder: Path) -> list[Path]:
+    """Delete temporaries a killed nerfplex process left directly inside ``folder``; return them.
+
+    Only names nerfplex itself generates are touched (:func:`is_orphan_temporary`)."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        if not is_orphan_temporary(entry):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
