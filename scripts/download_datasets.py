@@ -73,11 +73,11 @@ ARCHIVES: dict[str, Archive] = {
     "dtu_points": Archive(
         "http://roboimagedata2.compute.dtu.dk/data/MVS/Points.zip",
         "DTU's reference STL point clouds (Points/stl/stlNNN_total.ply) for the Chamfer protocol",
-        "nerfplex.eval.geometry_protocols"),
+        "nerfplex.geometry.geometry_protocols"),
     "dtu_sampleset": Archive(
         "http://roboimagedata2.compute.dtu.dk/data/MVS/SampleSet.zip",
         "DTU's sample set with the observation masks (ObsMask/) of the Chamfer protocol",
-        "nerfplex.eval.geometry_protocols"),
+        "nerfplex.geometry.geometry_protocols"),
 }
 
 

@@ -54,7 +54,7 @@ def make_scene(args: MakeSceneArgs) -> Path:
     from nerfplex.data.blender_writer import write_blender_scene
     from nerfplex.data.procedural import make_procedural_scene
     from nerfplex.data.procedural.gt_mesh import extract_sdf_mesh
-    from nerfplex.eval.mesh_io import write_mesh
+    from nerfplex.geometry.mesh_io import write_mesh
 
     if args.mesh is not None:
         from nerfplex.data.procedural.mesh_scene import make_mesh_scene

@@ -11,7 +11,7 @@ Layout (NeuS's ``data_DTU`` / IDR's ``DTU`` archives, one folder per scan)::
 nerfplex works in the normalised frame: each camera is ``world_mat_i @ scale_mat_i`` decomposed
 (:mod:`nerfplex.data.projection`; the intrinsics' skew term is ignored). ``extras["scale_mat"]``
 (``scale_mat_0``) maps meshes back to millimetres for
-:func:`nerfplex.eval.geometry_protocols.evaluate_dtu`, and ``extras["dtu_scan"]`` is the scan number
+:func:`nerfplex.geometry.geometry_protocols.evaluate_dtu`, and ``extras["dtu_scan"]`` is the scan number
 read from the folder name (``scan24`` / ``dtu_scan24``).
 
 With ``masks=True`` the masks become the images' alpha (the colour is premultiplied: NeuS's

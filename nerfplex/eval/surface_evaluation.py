@@ -10,9 +10,9 @@ import numpy as np
 
 from nerfplex.data.scene import SceneData
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.geometry_metrics import mesh_metrics
-from nerfplex.eval.mesh_extraction import extract_mesh, mesh_report
-from nerfplex.eval.mesh_io import Mesh, read_mesh
+from nerfplex.geometry.geometry_metrics import mesh_metrics
+from nerfplex.geometry.mesh_extraction import extract_mesh, mesh_report
+from nerfplex.geometry.mesh_io import Mesh, read_mesh
 from nerfplex.models.base import Model
 
 

@@ -13,7 +13,7 @@ AXIS_DIRECTIONS = torch.tensor([[1.0, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], 
 
 @dataclass
 class SurfaceField:
-    """A model's surface for marching cubes (``nerfplex.eval.mesh_extraction.extract_mesh``).
+    """A model's surface for marching cubes (``nerfplex.geometry.mesh_extraction.extract_mesh``).
 
     Attributes:
         values: ``points [P, 3] -> [P]`` in world units.

@@ -6,7 +6,7 @@ from nerfplex.cli.export_mesh import ExportMeshArgs, export_mesh
 from nerfplex.cli.main import main
 from nerfplex.config import config_from_dict, save_config
 from nerfplex.engine.trainer import Trainer
-from nerfplex.eval.mesh_io import read_mesh
+from nerfplex.geometry.mesh_io import read_mesh
 
 
 def _run_with_a_flat_surface(tmp_path):

@@ -3,7 +3,7 @@ import json
 from nerfplex.cli.main import main
 from nerfplex.data.blender import load_blender
 from nerfplex.data.procedural import make_procedural_scene
-from nerfplex.eval.mesh_io import read_mesh
+from nerfplex.geometry.mesh_io import read_mesh
 
 
 def test_make_scene_writes_a_loadable_dataset_with_gt_mesh(tmp_path, capsys):

@@ -1,6 +1,6 @@
 """Ground-truth meshes of analytic scenes: marching cubes on the zero level of an SDF.
 
-The grid evaluation and marching cubes live in :mod:`nerfplex.eval.mesh_extraction`; this module
+The grid evaluation and marching cubes live in :mod:`nerfplex.geometry.mesh_extraction`; this module
 fixes the ground-truth settings (one voxel of padding, one torch thread by default).
 """
 
@@ -11,7 +11,7 @@ from typing import Callable, Optional
 import numpy as np
 from torch import Tensor
 
-from nerfplex.eval.mesh_extraction import extract_mesh, field_grid
+from nerfplex.geometry.mesh_extraction import extract_mesh, field_grid
 
 
 def sdf_grid(sdf_fn: Callable[[Tensor], Tensor], lower: np.ndarray, spacing: float,

@@ -26,11 +26,12 @@ from torch import Tensor
 from nerfplex.cameras import Cameras
 from nerfplex.data.procedural import _TEST_STREAM, _TRAIN_STREAM, _cameras, _check_size
 from nerfplex.data.procedural import sdf as S
-from nerfplex.data.procedural.raytrace import Lighting, _row_rays, shade, torch_threads
+from nerfplex.data.procedural.raytrace import Lighting, _row_rays, shade
 from nerfplex.data.procedural.scenes import SceneSpec, object_scene
 from nerfplex.data.procedural.textures import Material
 from nerfplex.data.scene import SceneData, SceneSplit
 from nerfplex.errors import NerfplexError
+from nerfplex.threads import torch_threads
 
 __all__ = ["MESH_RADIUS", "UP_AXES", "MeshRaycaster", "load_normalized_mesh", "make_mesh_scene"]
 
@@ -58,7 +59,7 @@ def load_normalized_mesh(mesh_path, up_axis: str = "y") -> tuple[np.ndarray, np.
         ``vertices [V, 3]`` float32 (all of the file's vertices, in order), ``faces [F, 3]`` int64, and
         the transform: ``{"scale", "rotation" [3][3], "translation" [3], "matrix" [4][4]}`` (lists).
     """
-    from nerfplex.eval.mesh_io import read_mesh
+    from nerfplex.geometry.mesh_io import read_mesh
 
     path = Path(mesh_path)
     if not path.is_file():
@@ -92,7 +93,7 @@ class MeshRaycaster:
     """Exact first hits of rays with a triangle mesh (open3d ``RaycastingScene``, CPU)."""
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray):
-        from nerfplex.eval.mesh_io import _open3d
+        from nerfplex.geometry.mesh_io import _open3d
 
         o3d = _open3d()
         self._core = o3d.core

@@ -7,7 +7,6 @@ deterministic and vectorised over rays; rays are processed in chunks to bound me
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
@@ -17,6 +16,7 @@ from torch import Tensor
 from nerfplex.cameras import Cameras
 from nerfplex.data.procedural.sdf import PointsLike, SceneSDF, as_xyz
 from nerfplex.data.procedural.textures import MATERIALS, Texture, albedo
+from nerfplex.threads import torch_threads
 
 
 @dataclass(frozen=True)
@@ -165,19 +165,6 @@ def _row_rays(cameras: Cameras, units: Tensor, scale: int) -> tuple[Tensor, Tens
     y_idx = sub_y[:, :, None].expand(-1, -1, sub.width).reshape(-1)
     x_idx = x[None, None].expand(units.numel(), scale, -1).reshape(-1)
     return sub.generate_rays(cam_idx, x_idx, y_idx)
-
-
-@contextmanager
-def torch_threads(num_threads: Optional[int]):
-    """Temporarily set torch's intra-op thread count (None: leave it alone)."""
-    previous = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    try:
-        yield
-    finally:
-        if num_threads is not None:
-            torch.set_num_threads(previous)
 
 
 def render_images(scene: SceneSDF, cameras: Cameras, near: float, far: float,

@@ -20,7 +20,7 @@ from nerfplex.data.procedural.mesh_scene import (MESH_RADIUS, MeshRaycaster,  # 
                                                  load_normalized_mesh, make_mesh_scene)
 from nerfplex.data.procedural.scenes import OBJECT_CAMERA_RADIUS  # noqa: E402
 from nerfplex.errors import NerfplexError  # noqa: E402
-from nerfplex.eval.mesh_io import read_mesh, write_mesh  # noqa: E402
+from nerfplex.geometry.mesh_io import read_mesh, write_mesh  # noqa: E402
 
 SPHERE_CENTER, SPHERE_RADIUS, SPHERE_RESOLUTION = np.array([3.0, -2.0, 5.0]), 2.5, 24
 SAG = MESH_RADIUS * (1.0 - math.cos(math.pi / SPHERE_RESOLUTION))

@@ -22,7 +22,9 @@ import torch
 from torch import Tensor
 
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.mesh_io import Mesh, _open3d
+from nerfplex.geometry.culling import submesh
+from nerfplex.geometry.mesh_io import Mesh, _open3d
+from nerfplex.threads import torch_threads
 
 FIELD_KINDS = ("sdf", "density")
 
@@ -94,8 +96,6 @@ def isotropic_grid(aabb, resolution: int, pad_voxels: int = 0
 def largest_component(mesh: Mesh) -> Mesh:
     """The connected component (by shared edges, open3d ``cluster_connected_triangles``) with the
     most triangles; unused vertices are dropped. Ties go to the component found first."""
-    from nerfplex.eval.culling import submesh
-
     if len(mesh.faces) == 0:
         return mesh
     o3d = _open3d()
@@ -132,7 +132,7 @@ def extract_mesh(field_fn: Callable[[Tensor], Tensor], aabb, resolution: int = 2
         device: where the points are made and the fields are called (default CPU).
         num_threads: torch CPU threads while querying (None: leave torch's setting).
     Returns:
-        :class:`~nerfplex.eval.mesh_io.Mesh`: ``vertices [V, 3]`` float32, ``faces [F, 3]`` int64
+        :class:`~nerfplex.geometry.mesh_io.Mesh`: ``vertices [V, 3]`` float32, ``faces [F, 3]`` int64
         counter-clockwise seen from outside (right-hand normals point out of the solid, for both
         field kinds), ``vertex_colors [V, 3]`` float32 or None. A field with no crossing of ``level``
         in the grid gives an empty mesh (``V = F = 0``).
@@ -152,8 +152,6 @@ def extract_mesh(field_fn: Callable[[Tensor], Tensor], aabb, resolution: int = 2
     if num_threads is None:
         values = field_grid(field_fn, lower, spacing, shape, chunk_points, device)
     else:
-        from nerfplex.data.procedural.raytrace import torch_threads
-
         with torch_threads(num_threads):
             values = field_grid(field_fn, lower, spacing, shape, chunk_points, device)
     bad = ~np.isfinite(values)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.geometry_metrics import mesh_metrics, nearest_neighbours, point_cloud_metrics
-from nerfplex.eval.mesh_io import Mesh
-from nerfplex.eval.point_sampling import (face_areas_and_normals, sample_surface,
+from nerfplex.geometry.geometry_metrics import mesh_metrics, nearest_neighbours, point_cloud_metrics
+from nerfplex.geometry.mesh_io import Mesh
+from nerfplex.geometry.point_sampling import (face_areas_and_normals, sample_surface,
                                           sample_surface_grid)
 
 

@@ -11,15 +11,15 @@ import torch
 from nerfplex.cameras import Cameras, look_at
 from nerfplex.data.procedural import sdf as S
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.culling import (Box, _numpy_cameras, axis_aligned_box, crop_mesh_to_box, cull_mesh_by_masks,
+from nerfplex.geometry.culling import (Box, _numpy_cameras, axis_aligned_box, crop_mesh_to_box, cull_mesh_by_masks,
                                    cull_mesh_to_frusta, oriented_bounding_box, points_in_frusta,
                                    points_on_masks, project)
-from nerfplex.eval.geometry_metrics import mesh_metrics
-from nerfplex.eval.geometry_protocols import (DTUObservation, dtu_observation_filter, evaluate_dtu,
+from nerfplex.geometry.geometry_metrics import mesh_metrics
+from nerfplex.geometry.geometry_protocols import (DTUObservation, dtu_observation_filter, evaluate_dtu,
                                               evaluate_replica, load_dtu_observation,
                                               load_dtu_stl_points, radius_downsample, transform_mesh)
-from nerfplex.eval.mesh_extraction import extract_mesh
-from nerfplex.eval.mesh_io import Mesh
+from nerfplex.geometry.mesh_extraction import extract_mesh
+from nerfplex.geometry.mesh_io import Mesh
 
 SIZE = 100
 

@@ -21,11 +21,11 @@ import numpy as np
 
 from nerfplex.cameras import Cameras
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.culling import (axis_aligned_box, crop_mesh_to_box, cull_mesh_by_masks,
+from nerfplex.geometry.culling import (axis_aligned_box, crop_mesh_to_box, cull_mesh_by_masks,
                                    cull_mesh_to_frusta, oriented_bounding_box, require_faces)
-from nerfplex.eval.geometry_metrics import GeometryMetrics, mesh_metrics, nearest_neighbours
-from nerfplex.eval.mesh_io import Mesh
-from nerfplex.eval.point_sampling import RngLike, as_generator, sample_surface_grid
+from nerfplex.geometry.geometry_metrics import GeometryMetrics, mesh_metrics, nearest_neighbours
+from nerfplex.geometry.mesh_io import Mesh
+from nerfplex.geometry.point_sampling import RngLike, as_generator, sample_surface_grid
 
 # MonoSDF, replica_eval/eval_recon.py
 REPLICA_THRESHOLD = 0.05      # metres: precision / recall / F-score distance (5 cm)
@@ -57,14 +57,14 @@ def evaluate_replica(pred: Mesh, gt: Mesh, cameras: Optional[Cameras], *,
 
     1. Frustum culling (when ``cameras`` is given): keep the reconstruction's faces that have a
        vertex inside some training camera's image, in front of it (no occlusion test unless
-       ``depth_maps`` is given; see :func:`~nerfplex.eval.culling.points_in_frusta`). MonoSDF's
+       ``depth_maps`` is given; see :func:`~nerfplex.geometry.culling.points_in_frusta`). MonoSDF's
        ground truth comes pre-culled (``cull_GTmesh``); ``cull_ground_truth=True`` culls a raw one
        the same way.
     2. Crop: keep the reconstruction's faces whose vertices all lie strictly inside the ground
        truth's minimum-volume oriented box (``crop="obb"``; ``"aabb"``: axis-aligned; None: no crop)
        scaled by ``crop_scale`` about its centre.
     3. Sample ``num_points`` points with face normals uniformly by area on each mesh and compute
-       :func:`~nerfplex.eval.geometry_metrics.point_cloud_metrics` at ``threshold``.
+       :func:`~nerfplex.geometry.geometry_metrics.point_cloud_metrics` at ``threshold``.
 
     Both meshes and the cameras must share one frame, in metres (MonoSDF first maps its normalised
     reconstruction back with the scene's ``scale_mat``: see :func:`transform_mesh`). MonoSDF prints
@@ -180,7 +180,7 @@ def load_dtu_observation(dataset_dir, scan: int) -> DTUObservation:
 
 def load_dtu_stl_points(dataset_dir, scan: int) -> np.ndarray:
     """The ground-truth points ``[M, 3]`` (mm) of ``Points/stl/stl{scan:03}_total.ply``."""
-    from nerfplex.eval.mesh_io import _open3d
+    from nerfplex.geometry.mesh_io import _open3d
 
     path = Path(dataset_dir) / "Points" / "stl" / f"stl{scan:03}_total.ply"
     if not path.is_file():
@@ -259,9 +259,9 @@ def evaluate_dtu(pred: Union[Mesh, np.ndarray], gt_points, observation: DTUObser
 
     0. Optional, MonoSDF: with ``cameras`` and object ``masks [N, H, W]``, drop the faces that some
        image sees outside its mask dilated by ``dilation_radius`` px
-       (:func:`~nerfplex.eval.culling.cull_mesh_by_masks`), in the cameras' frame; then map the mesh
+       (:func:`~nerfplex.geometry.culling.cull_mesh_by_masks`), in the cameras' frame; then map the mesh
        with ``to_world`` ``[4, 4]`` (MonoSDF: the scene's ``scale_mat``) into DTU's frame.
-    1. Points: a mesh is sampled with :func:`~nerfplex.eval.point_sampling.sample_surface_grid` at
+    1. Points: a mesh is sampled with :func:`~nerfplex.geometry.point_sampling.sample_surface_grid` at
        ``density`` (its vertices included); a point cloud ``[P, 3]`` is used as is.
     2. Thinning: :func:`radius_downsample` with radius ``density``.
     3. Accuracy: distances from the thinned points inside the observation mask

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.mesh_io import read_mesh, write_mesh
+from nerfplex.geometry.mesh_io import read_mesh, write_mesh
 
 
 @pytest.fixture

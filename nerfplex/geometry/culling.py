@@ -26,7 +26,7 @@ import torch
 from nerfplex.cameras import Cameras
 from nerfplex.distortion import distort
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.mesh_io import Mesh
+from nerfplex.geometry.mesh_io import Mesh
 
 
 def _numpy_cameras(cameras: Cameras):

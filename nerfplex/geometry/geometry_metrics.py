@@ -25,8 +25,8 @@ from typing import Optional
 import numpy as np
 
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.mesh_io import Mesh
-from nerfplex.eval.point_sampling import RngLike, as_generator, sample_surface
+from nerfplex.geometry.mesh_io import Mesh
+from nerfplex.geometry.point_sampling import RngLike, as_generator, sample_surface
 
 
 @dataclass(frozen=True)
