@@ -13,22 +13,24 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from nerfplex.io import write_text_atomic
+from nerfplex.io import remove_orphan_temporaries, write_text_atomic
 from nerfplex.data.loading import load_scene
 from nerfplex.data.ray_sampler import RayBatchSampler
 from nerfplex.data.scene import SceneData
 from nerfplex.engine.amp import MixedPrecision
-from nerfplex.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
+from nerfplex.engine.checkpoint import (check_matches, checkpoint_meta, checkpoint_path, latest_checkpoint,
+                                        load_checkpoint, load_model_weights, non_finite_entries,
                                         prune_checkpoints, save_checkpoint)
 from nerfplex.engine.distributed import (average_gradients, broadcast_object, check_batch_size,
                                          init_distributed, slice_batch)
 from nerfplex.engine.evaluation import evaluate_split, evenly_spaced, mean_metric
+from nerfplex.engine.hooks import TrainerHook
 from nerfplex.engine.host_memory import keep_freed_memory
 from nerfplex.engine.logger import TensorBoardLogger
 from nerfplex.engine.optim import build_optimizer, decay_factor, set_decay
 from nerfplex.engine.visualize import depth_image, error_image
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.metrics import mse_to_psnr
+from nerfplex.metrics.psnr import mse_to_psnr
 from nerfplex.losses.shared_losses import shared_losses
 from nerfplex.models.registry import build_model
 from nerfplex.render.background import background_colors
@@ -38,7 +40,8 @@ if TYPE_CHECKING:
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C during training; a checkpoint was saved. ``args[0]`` is the checkpoint path."""
+    """Ctrl-C or SIGTERM during training; a checkpoint was saved. ``args[0]`` is the checkpoint path,
+    ``args[1]`` the signal number (``signal.SIGINT`` or ``signal.SIGTERM``)."""
 
 
 class Trainer:
@@ -84,19 +87,29 @@ class Trainer:
         self.train_seconds = 0.0
         self.eval_history: list[dict] = []  # [{"step", "psnr", "ssim"}] of each evaluation
         self._stop_requested = False
+        self._stop_signal = signal.SIGINT
+        self.hooks: list[TrainerHook] = []  # called between steps (engine/hooks.py; e.g. the viewer)
+        self.last_batch: Optional[dict[str, Tensor]] = None  # with hooks: the last step's "rgb" / "target"
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
         return {"step": self.step, "train_seconds": self.train_seconds, "eval_history": self.eval_history,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "sampler": self.sampler.state_dict(), "index_rng": self.index_generator.get_state(),
-                "sample_rng": self.sample_generator.get_state(), "grad_scaler": self.amp.state_dict()}
+                "sample_rng": self.sample_generator.get_state(), "grad_scaler": self.amp.state_dict(),
+                "meta": checkpoint_meta(self.config, self.model)}
 
     def save(self) -> Path:
         """Write a checkpoint (rank 0 only under torchrun; every rank returns its path)."""
         path = checkpoint_path(self.run_dir, self.step)
+        state = self.state_dict()
+        # A checkpoint is only good when every weight and optimiser value is finite (every rank checks).
+        bad = non_finite_entries({"model": state["model"], "optimizer": state["optimizer"]})
+        if bad:
+            self._diverged(f"non-finite values in {', '.join(bad[:3])}" + (" ..." if len(bad) > 3 else ""),
+                           step=self.step)
         if self.dist.is_main:
-            save_checkpoint(path, self.state_dict())
+            save_checkpoint(path, state)
             prune_checkpoints(self.run_dir, self.config.trainer.keep_checkpoints)
         return path
 
@@ -106,8 +119,12 @@ class Trainer:
         if path is None:
             raise NerfplexError(f"no checkpoint in {self.run_dir / 'checkpoints'}; nothing to resume. "
                                 f"Start a new run instead.")
+        remove_orphan_temporaries(Path(path).parent)  # what a killed run was writing
         state = load_checkpoint(path, map_location=self.device)
-        self.model.load_state_dict(state["model"])
+        fix = ("Resume without changing --model.* flags (the run's config.yaml has the right settings), "
+               "or start a new run.")
+        check_matches(state.get("meta"), self.config, path, fix)
+        load_model_weights(self.model, state, path, fix)
         # Rebuilt, because loading may have changed parameter shapes (e.g. upsampled grids).
         self.optimizer = build_optimizer(self.model, self.config.optim)
         self.optimizer.load_state_dict(state["optimizer"])
@@ -134,11 +151,8 @@ class Trainer:
                        f"{self.sampler.num_pixels:,} pixels" if kept else
                        f"step {self.step}: no training ray passed the model's filter; "
                        f"the rays stay as they were")
-        factor = self.model.learning_rate_factor(self.step)
-        if factor is None:
-            origin = self.model.lr_decay_origin(self.step)
-            factor = decay_factor(self.config.optim, self.step - origin, cfg.max_steps)
-        set_decay(self.optimizer, factor)
+        set_decay(self.optimizer, self.model.learning_rate_factor(
+            self.step, lambda steps: decay_factor(self.config.optim, steps, cfg.max_steps)))
         batch = self.sampler.sample(self.index_generator)
         background = background_colors(cfg.train_background, cfg.batch_size, self.device,
                                        generator=self.sample_generator)
@@ -148,35 +162,37 @@ class Trainer:
         with self.amp.autocast():
             outputs = self.model.render(batch.rays, background, generator=self.sample_generator)
             target = batch.target(background)
-            extra = {"target_alpha": batch.alpha} if self.model.needs_target_alpha else {}
-            losses = self.model.get_loss_dict(outputs, target, **extra)
+            losses = self.model.get_loss_dict(outputs, target, batch)
             losses.update(shared_losses(self.config.loss, outputs, target, batch.depth, self.scene.far,
                                         self.sample_generator))
         total = sum(losses.values())
         finite = bool(torch.isfinite(total))
         if not finite and not self.dist.enabled:
-            self._diverged(float(total.detach()))
+            self._diverged(f"the loss became {float(total.detach())}")
         self.optimizer.zero_grad(set_to_none=True)
         self.amp.backward(total)
         if self.dist.enabled:  # average gradients; every process learns of a NaN or a Ctrl-C anywhere
             diverged, self._stop_requested = average_gradients(
                 self.model, self.dist, [not finite, self._stop_requested])
             if diverged:
-                self._diverged(float(total.detach()))
+                self._diverged(f"the loss became {float(total.detach())}")
         self.amp.step(self.optimizer)
         self.step += 1
+        if self.hooks:
+            self.last_batch = {"rgb": outputs["rgb"].detach(), "target": target.detach()}
         with torch.no_grad():
             psnr = mse_to_psnr(torch.mean((outputs["rgb"] - target) ** 2))
         # Detached tensors: converting to floats only when logging spares a device sync per term.
         return {"loss/total": total.detach(), **{f"loss/{k}": v.detach() for k, v in losses.items()},
                 "train/psnr": psnr, "train/lr": self.optimizer.param_groups[0]["lr"]}
 
-    def _diverged(self, loss: float) -> None:
+    def _diverged(self, what: str, step: Optional[int] = None) -> None:
         last = latest_checkpoint(self.run_dir)
+        resume = f"resume with --resume {self.run_dir} after lowering it" if last else "start again"
         raise NerfplexError(
-            f"the loss became {loss} at step {self.step + 1}: training diverged. "
-            f"The last good checkpoint ({last or 'none yet'}) is intact. Lower --optim.lr, check the "
-            f"images for NaN pixels, or resume with --resume {self.run_dir}.")
+            f"{what} at step {step or self.step + 1}: training diverged. The last good checkpoint "
+            f"({last or 'none yet'}) is intact. Lower the learning rate (docs/reliability.md), check the "
+            f"images for NaN pixels, and {resume}.")
 
     def train(self, until_step: Optional[int] = None) -> dict:
         """Train to ``trainer.max_steps`` (or stop early at ``until_step``, saving a checkpoint).
@@ -192,6 +208,8 @@ class Trainer:
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress_bar or not main,
                    desc="train", unit="step", dynamic_ncols=True)
         try:
+            for hook in self.hooks:
+                hook.on_train_start(self)
             window_start, window_steps = time.perf_counter(), 0
             while self.step < stop_at:
                 values = self.train_step()
@@ -211,33 +229,43 @@ class Trainer:
                     self.evaluate(logger, train_seconds=self.train_seconds + pause - window_start)
                 if self.step % cfg.checkpoint_every == 0 and self.step < stop_at:
                     self.save()
+                for hook in self.hooks:  # hooks (a paused viewer, its renders) do not count either
+                    hook.on_step_end(self, values)
                 window_start += time.perf_counter() - pause
                 if self._stop_requested:
-                    raise TrainingInterrupted(self.save())
+                    raise TrainingInterrupted(self.save(), self._stop_signal)
             self.train_seconds += time.perf_counter() - window_start if window_steps else 0.0
             if self.step < cfg.max_steps:
                 self.save()
                 return {}
             return broadcast_object(self.finish(logger) if main else None, self.dist)
         finally:
+            for hook in self.hooks:
+                hook.on_train_end(self)
             bar.close()
             if logger is not None:
                 logger.close()
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
+            for signum, previous in previous_handler.items():
+                if previous is not None:
+                    signal.signal(signum, previous)
 
-    def _install_sigint_handler(self):
-        """First Ctrl-C: finish the current step, checkpoint, stop. Second: stop at once."""
+    def _install_sigint_handler(self) -> dict:
+        """First Ctrl-C (or SIGTERM): finish the current step, checkpoint, stop. Second: stop at once.
+        Returns the handlers it replaced."""
         def handler(signum, frame):
             if self._stop_requested:
                 raise KeyboardInterrupt
-            self._stop_requested = True
-            tqdm.write("Ctrl-C: finishing this step and saving a checkpoint (press again to abort).")
+            self._stop_requested, self._stop_signal = True, signum
+            name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+            tqdm.write(f"{name}: finishing this step and saving a checkpoint (press Ctrl-C again to abort).")
 
+        previous = {}
         try:
-            return signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread: leave Ctrl-C alone
-            return None
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread: leave the signals alone
+            pass
+        return previous
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, logger: Optional[TensorBoardLogger] = None,
@@ -270,9 +298,10 @@ class Trainer:
         return results
 
     def finish(self, logger: TensorBoardLogger) -> dict:
-        """Final evaluation and checkpoint; writes ``metrics.json`` atomically and returns it."""
-        results = self.evaluate(logger)
+        """Final checkpoint, then the final evaluation (a failure there loses no training); writes
+        ``metrics.json`` atomically and returns it."""
         self.save()
+        results = self.evaluate(logger)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if self.device.type == "cuda":
             peak_mb = torch.cuda.max_memory_allocated() / 2**20
