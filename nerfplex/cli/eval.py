@@ -12,7 +12,7 @@ import torch
 import tyro
 
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.image_metrics import METRIC_NAMES
+from nerfplex.metrics.image_metrics import METRIC_NAMES
 
 MetricName = Literal["psnr", "ssim", "lpips_alex", "lpips_vgg", "dreamsim"]
 DreamSimModel = Literal["ensemble", "dino_vitb16", "clip_vitb32", "open_clip_vitb32", "synclr_vitb16",
@@ -65,7 +65,8 @@ def evaluate(args: EvalArgs) -> dict:
     from nerfplex.engine.run_loading import load_run
     from nerfplex.eval.image_evaluation import (ImageEvalSettings, log_evaluation_to_tensorboard,
                                                 write_evaluation)
-    from nerfplex.eval.image_metrics import build_metrics, default_weights_dir
+    from nerfplex.metrics.image_metrics import build_metrics
+    from nerfplex.metrics.weights import default_weights_dir
     from nerfplex.render.background import background_colors
 
     if args.max_views is not None and args.max_views < 1:

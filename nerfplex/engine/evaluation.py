@@ -10,13 +10,8 @@ from torch import Tensor
 
 from nerfplex.cameras import Cameras, RayBundle
 from nerfplex.data.scene import SceneSplit
-from nerfplex.eval.metrics import psnr
-from nerfplex.losses.ssim import image_ssim
+from nerfplex.metrics.image_metrics import TRAINING_METRICS, build_metrics, score_image
 from nerfplex.models.base import Model
-
-
-SSIM_MIN_SIZE = 11
-"""Images smaller than the evaluation SSIM's window have no SSIM."""
 
 
 def mean_metric(results: list[dict], key: str) -> Optional[float]:
@@ -69,14 +64,13 @@ def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, bac
     was_training = model.training
     model.eval()
     results, first = [], None
+    metrics, _ = build_metrics(TRAINING_METRICS)  # the same metric code as `nerfplex eval`
     try:
         for index in indices:
             view = render_view(model, split.cameras, index, near, far, background, chunk_size, aabb)
             first = first or view
             rgb, target = view.rgb.clamp(0, 1), split.composite(background, index)
-            small = min(rgb.shape[:2]) < SSIM_MIN_SIZE
-            results.append({"name": split.names[index], "psnr": float(psnr(rgb, target)),
-                            "ssim": None if small else float(image_ssim(rgb, target))})
+            results.append({"name": split.names[index], **score_image(metrics, rgb, target)})
     finally:
         model.train(was_training)
     return results, first

@@ -32,7 +32,7 @@ from nerfplex.data.images import write_png
 from nerfplex.data.scene import SceneData
 from nerfplex.engine.evaluation import mean_metric, render_view
 from nerfplex.engine.visualize import depth_image, error_image
-from nerfplex.eval.image_metrics import ImageMetric
+from nerfplex.metrics.image_metrics import ImageMetric, score_image
 from nerfplex.eval.staging import staged_directory
 from nerfplex.models.base import Model
 
@@ -83,7 +83,7 @@ def evaluate_views(model: Model, scene: SceneData, indices: list[int], metrics: 
             start = time.perf_counter()
             rgb, target = view.rgb.clamp(0, 1), split.composite(settings.background, index)
             row = {"name": split.names[index]}
-            row.update({metric.name: metric(rgb, target) for metric in metrics})
+            row.update(score_image(metrics, rgb, target))
             metric_seconds += time.perf_counter() - start
             rows.append(row)
             if out_dir is not None and settings.save_images:

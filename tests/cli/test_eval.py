@@ -22,14 +22,14 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def alex_weights(tmp_path_factory):
-    from nerfplex.eval.torchvision_compat import import_torchvision
+    from nerfplex.metrics.torchvision_compat import import_torchvision
 
     try:
         import_torchvision()
     except ImportError as err:
         pytest.skip(f"torchvision unavailable: {err}")
     pytest.importorskip("lpips")
-    from nerfplex.eval.random_weights import write_random_lpips_backbone
+    from random_weights import write_random_lpips_backbone
 
     folder = tmp_path_factory.mktemp("weights")
     write_random_lpips_backbone("alex", folder, seed=3)

@@ -10,7 +10,7 @@ import torch
 
 from nerfplex.engine.evaluation import evaluate_split
 from nerfplex.eval.image_evaluation import ImageEvalSettings, log_evaluation_to_tensorboard, write_evaluation
-from nerfplex.eval.image_metrics import build_metrics
+from nerfplex.metrics.image_metrics import build_metrics
 from nerfplex.eval.run_report import read_scalars
 from nerfplex.models.registry import build_model
 

@@ -1,7 +1,7 @@
 """Weight files in the real on-disk formats of the LPIPS trunks and DreamSim, filled with random values.
 
 For tests and for checking an install end to end without the real (downloaded) weights: the loaders of
-:mod:`nerfplex.eval.lpips_metric` and :mod:`nerfplex.eval.dreamsim_metric` read these files exactly as
+:mod:`nerfplex.metrics.lpips_metric` and :mod:`nerfplex.metrics.dreamsim_metric` read these files exactly as
 they read the real ones. **Distances computed with them mean nothing.**
 
 To keep the files small, tensors that the metrics never use (torchvision's classifier layers) are
@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from nerfplex.eval.dreamsim_metric import DINO_BACKBONE_FILE, _offline_loading, dreamsim_dir
-from nerfplex.eval.lpips_metric import BACKBONE_FILES
-from nerfplex.eval.torchvision_compat import import_torchvision
+from nerfplex.metrics.dreamsim_metric import DINO_BACKBONE_FILE, _offline_loading, dreamsim_dir
+from nerfplex.metrics.lpips_metric import BACKBONE_FILES
+from nerfplex.metrics.torchvision_compat import import_torchvision
 
 DREAMSIM_LORA = {"r": 16, "lora_alpha": 0.5, "lora_dropout": 0.3, "bias": "none", "target_modules": ["qkv"]}
 """The LoRA settings of the released DreamSim adapters."""

@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nerfplex.eval.image_metrics import MetricUnavailable, default_weights_dir
-from nerfplex.eval.torchvision_compat import import_torchvision
+from nerfplex.metrics.weights import MetricUnavailable, default_weights_dir
+from nerfplex.metrics.torchvision_compat import import_torchvision
 
 _RELEASES = "https://github.com/ssundaram21/dreamsim/releases/download"
 ARCHIVE_URLS = {

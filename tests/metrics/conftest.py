@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import torch
 
-from nerfplex.eval.torchvision_compat import import_torchvision
+from nerfplex.metrics.torchvision_compat import import_torchvision
 
 
 def require(package: str):
@@ -45,7 +45,7 @@ def dreamsim_package():
 def lpips_weights(tmp_path_factory):
     """A weights folder with random AlexNet and VGG16 trunks in torchvision's format."""
     require("lpips")
-    from nerfplex.eval.random_weights import write_random_lpips_backbone
+    from random_weights import write_random_lpips_backbone
 
     folder = tmp_path_factory.mktemp("lpips_weights")
     for net in ("alex", "vgg"):
@@ -57,7 +57,7 @@ def lpips_weights(tmp_path_factory):
 def dreamsim_weights(tmp_path_factory):
     """A weights folder with random DreamSim files for the ensemble and open_clip_vitb32."""
     require("dreamsim")
-    from nerfplex.eval.random_weights import write_random_dreamsim
+    from random_weights import write_random_dreamsim
 
     folder = tmp_path_factory.mktemp("dreamsim_weights")
     for kind in ("open_clip_vitb32", "ensemble"):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from skimage.metrics import structural_similarity
 
-from nerfplex.eval.image_metrics import CONVENTIONS, METRIC_NAMES, build_metrics, default_weights_dir
+from nerfplex.metrics.image_metrics import CONVENTIONS, METRIC_NAMES, METRICS, build_metrics, score_image
 
 
 def _by_name(metrics):
@@ -28,6 +26,22 @@ def test_psnr_and_ssim_match_independent_computations(image_pair):
                                       data_range=1, channel_axis=-1)
     assert m["ssim"](pred, target) == pytest.approx(reference, abs=1e-5)
     assert m["ssim"](pred[:10, :10], target[:10, :10]) is None  # smaller than the 11x11 window
+
+
+def test_the_table_builds_each_metric_under_its_own_name(tmp_path):
+    assert METRIC_NAMES == ("psnr", "ssim", "lpips_alex", "lpips_vgg", "dreamsim")
+    assert list(METRICS) == list(METRIC_NAMES)
+    metrics, _ = build_metrics(list(METRIC_NAMES), tmp_path)
+    assert all(metric.name in METRICS for metric in metrics)
+
+
+def test_score_image_is_every_metric_on_one_pair(image_pair):
+    metrics, _ = build_metrics(["psnr", "ssim"])
+    target, pred = image_pair(40, 0.1)
+    scores = score_image(metrics, pred, target)
+    assert list(scores) == ["psnr", "ssim"]
+    assert scores == {metric.name: metric(pred, target) for metric in metrics}
+    assert score_image(metrics, pred[:10, :10], target[:10, :10])["ssim"] is None
 
 
 def test_every_metric_states_its_convention():
@@ -50,12 +64,3 @@ def test_missing_weights_are_skipped_with_the_files_to_get(tmp_path, no_download
 def test_unknown_metric_is_an_error():
     with pytest.raises(ValueError, match="unknown metric"):
         build_metrics(["psnr", "fid"])
-
-
-def test_default_weights_dir_is_torch_hubs_home(monkeypatch, tmp_path):
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    assert default_weights_dir() == tmp_path == Path(torch.hub.get_dir()).parent
-    monkeypatch.delenv("TORCH_HOME")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert default_weights_dir() == tmp_path / "cache" / "torch" == Path(torch.hub.get_dir()).parent

@@ -1,4 +1,4 @@
-"""Image metrics."""
+"""PSNR: the peak signal-to-noise ratio of images in [0, 1] (also the trainer's per-batch training PSNR)."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nerfplex.eval.image_metrics import MetricUnavailable
-from nerfplex.eval.lpips_metric import BACKBONE_FILES, LPIPSMetric, backbone_path, load_lpips
+from nerfplex.metrics.weights import MetricUnavailable
+from nerfplex.metrics.lpips_metric import BACKBONE_FILES, LPIPSMetric, backbone_path, load_lpips
 
 
 @pytest.mark.filterwarnings("ignore:Arguments other than a weight enum",
@@ -50,7 +50,7 @@ def test_a_file_of_another_network_is_refused(tmp_path, lpips_weights):
 
 
 def test_file_names_are_torchvisions():
-    from nerfplex.eval.torchvision_compat import import_torchvision
+    from nerfplex.metrics.torchvision_compat import import_torchvision
 
     models = import_torchvision().models
     assert models.AlexNet_Weights.IMAGENET1K_V1.url == BACKBONE_FILES["alex"][1]

@@ -2,29 +2,29 @@
 
 Every metric takes a prediction and a target ``[H, W, 3]`` in [0, 1] (the target already composited on
 the evaluation background) and returns a float. PSNR and SSIM are the project's own
-(:mod:`nerfplex.eval.metrics`, :mod:`nerfplex.losses.ssim`); LPIPS and DreamSim wrap the ``lpips`` and
-``dreamsim`` packages with weights read from a local folder only (:mod:`nerfplex.eval.lpips_metric`,
-:mod:`nerfplex.eval.dreamsim_metric`). A metric that cannot run here (package or weight file missing)
-raises :class:`MetricUnavailable` when it is built; evaluation then reports it as skipped, with the
-reason, and never as a number.
+(:mod:`nerfplex.metrics.psnr`, :mod:`nerfplex.losses.ssim`); LPIPS and DreamSim wrap the ``lpips`` and
+``dreamsim`` packages with weights read from a local folder only (:mod:`nerfplex.metrics.lpips_metric`,
+:mod:`nerfplex.metrics.dreamsim_metric`). :data:`METRICS` maps each name to its builder; a metric that
+cannot run here (package or weight file missing) raises :class:`MetricUnavailable` when it is built, and
+evaluation then reports it as skipped, with the reason, and never as a number.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 from torch import Tensor
 
-from nerfplex.eval.metrics import psnr
 from nerfplex.losses.ssim import image_ssim
-
-METRIC_NAMES = ("psnr", "ssim", "lpips_alex", "lpips_vgg", "dreamsim")
-"""Every metric ``nerfplex eval`` knows, in the order of its tables."""
+from nerfplex.metrics.dreamsim_metric import DreamSimMetric
+from nerfplex.metrics.lpips_metric import LPIPSMetric
+from nerfplex.metrics.psnr import psnr
+from nerfplex.metrics.weights import MetricUnavailable, default_weights_dir
 
 SSIM_WINDOW = 11
+"""Side of the evaluation SSIM's Gaussian window: smaller images have no SSIM."""
 
 CONVENTIONS = {
     "psnr": "per image -10*log10(MSE), MSE over all pixels and the 3 channels, prediction clamped to "
@@ -50,19 +50,6 @@ CONVENTIONS = {
 }
 
 
-class MetricUnavailable(Exception):
-    """A metric cannot be computed on this machine; the message says what is missing and how to get it."""
-
-
-def default_weights_dir() -> Path:
-    """Where pretrained weights are looked for by default: ``$TORCH_HOME``, else
-    ``$XDG_CACHE_HOME/torch``, else ``~/.cache/torch`` (torch.hub's own rule)."""
-    if os.environ.get("TORCH_HOME"):
-        return Path(os.environ["TORCH_HOME"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(cache, "torch").expanduser()
-
-
 @dataclass
 class ImageMetric:
     """One metric: ``fn(pred [H, W, 3], target [H, W, 3]) -> float | None`` and its convention."""
@@ -75,10 +62,62 @@ class ImageMetric:
         return self.fn(pred, target)
 
 
-def _ssim_or_none(pred: Tensor, target: Tensor) -> Optional[float]:
+@dataclass(frozen=True)
+class MetricOptions:
+    """What the learned metrics need to be built; PSNR and SSIM ignore it."""
+
+    weights_dir: Path
+    """Folder of pretrained weights (:func:`nerfplex.metrics.weights.default_weights_dir` by default)."""
+    device: str = "cpu"
+    """Where the learned metrics' networks run."""
+    dreamsim_kind: str = "ensemble"
+    """Which DreamSim model (:data:`nerfplex.metrics.dreamsim_metric.REQUIRED_FILES`)."""
+    dreamsim_size: int = 224
+    """Side DreamSim resizes images to."""
+
+
+def psnr_value(pred: Tensor, target: Tensor) -> float:
+    """PSNR in dB of one image pair (the ``psnr`` convention)."""
+    return float(psnr(pred, target))
+
+
+def ssim_value(pred: Tensor, target: Tensor) -> Optional[float]:
+    """SSIM of one image pair (the ``ssim`` convention); None when the image is smaller than the window."""
     if min(pred.shape[:2]) < SSIM_WINDOW:
         return None
     return float(image_ssim(pred, target))
+
+
+def _lpips(net: str) -> Callable[[MetricOptions], ImageMetric]:
+    def build(options: MetricOptions) -> ImageMetric:
+        name = f"lpips_{net}"
+        return ImageMetric(name, CONVENTIONS[name], LPIPSMetric(net, options.weights_dir, options.device))
+
+    return build
+
+
+def _dreamsim(options: MetricOptions) -> ImageMetric:
+    metric = DreamSimMetric(options.dreamsim_kind, options.weights_dir, options.device,
+                            image_size=options.dreamsim_size)
+    convention = CONVENTIONS["dreamsim"].format(kind=options.dreamsim_kind, size=options.dreamsim_size)
+    return ImageMetric("dreamsim", convention, metric)
+
+
+METRICS: dict[str, Callable[[MetricOptions], ImageMetric]] = {
+    "psnr": lambda options: ImageMetric("psnr", CONVENTIONS["psnr"], psnr_value),
+    "ssim": lambda options: ImageMetric("ssim", CONVENTIONS["ssim"], ssim_value),
+    "lpips_alex": _lpips("alex"),
+    "lpips_vgg": _lpips("vgg"),
+    "dreamsim": _dreamsim,
+}
+"""Every metric by name -> its builder. A builder raises :class:`MetricUnavailable` when the metric cannot
+run here (package or weight file missing); nothing is loaded until a metric is built."""
+
+METRIC_NAMES = tuple(METRICS)
+"""Every metric ``nerfplex eval`` knows, in the order of its tables."""
+
+TRAINING_METRICS = ("psnr", "ssim")
+"""The metrics the trainer computes on held-out views (no pretrained weights needed)."""
 
 
 def build_metrics(names: list[str] | tuple[str, ...], weights_dir: Optional[Path] = None,
@@ -89,28 +128,21 @@ def build_metrics(names: list[str] | tuple[str, ...], weights_dir: Optional[Path
     ``weights_dir`` (default :func:`default_weights_dir`) holds the LPIPS backbones under
     ``hub/checkpoints/`` (torchvision's cache layout) and the DreamSim checkpoints under ``dreamsim/``.
     """
-    unknown = [n for n in names if n not in METRIC_NAMES]
+    unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRIC_NAMES)}")
-    weights_dir = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    options = MetricOptions(Path(weights_dir) if weights_dir is not None else default_weights_dir(), device,
+                            dreamsim_kind, dreamsim_size)
     metrics, skipped = [], {}
     for name in names:
         try:
-            if name == "psnr":
-                metrics.append(ImageMetric(name, CONVENTIONS[name], lambda p, t: float(psnr(p, t))))
-            elif name == "ssim":
-                metrics.append(ImageMetric(name, CONVENTIONS[name], _ssim_or_none))
-            elif name.startswith("lpips_"):
-                from nerfplex.eval.lpips_metric import LPIPSMetric
-
-                metrics.append(ImageMetric(name, CONVENTIONS[name],
-                                           LPIPSMetric(name.split("_", 1)[1], weights_dir, device)))
-            elif name == "dreamsim":
-                from nerfplex.eval.dreamsim_metric import DreamSimMetric
-
-                metric = DreamSimMetric(dreamsim_kind, weights_dir, device, image_size=dreamsim_size)
-                convention = CONVENTIONS[name].format(kind=dreamsim_kind, size=dreamsim_size)
-                metrics.append(ImageMetric(name, convention, metric))
+            metrics.append(METRICS[name](options))
         except MetricUnavailable as reason:
             skipped[name] = str(reason)
     return metrics, skipped
+
+
+def score_image(metrics: list[ImageMetric], pred: Tensor, target: Tensor) -> dict[str, Optional[float]]:
+    """``{name: value}`` of every metric on one image pair ``[H, W, 3]`` (prediction already clamped to
+    [0, 1], target composited on the evaluation background)."""
+    return {metric.name: metric(pred, target) for metric in metrics}

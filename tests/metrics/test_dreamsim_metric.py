@@ -8,9 +8,9 @@ import os
 import pytest
 import torch
 
-from nerfplex.eval.dreamsim_metric import (ARCHIVE_URLS, DINO_BACKBONE_URL, REQUIRED_FILES, DreamSimMetric,
+from nerfplex.metrics.dreamsim_metric import (ARCHIVE_URLS, DINO_BACKBONE_URL, REQUIRED_FILES, DreamSimMetric,
                                            dreamsim_dir, load_dreamsim, missing_files)
-from nerfplex.eval.image_metrics import MetricUnavailable
+from nerfplex.metrics.weights import MetricUnavailable
 
 # the dreamsim package's own loading (the reference) re-wraps its model in peft; DINO's head uses weight_norm
 pytestmark = pytest.mark.filterwarnings("ignore:.*peft_config", "ignore:.*weight_norm")
