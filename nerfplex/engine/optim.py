@@ -7,7 +7,6 @@ from typing import Optional
 
 import torch
 
-from nerfplex.engine.masked_adam import MaskedAdam
 from nerfplex.models.base import Model
 
 
@@ -31,9 +30,10 @@ class OptimConfig:
 
 
 def build_optimizer(model: Model, config: OptimConfig) -> torch.optim.Optimizer:
-    """Adam over the model's parameter groups. Each group's initial rate is ``config.lr`` unless the
-    model names its own (``Model.get_learning_rates``, e.g. TensoRF's 0.02 for grids, 1e-3 for MLPs).
-    Models with group options (``Model.get_param_group_options``: DVGO) get :class:`MaskedAdam`."""
+    """The method's optimiser (``Model.optimizer_class``: Adam unless the method says otherwise, e.g.
+    DVGO's ``MaskedAdam``) over the model's parameter groups. Each group's initial rate is ``config.lr``
+    unless the model names its own (``Model.get_learning_rates``, e.g. TensoRF's 0.02 for grids, 1e-3
+    for MLPs); ``Model.get_param_group_options`` adds per-group settings of that optimiser."""
     own = model.get_learning_rates()
     options = model.get_param_group_options()
     groups = [{"params": params, "name": name, "initial_lr": own.get(name, config.lr),
@@ -41,9 +41,7 @@ def build_optimizer(model: Model, config: OptimConfig) -> torch.optim.Optimizer:
               for name, params in model.get_param_groups().items() if params]
     for group in groups:
         group["lr"] = group["initial_lr"]
-    if options:  # per-group sparse updates / per-voxel rates: the DVGO authors' optimiser
-        return MaskedAdam(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
-    return torch.optim.Adam(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
+    return model.optimizer_class(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
 
 
 def decay_factor(config: OptimConfig, step: int, max_steps: int) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -10,6 +10,9 @@ from torch import Tensor, nn
 from nerfplex.cameras import RayBundle
 from nerfplex.errors import NerfplexError
 from nerfplex.models.surface import SurfaceField
+
+if TYPE_CHECKING:
+    from nerfplex.data.ray_sampler import RayBatch
 
 
 class Model(nn.Module):
@@ -25,8 +28,12 @@ class Model(nn.Module):
         """Render rays: at least ``rgb [R, 3]``, ``depth [R, 1]``, ``opacity [R, 1]``."""
         raise NotImplementedError
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor) -> dict[str, Tensor]:
-        """Weighted loss terms (scalars); the trainer optimises their sum."""
+    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
+                      batch: Optional["RayBatch"] = None) -> dict[str, Tensor]:
+        """Weighted loss terms (scalars); the trainer optimises their sum.
+
+        ``target_rgb [R, 3]``: the batch's colours on this step's background. ``batch``: the ray batch
+        itself (the trainer always passes it; e.g. ``batch.alpha [R, 1]`` for mask losses)."""
         raise NotImplementedError
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
@@ -37,27 +44,22 @@ class Model(nn.Module):
         """Initial learning rates of named groups; groups not named use ``optim.lr``."""
         return {}
 
+    optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam
+    """The method's optimiser, built as ``optimizer_class(groups, lr=, betas=, eps=)`` from ``optim.*``
+    (DVGO: the authors' ``MaskedAdam``)."""
+
     def get_param_group_options(self) -> dict[str, dict]:
-        """Extra optimiser settings of named groups (``skip_zero_grad``, ``lr_scale``; see
-        :mod:`nerfplex.engine.masked_adam`). Any entry makes the optimiser the DVGO authors'
-        ``MaskedAdam`` instead of ``torch.optim.Adam``; {} (the default) keeps Adam."""
+        """Extra settings of named groups for :attr:`optimizer_class` (DVGO: ``skip_zero_grad``,
+        ``lr_scale``; see :mod:`nerfplex.models.masked_adam`); {} (the default): none."""
         return {}
 
-    def lr_decay_origin(self, step: int) -> int:
-        """The step from which the learning-rate decay counts at ``step`` (0: the start). Methods that
-        reset the rate when they re-create the optimiser (TensoRF after upsampling) return that step."""
-        return 0
-
-    def learning_rate_factor(self, step: int) -> Optional[float]:
-        """The method's own factor on every group's initial rate at ``step`` (a pure function of the
-        step, e.g. NeuS's warm-up + cosine); None (the default) keeps ``optim``'s exponential decay."""
-        return None
-
-    @property
-    def needs_target_alpha(self) -> bool:
-        """True when :meth:`get_loss_dict` wants the batch's target coverage as ``target_alpha``
-        (``[R, 1]``; mask losses)."""
-        return False
+    def learning_rate_factor(self, step: int, decay: Callable[[int], float]) -> float:
+        """The factor on every group's initial rate at ``step`` (a pure function of the step, so resume
+        needs no state). ``decay(n)`` is ``optim``'s exponential decay after ``n`` steps; the default
+        is ``decay(step)``. Methods that restart the decay when they re-create the optimiser (TensoRF
+        after upsampling) return ``decay(step - restart)``; methods with their own schedule (NeuS's
+        warm-up + cosine) ignore ``decay``."""
+        return decay(step)
 
     def on_train_step(self, step: int) -> bool:
         """Called before each training step (schedules such as grid upsampling hook in here).

@@ -21,7 +21,7 @@ the stage from 1, as the authors' ``global_step``, and assume their 5000 + 20000
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -30,15 +30,19 @@ from nerfplex.cameras import Cameras, RayBundle
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.dvgo import (DVGOField, coarse_geometry_box, frustum_box, mask_from_coarse,
                                   scaled_box, voxel_size_for)
-from nerfplex.fields.mask_cache import MaskCache
+from nerfplex.render.mask_cache import MaskCache
 from nerfplex.fields.view_count import count_views
 from nerfplex.losses.distortion import distortion_loss
 from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.models.dvgo_config import DVGOConfig
+from nerfplex.models.masked_adam import MaskedAdam
 from nerfplex.render.compositing import composite
 from nerfplex.render.contraction import march_contracted
 from nerfplex.render.voxel_march import march_box
+
+if TYPE_CHECKING:
+    from nerfplex.data.ray_sampler import RayBatch
 
 __all__ = ["DVGO", "DVGOConfig"]
 
@@ -182,13 +186,14 @@ class DVGO(Model):
                                       self.near, self.config.stepsize, self.config.pervoxel_lr_downrate)
         coarse.mask_cache.replace(coarse.mask_cache.mask & (self.view_count[0, 0] > 2))
 
-    def lr_decay_origin(self, step: int) -> int:
-        """The rates restart at the fine stage and at each progressive scaling (the authors create a
-        new optimiser with the initial rates)."""
+    def learning_rate_factor(self, step: int, decay: Callable[[int], float]) -> float:
+        """``decay`` restarts at the fine stage and at each progressive scaling (the authors create a
+        new optimiser with the initial rates there)."""
         if step < self.config.coarse_steps:
-            return 0
+            return decay(step)
         start = self.config.coarse_steps
-        return max([start] + [start + p - 1 for p in self.config.pg_scale if start + p - 1 <= step])
+        restart = max([start] + [start + p - 1 for p in self.config.pg_scale if start + p - 1 <= step])
+        return decay(step - restart)
 
     def training_ray_filter(self, step: int) -> Optional[Callable[[RayBundle], Tensor]]:
         """At the first fine step (``in_maskcache``): keep the rays whose samples cross the mask."""
@@ -278,7 +283,8 @@ class DVGO(Model):
         local = self.stage_step(self._step)
         return cfg.tv_after < local < cfg.tv_before and local % max(cfg.tv_every, 1) == 0
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor) -> dict[str, Tensor]:
+    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
+                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
         cfg = self.config
         fine = self.in_fine_stage
         rays = target_rgb.shape[0]
@@ -309,6 +315,8 @@ class DVGO(Model):
     def get_learning_rates(self) -> dict[str, float]:
         cfg = self.config
         return {"density": cfg.lrate_density, "k0": cfg.lrate_k0, "rgbnet": cfg.lrate_rgbnet}
+
+    optimizer_class = MaskedAdam
 
     def get_param_group_options(self) -> dict[str, dict]:
         skip = self.in_fine_stage and self.config.skip_zero_grad

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Callable, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +60,9 @@ from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField
 from nerfplex.render.neus_sampling import (alpha_weights, hierarchical_up_sample, initial_distances,
                                            near_far_from_sphere, neus_alpha)
+
+if TYPE_CHECKING:
+    from nerfplex.data.ray_sampler import RayBatch
 
 EIKONAL_RADIUS = 1.2
 """Samples within this radius of the unit frame enter the eikonal loss (``relax_inside_sphere``)."""
@@ -213,8 +216,9 @@ class NeuS(Model):
             return 1.0
         return min(1.0, int(self.train_step) / self.config.anneal_end)
 
-    def learning_rate_factor(self, step: int) -> float:
-        """The authors' warm-up + cosine factor (:func:`neus_learning_rate_factor`) at ``step``."""
+    def learning_rate_factor(self, step: int, decay: Callable[[int], float]) -> float:
+        """The authors' warm-up + cosine factor (:func:`neus_learning_rate_factor`) at ``step``
+        (``decay`` unused)."""
         cfg = self.config
         return neus_learning_rate_factor(step, cfg.warm_up_end, cfg.end_iter, cfg.learning_rate_alpha)
 
@@ -315,24 +319,19 @@ class NeuS(Model):
         }
 
     # ----------------------------------------------------------------- losses and optimisation
-    @property
-    def needs_target_alpha(self) -> bool:
-        """True when :meth:`get_loss_dict` needs ``target_alpha`` (the mask loss is on)."""
-        return self.config.mask_weight > 0
-
     def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
-                      target_alpha: Optional[Tensor] = None) -> dict[str, Tensor]:
+                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
         """``color_l1``, ``eikonal`` and (with ``mask_weight > 0``) ``mask_bce``, weighted.
 
-        ``target_alpha [R, 1]`` (the batch's alpha) is needed only for the mask loss.
+        The mask loss reads ``batch.alpha [R, 1]`` (the images' coverage).
         """
         cfg = self.config
         rgb = outputs["rgb"]
         if cfg.mask_weight > 0:
-            if target_alpha is None:
+            if batch is None or batch.alpha is None:
                 raise NerfplexError("model.neus.mask_weight > 0 needs the images' alpha (a dataset with "
                                     "masks); set mask_weight to 0 for this scene.")
-            mask = (target_alpha > 0.5).to(rgb.dtype)
+            mask = (batch.alpha > 0.5).to(rgb.dtype)
         else:
             mask = torch.ones_like(rgb[:, :1])
         mask_sum = mask.sum() + 1e-5

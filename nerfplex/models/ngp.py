@@ -19,7 +19,7 @@ elsewhere from :mod:`nerfplex.render.occupancy_march` and :mod:`nerfplex.render.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Callable, Literal, Optional
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,9 @@ from nerfplex.render.compositing import composite, density_weights
 from nerfplex.render.nerfacc_render import nerfacc_usable, render_nerfacc
 from nerfplex.render.occupancy_grid import OccupancyGrid
 from nerfplex.render.occupancy_march import march_occupied
+
+if TYPE_CHECKING:
+    from nerfplex.data.ray_sampler import RayBatch
 
 
 def _ngp_grid() -> HashGridConfig:
@@ -184,7 +187,9 @@ class NGP(Model):
         self.grid.update(step, self.occupancy)
         return False
 
-    def learning_rate_factor(self, step: int) -> float:
+    def learning_rate_factor(self, step: int, decay: Callable[[int], float]) -> float:
+        """nerfacc's schedule (``decay`` unused): linear warm-up from 0.01, then x``lr_gamma`` at 1/2,
+        3/4 and 9/10 of ``schedule_steps``."""
         cfg = self.config
         warmup = 0.01 + 0.99 * min(step, cfg.lr_warmup_steps) / max(cfg.lr_warmup_steps, 1)
         milestones = [cfg.schedule_steps // 2, cfg.schedule_steps * 3 // 4, cfg.schedule_steps * 9 // 10]
@@ -196,7 +201,8 @@ class NGP(Model):
     def get_learning_rates(self) -> dict[str, float]:
         return {"all": self.config.learning_rate}
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor) -> dict[str, Tensor]:
+    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
+                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
         return {"rgb_mse": torch.mean((outputs["rgb"] - target_rgb) ** 2)}
 
     def surface(self, aabb: Tensor) -> SurfaceField:

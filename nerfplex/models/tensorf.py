@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import TYPE_CHECKING, Callable, Literal, Optional
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,9 @@ from nerfplex.fields.tensorf_shading import FeatureShadingMLP
 from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.render.compositing import composite, density_weights
+
+if TYPE_CHECKING:
+    from nerfplex.data.ray_sampler import RayBatch
 
 MAX_MASK_VOXELS = 256 ** 3
 """The alpha mask keeps its previous resolution once the grid has this many voxels (the authors')."""
@@ -204,7 +207,8 @@ class TensoRF(Model):
         rest = first_mask is not None and self._step >= first_mask
         return self.config.l1_weight_rest if rest else self.config.l1_weight_initial
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor) -> dict[str, Tensor]:
+    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
+                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
         losses = {"rgb_mse": torch.mean((outputs["rgb"] - target_rgb) ** 2)}
         if self.l1_weight() > 0:
             losses["density_l1"] = self.l1_weight() * self.field.density_l1()
@@ -221,10 +225,11 @@ class TensoRF(Model):
     def get_learning_rates(self) -> dict[str, float]:
         return {"grid": self.config.lr_grid, "network": self.config.lr_network}
 
-    def lr_decay_origin(self, step: int) -> int:
+    def learning_rate_factor(self, step: int, decay: Callable[[int], float]) -> float:
+        """With ``lr_upsample_reset`` (the authors' default) ``decay`` restarts at each upsampling."""
         if not self.config.lr_upsample_reset:
-            return 0
-        return max((s for s in self.config.upsample_steps if s <= step), default=0)
+            return decay(step)
+        return decay(step - max((s for s in self.config.upsample_steps if s <= step), default=0))
 
     def on_train_step(self, step: int) -> bool:
         """Alpha-mask update (with the box shrink at the first one), then upsampling, before ``step``.

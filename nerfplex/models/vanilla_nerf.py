@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +15,9 @@ from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.render.compositing import composite, density_weights
 from nerfplex.render.samplers import merge_edges, midpoints, pdf_edges, stratified_edges
+
+if TYPE_CHECKING:
+    from nerfplex.data.ray_sampler import RayBatch
 
 
 @dataclass
@@ -97,7 +100,8 @@ class VanillaNeRF(Model):
                             f"density sigma of the {'fine' if self.fine else 'coarse'} MLP, "
                             f"level {self.config.surface_density:g}")
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor) -> dict[str, Tensor]:
+    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
+                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
         losses = {"rgb_mse": torch.mean((outputs["rgb"] - target_rgb) ** 2)}
         if "rgb_coarse" in outputs:
             losses["rgb_mse_coarse"] = torch.mean((outputs["rgb_coarse"] - target_rgb) ** 2)

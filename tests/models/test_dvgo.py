@@ -5,13 +5,13 @@ import torch
 
 from nerfplex.cameras import RayBundle
 from nerfplex.config import config_from_dict
-from nerfplex.engine.masked_adam import MaskedAdam
 from nerfplex.engine.optim import OptimConfig, build_optimizer
 from nerfplex.engine.trainer import Trainer
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.dvgo import frustum_box, mask_from_coarse, resolution_for, scaled_box
 from nerfplex.losses.distortion import distortion_loss
 from nerfplex.models.dvgo import DVGO, DVGOConfig
+from nerfplex.models.masked_adam import MaskedAdam
 from nerfplex.render.voxel_march import march_box
 
 BOX = torch.tensor([[-1.0] * 3, [1.0] * 3])
@@ -165,7 +165,8 @@ def test_stage_switch_builds_the_fine_grid_on_the_coarse_box():
                        expected_mask_source(coarse, model.fine.mask_cache.vertices(), 1e-3))
     assert 0 < model.fine.mask_cache.mask.float().mean() < 1
     assert model.fine.rgbnet is not None and set(model.get_param_groups()) == {"density", "k0", "rgbnet"}
-    assert model.lr_decay_origin(2) == 0 and model.lr_decay_origin(3) == 3
+    since_restart = lambda s: model.learning_rate_factor(s, lambda n: n)  # noqa: E731 (identity decay)
+    assert since_restart(2) == 2 and since_restart(3) == 0
 
 
 def test_progressive_scaling_doubles_voxels_and_restarts_the_rate():
@@ -177,7 +178,8 @@ def test_progressive_scaling_doubles_voxels_and_restarts_the_rate():
     assert int(model.fine.num_voxels) == 24 ** 3
     assert model.fine.resolution == resolution_for(model.fine.aabb, 24 ** 3)
     assert float(model.fine.act_shift) == pytest.approx(math.log(1 / 0.99 - 1) - 3.0, rel=1e-6)
-    assert [model.lr_decay_origin(s) for s in (0, 2, 3, 4, 5, 6, 7, 100)] == [0, 0, 3, 4, 5, 5, 7, 7]
+    steps = (0, 2, 3, 4, 5, 6, 7, 100)  # with an identity decay the factor counts steps since the restart
+    assert [model.learning_rate_factor(s, lambda n: n) for s in steps] == [0, 2, 0, 0, 0, 1, 0, 93]
 
 
 def test_progressive_scaling_resolutions():

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from nerfplex.cameras import RayBundle
-from nerfplex.data.ray_sampler import RayBatchSampler
+from nerfplex.data.ray_sampler import RayBatch, RayBatchSampler
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.nerfpp_background import BackgroundNeRFConfig
 from nerfplex.fields.neus_color import RenderingNetworkConfig
@@ -88,7 +88,9 @@ def test_learning_rate_factor_matches_the_authors_schedule():
     assert f(78750) == pytest.approx(0.05 + 0.95 * (1 + math.cos(math.pi / 4)) / 2)
     assert f(300000) == pytest.approx(0.05) and f(400000) == pytest.approx(0.05)
     model = _model()
-    assert model.learning_rate_factor(5) == 0.5 and model.learning_rate_factor(100) == pytest.approx(0.05)
+    unused = lambda n: float("nan")  # noqa: E731 (NeuS ignores optim's decay)
+    assert model.learning_rate_factor(5, unused) == 0.5
+    assert model.learning_rate_factor(100, unused) == pytest.approx(0.05)
     groups = model.get_param_groups()
     assert list(groups) == ["fields"] and len(groups["fields"]) == len(list(model.parameters()))
     assert model.get_learning_rates() == {"fields": 5e-4}
@@ -171,7 +173,8 @@ def test_color_l1_and_mask_losses_follow_the_authors():
         masked.get_loss_dict(out, target)
     alpha = torch.tensor([[0.9], [0.2], [1.0], [0.0], [0.6], [0.4]])
     mask = (alpha > 0.5).float()
-    losses = masked.get_loss_dict(out, target, target_alpha=alpha)
+    batch = RayBatch(_rays(), target, alpha, torch.arange(6))
+    losses = masked.get_loss_dict(out, target, batch)
     expected = ((out["rgb"] - target).abs() * mask).sum() / (3 + 1e-5)
     assert torch.allclose(losses["color_l1"], expected)
     bce = F.binary_cross_entropy(out["opacity"].clip(1e-3, 1 - 1e-3), mask)

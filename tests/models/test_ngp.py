@@ -83,10 +83,11 @@ def test_occupancy_update_hook_schedule_and_state():
     model.on_train_step(0)
     assert not model.grid.binaries.all() or model.grid.occs.min() > 0.01
     assert model.on_train_step(1) is False
-    assert model.learning_rate_factor(0) == pytest.approx(0.01)
-    assert model.learning_rate_factor(100) == pytest.approx(1.0)
-    assert model.learning_rate_factor(10000) == pytest.approx(0.33)
-    assert model.learning_rate_factor(19999) == pytest.approx(0.33 ** 3)
+    unused = lambda n: float("nan")  # noqa: E731 (ngp ignores optim's decay)
+    assert model.learning_rate_factor(0, unused) == pytest.approx(0.01)
+    assert model.learning_rate_factor(100, unused) == pytest.approx(1.0)
+    assert model.learning_rate_factor(10000, unused) == pytest.approx(0.33)
+    assert model.learning_rate_factor(19999, unused) == pytest.approx(0.33 ** 3)
     fresh = _model()
     fresh.load_state_dict(model.state_dict())
     assert torch.equal(fresh.grid.binaries, model.grid.binaries)

@@ -203,7 +203,8 @@ def test_learning_rate_restarts_at_upsampling_like_the_authors():
 
     aabb = torch.tensor([[-1.0] * 3, [1.0] * 3])
     model = TensoRF(TensoRFConfig(n_voxel_init=8**3, n_voxel_final=12**3, upsample_steps=(5, 9)), aabb)
-    assert [model.lr_decay_origin(s) for s in (0, 4, 5, 8, 9, 100)] == [0, 0, 5, 5, 9, 9]
+    steps = (0, 4, 5, 8, 9, 100)  # with an identity decay the factor counts steps since the restart
+    assert [model.learning_rate_factor(s, lambda n: n) for s in steps] == [0, 4, 0, 3, 0, 91]
     model = TensoRF(TensoRFConfig(n_voxel_init=8**3, n_voxel_final=12**3, upsample_steps=(5, 9),
                                   lr_upsample_reset=False), aabb)
-    assert model.lr_decay_origin(100) == 0
+    assert model.learning_rate_factor(100, lambda n: n) == 100
