@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from nerfplex.distortion import undistort
+from nerfplex.ndc import NDCSpace, ndc_rays
 
 OPENGL_TO_OPENCV = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 """Right-multiply a camera rotation by this to switch between OpenGL and OpenCV camera axes."""
@@ -30,6 +31,8 @@ class Cameras:
         distortion: ``[N, 5]`` OpenCV radial-tangential coefficients ``(k1, k2, p1, p2, k3)``
             (:mod:`nerfplex.distortion`), or None for ideal pinholes. Rays go through the
             *undistorted* pixel positions, so images are used as captured.
+        ndc: None, or the NDC warp (:mod:`nerfplex.ndc`) that :meth:`generate_rays` applies to every ray
+            (forward-facing LLFF scenes, ``data.ndc``): rays then start on ``z' = -1`` in NDC space.
     """
 
     c2w: Tensor
@@ -40,6 +43,7 @@ class Cameras:
     width: int
     height: int
     distortion: Optional[Tensor] = None
+    ndc: Optional[NDCSpace] = None
 
     def __len__(self) -> int:
         return self.c2w.shape[0]
@@ -47,12 +51,13 @@ class Cameras:
     def __getitem__(self, idx) -> "Cameras":
         idx = torch.as_tensor(idx).reshape(-1)
         return Cameras(self.c2w[idx], self.fx[idx], self.fy[idx], self.cx[idx], self.cy[idx],
-                       self.width, self.height, None if self.distortion is None else self.distortion[idx])
+                       self.width, self.height, None if self.distortion is None else self.distortion[idx],
+                       self.ndc)
 
     def to(self, device) -> "Cameras":
         return Cameras(self.c2w.to(device), self.fx.to(device), self.fy.to(device),
                        self.cx.to(device), self.cy.to(device), self.width, self.height,
-                       None if self.distortion is None else self.distortion.to(device))
+                       None if self.distortion is None else self.distortion.to(device), self.ndc)
 
     def scaled(self, factor: float) -> "Cameras":
         """The same cameras for images resized by ``factor`` (e.g. 0.5 halves each side).
@@ -61,7 +66,7 @@ class Cameras:
         width, height = round(self.width * factor), round(self.height * factor)
         sx, sy = width / self.width, height / self.height
         return Cameras(self.c2w, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height,
-                       self.distortion)
+                       self.distortion, self.ndc)
 
     def generate_rays(self, cam_idx: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Rays through pixel centres (undistorted first when the cameras have ``distortion``).
@@ -81,6 +86,9 @@ class Cameras:
         c2w = self.c2w[cam_idx]
         directions = torch.einsum("rij,rj->ri", c2w[:, :, :3], dirs_cam)
         directions = directions / directions.norm(dim=-1, keepdim=True)
+        if self.ndc is not None:
+            origins, directions, _ = ndc_rays(c2w[:, :, 3], directions, self.ndc)
+            return origins, directions
         return c2w[:, :, 3].clone(), directions
 
     def image_rays(self, index: int) -> tuple[Tensor, Tensor]:

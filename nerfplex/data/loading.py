@@ -10,13 +10,16 @@ from nerfplex.data.degrade import degrade_training_split
 from nerfplex.data.scene import SceneData, concat_splits
 from nerfplex.errors import NerfplexError
 
-DatasetKind = Literal["procedural", "blender", "monosdf", "nsvf", "dtu"]
+DatasetKind = Literal["auto", "procedural", "blender", "monosdf", "nsvf", "dtu", "colmap", "llff"]
 
 _FOLDER_HINTS = {
+    "auto": "a dataset folder in any layout nerfplex reads (docs/datasets.md)",
     "blender": "the folder with transforms_*.json or transforms.json",
     "monosdf": "one scene folder with meta_data.json, e.g. data/Replica/scan1",
     "nsvf": "one scene folder with rgb/, pose/, intrinsics.txt, bbox.txt, e.g. data/TanksAndTemple/Truck",
     "dtu": "one scan folder with cameras_sphere.npz, image/, mask/, e.g. data/DTU/dtu_scan24",
+    "colmap": "one scene folder with images/ and sparse/0/, e.g. data/360_v2/garden or process-data output",
+    "llff": "one scene folder with poses_bounds.npy and images/, e.g. data/nerf_llff_data/fern",
 }
 
 
@@ -24,13 +27,17 @@ _FOLDER_HINTS = {
 class DataConfig:
     """Where the scene comes from (docs/datasets.md describes every format)."""
 
-    kind: DatasetKind = "procedural"
-    """``procedural``: a built-in scene rendered on the fly; ``blender``: a folder with
+    kind: DatasetKind = "auto"
+    """``auto`` (default): the layout of ``data.path`` found from its files (docs/datasets.md), or the
+    built-in scene when no path is given; ``procedural``: a built-in scene rendered on the fly;
+    ``blender``: a folder with
     ``transforms_*.json`` (NeRF-synthetic) or one ``transforms.json`` (instant-ngp, with per-frame
     intrinsics and k1 k2 p1 p2 k3 distortion); ``monosdf``: a MonoSDF / sdfstudio ``meta_data.json``
     scene (Replica, Tanks and Temples advanced); ``nsvf``: an NSVF-layout scene (``rgb/``, ``pose/``,
     ``intrinsics.txt``, ``bbox.txt``: Tanks and Temples as DVGO / TensoRF read it); ``dtu``: a DTU scan
-    in the IDR / NeuS layout (``cameras_sphere.npz``, ``image/``, ``mask/``)."""
+    in the IDR / NeuS layout (``cameras_sphere.npz``, ``image/``, ``mask/``); ``colmap``: a COLMAP sparse
+    model with its images (``images/``, ``sparse/0/``: Mip-NeRF 360, 3DGS, ``nerfplex process-data``);
+    ``llff``: ``poses_bounds.npy`` + ``images/`` (LLFF forward-facing scenes)."""
     path: Optional[Path] = None
     """Dataset folder (every kind but ``procedural``)."""
     scene: Literal["object", "room"] = "object"
@@ -49,9 +56,13 @@ class DataConfig:
     """Blender layout: which file is held out (``transforms_test.json`` or ``transforms_val.json``);
     NSVF layout: ``test`` holds out the ``2_*`` views (``1_*`` when there are none), ``val`` the ``1_*``."""
     test_every: Optional[int] = None
-    """Single ``transforms.json``, ``meta_data.json`` and DTU: frames with ``index % test_every == 0`` are
-    held out. None: the format's default (``transforms.json`` 8; ``meta_data.json`` 10, the S3IM
-    authors' Replica split; DTU 8)."""
+    """Single ``transforms.json``, ``meta_data.json``, DTU, COLMAP and LLFF: frames with
+    ``index % test_every == 0`` (in name order) are held out. None: the format's default
+    (``transforms.json`` 8; ``meta_data.json`` 10, the S3IM authors' Replica split; DTU 8; COLMAP 8, the
+    Mip-NeRF 360 / 3DGS convention; LLFF 8, NeRF's ``llffhold``)."""
+    ndc: bool = False
+    """LLFF: warp rays into normalised device coordinates (NeRF's forward-facing setting: depth from the
+    near plane to infinity becomes [-1, 1]); needs ``ray_bounds: aabb``. Only for forward-facing scenes."""
     masks: bool = True
     """DTU: use ``mask/*.png`` as the images' alpha (NeuS's wmask setting); false keeps the whole
     photographs (womask)."""
@@ -81,10 +92,37 @@ class DataConfig:
     max_test_views: Optional[int] = None
     """Evaluate on at most this many held-out views (evenly spaced); None: all."""
 
+    def checks(self) -> list[tuple[str, bool, str]]:
+        """Value checks of the layout options (the config validation protocol)."""
+        return [
+            ("test_every", self.test_every is None or (not isinstance(self.test_every, bool)
+                                                       and self.test_every >= 2),
+             "null (the format's default) or an integer of at least 2"),
+            ("ndc", not self.ndc or self.ray_bounds == "aabb",
+             "false unless data.ray_bounds is aabb (NDC rays are bounded by clipping to the NDC box)"),
+            ("ndc", not self.ndc or self.kind in ("auto", "llff"),
+             "false unless the scene is an LLFF one (data.kind llff or auto)"),
+            *self._value_checks(),
+        ]
+
+    def _value_checks(self) -> list[tuple[str, bool, str]]:
+        """Ranges of the numeric options (non-finite values are rejected for every field)."""
+        positive = [(key, getattr(self, key) > 0, "a positive number")
+                    for key in ("resolution", "num_train_views", "num_test_views", "downscale", "box_scale")]
+        return [*positive,
+                ("train_fraction", 0 < self.train_fraction <= 1, "in (0, 1]"),
+                ("train_noise_std", self.train_noise_std >= 0, "0 or positive"),
+                ("train_blur_sigma", self.train_blur_sigma >= 0, "0 or positive"),
+                ("near", self.near is None or self.near >= 0, "null (the dataset's) or 0 or positive"),
+                ("far", self.far is None or self.far > (self.near or 0.0),
+                 "null (the dataset's) or larger than data.near"),
+                ("max_test_views", self.max_test_views is None or self.max_test_views >= 1,
+                 "null (all test views) or at least 1")]
+
 
 def load_scene(config: DataConfig) -> SceneData:
     """Load the configured scene."""
-    if config.kind == "procedural":
+    if config.kind == "procedural" or (config.kind == "auto" and config.path is None):
         from nerfplex.data.procedural import make_procedural_scene
 
         scene = make_procedural_scene(config.scene, config.resolution, config.num_train_views,
@@ -120,18 +158,35 @@ def _load_folder(config: DataConfig) -> SceneData:
         raise NerfplexError(f"data.kind is {config.kind!r} but data.path is not set. Pass --data.path FOLDER "
                             f"({_FOLDER_HINTS[config.kind]}).")
     path = Path(config.path)
-    if config.kind == "blender":
+    kind = config.kind
+    if kind == "auto":
+        from nerfplex.data.detect import detect_layout
+
+        kind = detect_layout(path)
+    if config.ndc and kind != "llff":
+        raise NerfplexError(f"--data.ndc is set but {path} is a {kind} scene; NDC rays are for forward-facing "
+                            f"LLFF scenes. Leave out --data.ndc.")
+    if kind == "colmap":
+        from nerfplex.data.colmap import COLMAP_TEST_EVERY, load_colmap
+
+        return load_colmap(path, downscale=config.downscale, test_every=config.test_every or COLMAP_TEST_EVERY)
+    if kind == "llff":
+        from nerfplex.data.llff import LLFF_TEST_EVERY, load_llff
+
+        return load_llff(path, downscale=config.downscale, test_every=config.test_every or LLFF_TEST_EVERY,
+                         ndc=config.ndc)
+    if kind == "blender":
         from nerfplex.data.blender import load_blender
 
         return load_blender(path, downscale=config.downscale, test_split=config.test_split,
                             test_every=config.test_every or 8)
-    if config.kind == "monosdf":
+    if kind == "monosdf":
         from nerfplex.data.monosdf import MONOSDF_TEST_EVERY, load_monosdf
 
         every = config.test_every or MONOSDF_TEST_EVERY
         return load_monosdf(path, downscale=config.downscale, test_every=every,
                             mono_priors=config.mono_priors)
-    if config.kind == "nsvf":
+    if kind == "nsvf":
         from nerfplex.data.nsvf import load_nsvf
 
         return load_nsvf(path, downscale=config.downscale, test_split=config.test_split)

@@ -113,7 +113,7 @@ def concat_splits(first: SceneSplit, second: SceneSplit) -> SceneSplit:
     else:
         dist = None if a.distortion is None else torch.cat([a.distortion, b.distortion])
     cameras = Cameras(torch.cat([a.c2w, b.c2w]), torch.cat([a.fx, b.fx]), torch.cat([a.fy, b.fy]),
-                      torch.cat([a.cx, b.cx]), torch.cat([a.cy, b.cy]), a.width, a.height, dist)
+                      torch.cat([a.cx, b.cx]), torch.cat([a.cy, b.cy]), a.width, a.height, dist, a.ndc)
     priors = {k: torch.cat([v, second.priors[k]]) for k, v in first.priors.items() if k in second.priors}
     alpha = join(first.alpha, second.alpha, 1.0, alpha_like) if alpha_like is not None else None
     depth = join(first.depth, second.depth, float("inf"), depth_like) if depth_like is not None else None
