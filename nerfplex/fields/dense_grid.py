@@ -15,12 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def grid_vertices(aabb: Tensor, resolution: Sequence[int]) -> Tensor:
-    """World positions ``[N_x, N_y, N_z, 3]`` of the vertices of a ``resolution`` grid over ``aabb``."""
-    axes = [torch.linspace(float(aabb[0, d]), float(aabb[1, d]), int(n), device=aabb.device)
-            for d, n in enumerate(resolution)]
-    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
+from nerfplex.render.box_grid import grid_vertices
 
 
 def sample_volume(volume: Tensor, aabb: Tensor, points: Tensor) -> Tensor:

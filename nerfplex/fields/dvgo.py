@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nerfplex.fields.dense_grid import DenseGrid
-from nerfplex.fields.mask_cache import MaskCache
+from nerfplex.render.mask_cache import MaskCache
 from nerfplex.fields.tensorf_shading import tensorf_encoding
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from nerfplex.cameras import RayBundle
 from nerfplex.errors import NerfplexError
-from nerfplex.fields.alpha_mask import AlphaGridMask
+from nerfplex.render.alpha_mask import AlphaGridMask
 from nerfplex.fields.tensorf import CPField, VMField, resolution_for_voxels
 from nerfplex.fields.tensorf_shading import FeatureShadingMLP
 from nerfplex.models.base import Model

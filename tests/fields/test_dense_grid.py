@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from nerfplex.fields.dense_grid import DenseGrid, grid_vertices, smooth_l1_total_variation
+from nerfplex.fields.dense_grid import DenseGrid, smooth_l1_total_variation
 
 BOX = torch.tensor([[-1.0, -2.0, 0.0], [1.0, 2.0, 3.0]])
 
@@ -24,14 +24,6 @@ def _linear_grid(resolution):
 def _random_points(n, seed=0):
     g = torch.Generator().manual_seed(seed)
     return BOX[0] + torch.rand(n, 3, generator=g) * (BOX[1] - BOX[0])
-
-
-def test_vertices_span_the_box_in_xyz_order():
-    vertices = grid_vertices(BOX, [3, 5, 4])
-    assert vertices.shape == (3, 5, 4, 3)
-    torch.testing.assert_close(vertices[0, 0, 0], BOX[0])
-    torch.testing.assert_close(vertices[-1, -1, -1], BOX[1])
-    torch.testing.assert_close(vertices[1, 2, 0], torch.tensor([0.0, 0.0, 0.0]))
 
 
 def test_values_at_vertices_and_trilinear_in_between():

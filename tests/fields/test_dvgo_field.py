@@ -7,7 +7,6 @@ from nerfplex.cameras import Cameras, look_at
 from nerfplex.fields.dvgo import (DVGOColorMLP, DVGOField, coarse_geometry_box, density_shift,
                                   mask_from_coarse, raw_to_alpha, resolution_for, scaled_box,
                                   voxel_size_for)
-from nerfplex.fields.mask_cache import MaskCache
 from nerfplex.fields.view_count import count_views
 
 BOX = torch.tensor([[-1.0] * 3, [1.0] * 3])
@@ -86,16 +85,6 @@ def test_color_mlp_layouts():
     a = DVGOColorMLP(12, True, 3, 8, 4, g)
     b = DVGOColorMLP(12, True, 3, 8, 4, torch.Generator().manual_seed(3))
     torch.testing.assert_close(a.mlp[0].weight, b.mlp[0].weight)
-
-
-def test_mask_cache_reads_the_nearest_vertex_and_is_false_outside():
-    mask = torch.zeros(3, 3, 3, dtype=torch.bool)
-    mask[2, 1, 1] = True  # vertex (1, 0, 0)
-    cache = MaskCache(mask, BOX)
-    points = torch.tensor([[0.6, 0.1, -0.2], [0.4, 0.0, 0.0], [1.0, 0.0, 0.0], [1.2, 0.0, 0.0],
-                           [1.6, 0.0, 0.0]])
-    # within half a voxel beyond the box the nearest vertex still counts (the authors' rounding)
-    assert cache(points).tolist() == [True, False, True, True, False]
 
 
 def test_occupancy_update_and_scaling_keep_a_dilated_mask():

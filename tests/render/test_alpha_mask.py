@@ -1,6 +1,6 @@
 import torch
 
-from nerfplex.fields.alpha_mask import AlphaGridMask
+from nerfplex.render.alpha_mask import AlphaGridMask
 
 BOX = torch.tensor([[-1.0] * 3, [1.0] * 3])
 

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from nerfplex.fields.dense_grid import grid_vertices
+from nerfplex.render.box_grid import grid_vertices
 
 
 class MaskCache(nn.Module):
