@@ -13,6 +13,15 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+CPU_CHUNK_POINTS = 8192
+"""Default slice size on the CPU (points per call): in the 4-16k range measured fastest above."""
+
+
+def chunk_size_for(points: Tensor, cpu_chunk_points: int) -> int:
+    """The one CPU chunk-size rule: slices of ``cpu_chunk_points`` rows when ``points`` live on the CPU,
+    one call (0) on other devices, where large activations cost no page faults."""
+    return cpu_chunk_points if points.device.type == "cpu" else 0
+
 
 def apply_in_chunks(fn: Callable[..., tuple[Tensor, ...]], *inputs: Tensor,
                     chunk_size: int) -> tuple[Tensor, ...]:

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 
 from nerfplex.cameras import RayBundle
 from nerfplex.errors import NerfplexError
-from nerfplex.fields.chunking import apply_in_chunks
+from nerfplex.fields.chunking import CPU_CHUNK_POINTS, apply_in_chunks, chunk_size_for
 from nerfplex.fields.hash_sdf_network import HashSDFConfig, HashSDFNetwork
 from nerfplex.fields.nerfpp_background import BackgroundNeRF, BackgroundNeRFConfig, outside_distances
 from nerfplex.fields.neus_color import RenderingNetwork, RenderingNetworkConfig, SingleVariance
@@ -138,7 +138,7 @@ class NeuSConfig:
     use_white_bkgd: bool = False
     """Composite white behind the scene (``train.use_white_bkgd``). False composites the trainer's
     background colour (the authors' False means black: use ``trainer.train_background: black``)."""
-    cpu_chunk_points: int = 8192
+    cpu_chunk_points: int = CPU_CHUNK_POINTS
     """On the CPU, run the networks over this many points at a time (0: all at once); same result,
     less memory traffic (see :mod:`nerfplex.fields.chunking`)."""
 
@@ -229,7 +229,7 @@ class NeuS(Model):
 
     # ----------------------------------------------------------------- network evaluation
     def _chunk(self, points: Tensor) -> int:
-        return self.config.cpu_chunk_points if points.device.type == "cpu" else 0
+        return chunk_size_for(points, self.config.cpu_chunk_points)
 
     def _sdf_unit(self, points: Tensor) -> Tensor:
         """SDF ``[P]`` at unit-frame points ``[P, 3]``."""

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from nerfplex.cameras import RayBundle
-from nerfplex.fields.chunking import apply_in_chunks
+from nerfplex.fields.chunking import CPU_CHUNK_POINTS, apply_in_chunks, chunk_size_for
 from nerfplex.fields.nerf_mlp import NeRFMLP, NeRFMLPConfig
 from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField, mean_over_axis_views
@@ -37,7 +37,7 @@ class VanillaNeRFConfig:
     surface_density: float = 50.0
     """Density σ (1 / world unit) at which ``nerfplex export-mesh`` cuts the surface. NeRF's σ has no
     fixed scale; 50 is a common choice for Blender-scale objects (override with ``--level``)."""
-    cpu_chunk_points: int = 8192
+    cpu_chunk_points: int = CPU_CHUNK_POINTS
     """On the CPU, run the MLPs over this many points at a time (0: all at once). Same result; about
     2x faster for paper-size networks because small activations avoid page faults."""
 
@@ -62,7 +62,7 @@ class VanillaNeRF(Model):
         distances = midpoints(edges)  # [R, S]
         positions = rays.origins[:, None] + rays.directions[:, None] * distances[..., None]
         directions = rays.directions[:, None].expand_as(positions)
-        chunk = self.config.cpu_chunk_points if positions.device.type == "cpu" else 0
+        chunk = chunk_size_for(positions, self.config.cpu_chunk_points)
         density, rgb = apply_in_chunks(mlp, positions.reshape(-1, 3), directions.reshape(-1, 3),
                                        chunk_size=chunk)
         num_rays, num_samples = distances.shape

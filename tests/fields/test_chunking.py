@@ -1,6 +1,6 @@
 import torch
 
-from nerfplex.fields.chunking import apply_in_chunks
+from nerfplex.fields.chunking import CPU_CHUNK_POINTS, apply_in_chunks, chunk_size_for
 from nerfplex.fields.nerf_mlp import NeRFMLP, NeRFMLPConfig
 
 
@@ -19,3 +19,10 @@ def test_chunked_equals_single_pass_with_gradients():
     for g, p in zip(grads, mlp.parameters()):
         torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
     assert apply_in_chunks(mlp, pos, dirs, chunk_size=0)[0].shape == (100,)
+
+
+def test_chunk_size_rule_slices_only_on_the_cpu():
+    points = torch.zeros(5, 3)
+    assert chunk_size_for(points, 4096) == 4096
+    assert chunk_size_for(points.to("meta"), 4096) == 0
+    assert CPU_CHUNK_POINTS == 8192
