@@ -62,7 +62,7 @@ def resolve_device(name: str) -> torch.device:
 def evaluate(args: EvalArgs) -> dict:
     """Run the evaluation; returns the report written as metrics.json."""
     from nerfplex.engine.evaluation import evenly_spaced
-    from nerfplex.engine.run_loading import load_run
+    from nerfplex.run_loading import load_run
     from nerfplex.eval.image_evaluation import (ImageEvalSettings, log_evaluation_to_tensorboard,
                                                 write_evaluation)
     from nerfplex.metrics.image_metrics import build_metrics

@@ -45,7 +45,7 @@ class ExportMeshArgs:
 
 def export_mesh(args: ExportMeshArgs) -> dict:
     """Extract, write and (with a ground truth) evaluate; returns the report written as JSON."""
-    from nerfplex.engine.run_loading import load_run
+    from nerfplex.run_loading import load_run
     from nerfplex.geometry.mesh_io import write_mesh
     from nerfplex.eval.surface_evaluation import extract_and_score
 

@@ -81,7 +81,7 @@ def build_path(args: RenderArgs, run):
 def render(args: RenderArgs) -> dict:
     """Render the path; returns render.json's content (plus ``output``)."""
     from nerfplex.cli.eval import resolve_device
-    from nerfplex.engine.run_loading import load_run
+    from nerfplex.run_loading import load_run
     from nerfplex.eval.video import RenderSettings, render_path
     from nerfplex.render.background import background_colors
 

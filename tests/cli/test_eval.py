@@ -14,7 +14,7 @@ from skimage.metrics import structural_similarity
 
 from nerfplex.cli.main import main
 from nerfplex.engine.evaluation import render_view
-from nerfplex.engine.run_loading import load_run
+from nerfplex.run_loading import load_run
 from nerfplex.eval.run_report import read_scalars
 
 pytestmark = pytest.mark.usefixtures("one_thread")
