@@ -63,8 +63,8 @@ def evaluate(args: EvalArgs) -> dict:
     """Run the evaluation; returns the report written as metrics.json."""
     from nerfplex.engine.evaluation import evenly_spaced
     from nerfplex.run_loading import load_run
-    from nerfplex.eval.image_evaluation import (ImageEvalSettings, log_evaluation_to_tensorboard,
-                                                write_evaluation)
+    from nerfplex.engine.logger import log_evaluation_to_tensorboard
+    from nerfplex.eval.image_evaluation import ImageEvalSettings, write_evaluation
     from nerfplex.metrics.image_metrics import build_metrics
     from nerfplex.metrics.weights import default_weights_dir
     from nerfplex.render.background import background_colors

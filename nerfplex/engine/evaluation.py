@@ -14,12 +14,6 @@ from nerfplex.metrics.image_metrics import TRAINING_METRICS, build_metrics, scor
 from nerfplex.models.base import Model
 
 
-def mean_metric(results: list[dict], key: str) -> Optional[float]:
-    """Mean of ``key`` over ``results``, skipping None values (None if there are none)."""
-    values = [r[key] for r in results if r[key] is not None]
-    return sum(values) / len(values) if values else None
-
-
 @dataclass
 class RenderedView:
     """One rendered image: ``rgb [H, W, 3]``, ``depth [H, W, 1]``, ``opacity [H, W, 1]``."""

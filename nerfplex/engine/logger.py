@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
@@ -26,3 +27,17 @@ class TensorBoardLogger:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def log_evaluation_to_tensorboard(run_dir: Path, step: int, means: dict[str, Optional[float]],
+                                  prefix: str = "test") -> list[str]:
+    """Write the mean metrics of an evaluation as ``<prefix>/<metric>`` scalars at ``step`` into
+    ``RUN/tensorboard`` (beside the training curves); returns the tags written."""
+    values = {f"{prefix}/{name}": value for name, value in means.items() if value is not None}
+    logger = TensorBoardLogger(Path(run_dir) / "tensorboard")
+    try:
+        logger.scalars(values, step)
+        logger.flush()
+    finally:
+        logger.close()
+    return sorted(values)

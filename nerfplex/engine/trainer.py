@@ -23,13 +23,14 @@ from nerfplex.engine.checkpoint import (check_matches, checkpoint_meta, checkpoi
                                         prune_checkpoints, save_checkpoint)
 from nerfplex.engine.distributed import (average_gradients, broadcast_object, check_batch_size,
                                          init_distributed, slice_batch)
-from nerfplex.engine.evaluation import evaluate_split, evenly_spaced, mean_metric
+from nerfplex.engine.evaluation import evaluate_split, evenly_spaced
 from nerfplex.engine.hooks import TrainerHook
 from nerfplex.engine.host_memory import keep_freed_memory
 from nerfplex.engine.logger import TensorBoardLogger
 from nerfplex.engine.optim import build_optimizer, decay_factor, set_decay
-from nerfplex.engine.visualize import depth_image, error_image
+from nerfplex.eval.visualize import depth_image, error_image
 from nerfplex.errors import NerfplexError
+from nerfplex.metrics.image_metrics import mean_metric
 from nerfplex.metrics.psnr import mse_to_psnr
 from nerfplex.losses.shared_losses import shared_losses
 from nerfplex.models.registry import build_model

@@ -30,9 +30,9 @@ from tqdm import tqdm
 from nerfplex.io import write_text_atomic
 from nerfplex.data.images import write_png
 from nerfplex.data.scene import SceneData
-from nerfplex.engine.evaluation import mean_metric, render_view
-from nerfplex.engine.visualize import depth_image, error_image
-from nerfplex.metrics.image_metrics import ImageMetric, score_image
+from nerfplex.engine.evaluation import render_view
+from nerfplex.eval.visualize import depth_image, error_image
+from nerfplex.metrics.image_metrics import ImageMetric, mean_metric, score_image
 from nerfplex.eval.staging import staged_directory
 from nerfplex.models.base import Model
 
@@ -140,19 +140,3 @@ def write_evaluation(out_dir: Path, model: Model, scene: SceneData, indices: lis
         write_text_atomic(staging / "metrics.json", json.dumps(report, indent=2))
         write_text_atomic(staging / "metrics.csv", metrics_csv(rows, names, means))
     return report
-
-
-def log_evaluation_to_tensorboard(run_dir: Path, step: int, means: dict[str, Optional[float]],
-                                  prefix: str = "test") -> list[str]:
-    """Write the mean metrics as ``<prefix>/<metric>`` scalars at ``step`` into ``RUN/tensorboard``
-    (beside the training curves); returns the tags written."""
-    from nerfplex.engine.logger import TensorBoardLogger
-
-    values = {f"{prefix}/{name}": value for name, value in means.items() if value is not None}
-    logger = TensorBoardLogger(Path(run_dir) / "tensorboard")
-    try:
-        logger.scalars(values, step)
-        logger.flush()
-    finally:
-        logger.close()
-    return sorted(values)

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from nerfplex.cameras import Cameras
 from nerfplex.io import write_text_atomic
 from nerfplex.data.images import to_uint8, write_png
-from nerfplex.engine.visualize import depth_image
+from nerfplex.eval.visualize import depth_image
 from nerfplex.eval.camera_paths import path_to_json
 from nerfplex.eval.staging import staged_directory
 from nerfplex.eval.view_rendering import image_normals, normals_image, render_image

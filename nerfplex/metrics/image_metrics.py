@@ -142,6 +142,13 @@ def build_metrics(names: list[str] | tuple[str, ...], weights_dir: Optional[Path
     return metrics, skipped
 
 
+def mean_metric(results: list[dict], key: str) -> Optional[float]:
+    """Mean of ``key`` over per-image ``results`` ``[{name: value | None}]``, skipping None values (None
+    if there are none): the "mean of per-image values" of every convention."""
+    values = [r[key] for r in results if r[key] is not None]
+    return sum(values) / len(values) if values else None
+
+
 def score_image(metrics: list[ImageMetric], pred: Tensor, target: Tensor) -> dict[str, Optional[float]]:
     """``{name: value}`` of every metric on one image pair ``[H, W, 3]`` (prediction already clamped to
     [0, 1], target composited on the evaluation background)."""

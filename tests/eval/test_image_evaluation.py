@@ -9,9 +9,8 @@ import pytest
 import torch
 
 from nerfplex.engine.evaluation import evaluate_split
-from nerfplex.eval.image_evaluation import ImageEvalSettings, log_evaluation_to_tensorboard, write_evaluation
+from nerfplex.eval.image_evaluation import ImageEvalSettings, write_evaluation
 from nerfplex.metrics.image_metrics import build_metrics
-from nerfplex.eval.run_report import read_scalars
 from nerfplex.models.registry import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -41,10 +40,3 @@ def test_writes_metrics_images_and_matches_the_trainers_psnr(tiny_config, tiny_s
         assert sorted(p.name for p in (tmp_path / "eval" / kind).iterdir()) == ["r_0.png", "r_1.png"]
     assert [p.name for p in tmp_path.iterdir()] == ["eval"]  # no staging leftovers
     assert model.training
-
-
-def test_means_go_to_tensorboard(tmp_path):
-    tags = log_evaluation_to_tensorboard(tmp_path, 7, {"psnr": 25.5, "lpips_alex": 0.125, "dreamsim": None})
-    assert tags == ["test/lpips_alex", "test/psnr"]
-    scalars = read_scalars(tmp_path / "tensorboard")
-    assert scalars == {"test/psnr": [(7, 25.5)], "test/lpips_alex": [(7, 0.125)]}
