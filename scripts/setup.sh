@@ -14,10 +14,22 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
   fi
 fi
 
+# Debian's chromium for the viewer's browser test (tests/viewer; Playwright drives it, never downloads one).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium (the viewer's browser test)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
+  if ! $SUDO apt-get install -y -qq chromium >/dev/null 2>&1; then
+    $SUDO apt-get update -qq >/dev/null 2>&1 || true
+    $SUDO apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || echo "setup: WARNING could not install chromium; tests/viewer/test_browser.py will be skipped" >&2
+  fi
+fi
+
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # torch==2.13.0 (CPU) is pinned in pyproject.toml; see docs/install.md for CUDA builds.
 # perceptual: LPIPS / DreamSim packages (their tests run on generated weights; no weights are downloaded);
-# video: imageio-ffmpeg for mp4 output. See docs/evaluation.md.
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,perceptual,video]"
+# video: imageio-ffmpeg for mp4 output. See docs/evaluation.md. viewer: viser (docs/viewer.md);
+# browser-test: playwright for Python, pointed at the chromium installed above.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,perceptual,video,viewer,browser-test]"
 echo "setup: done (.venv/bin/nerfplex)"

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from nerfplex.cameras import Cameras
 from nerfplex.data.scene import SceneData
+from nerfplex.errors import NerfplexError
 from nerfplex.eval.camera_paths import scene_frame
 from nerfplex.eval.view_rendering import RenderedView, render_view
 from nerfplex.models.base import Model
@@ -70,7 +71,11 @@ class Viewer:
     """A viser server showing ``run``; ``training`` adds the controls a live run has."""
 
     def __init__(self, run: ViewedRun, config: ViewerConfig, training: bool = False):
-        import viser  # imported here: only the viewer needs it
+        try:
+            import viser  # imported here: only the viewer needs it
+        except ImportError:
+            raise NerfplexError("the viewer needs the viser package: pip install -e '.[viewer]' (scripts/setup.sh "
+                                "installs it).") from None
 
         self.run, self.config, self.training = run, config, training
         self.time_share = TimeShare(config.render_share)
@@ -253,8 +258,6 @@ class Viewer:
         self.keyframe_count.content = f"{len(self.keyframes)} keyframes"
 
     def _save_path(self, _event) -> None:
-        from nerfplex.errors import NerfplexError
-
         train = self.run.scene.train.cameras
         try:
             path = save_keyframe_path(self.keyframes, self.run.run_dir / "camera_paths", self.path_name.value,
