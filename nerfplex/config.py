@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nerfplex.config_checks import run_checks
 from nerfplex.config_io import dump_yaml, from_dict, load_yaml, to_dict
 from nerfplex.io import write_text_atomic
 from nerfplex.data.loading import DataConfig
@@ -19,7 +20,6 @@ from nerfplex.errors import NerfplexError
 from nerfplex.fields.nerf_mlp import NeRFMLPConfig
 from nerfplex.losses.shared_losses import LossConfig
 from nerfplex.models.registry import ModelConfig
-from nerfplex.models.neus import check_neus_config
 from nerfplex.models.tensorf import TensoRFConfig
 from nerfplex.models.vanilla_nerf import VanillaNeRFConfig
 
@@ -89,47 +89,9 @@ def save_config(config: ExperimentConfig, path: Path) -> None:
 
 
 def validate(config: ExperimentConfig) -> ExperimentConfig:
-    """Value checks that types alone cannot express."""
-    checks = [
-        ("trainer.max_steps", config.trainer.max_steps > 0, "a positive integer"),
-        ("trainer.batch_size", config.trainer.batch_size > 0, "a positive integer"),
-        ("trainer.log_every", config.trainer.log_every > 0, "a positive integer"),
-        ("trainer.checkpoint_every", config.trainer.checkpoint_every > 0, "a positive integer"),
-        ("trainer.eval_every", config.trainer.eval_every >= 0, "0 or a positive integer"),
-        ("trainer.keep_checkpoints", config.trainer.keep_checkpoints > 0, "a positive integer"),
-        ("trainer.render_chunk", config.trainer.render_chunk > 0, "a positive integer"),
-        ("optim.lr", config.optim.lr > 0, "a positive number"),
-        ("optim.final_factor", config.optim.final_factor > 0, "a positive number"),
-        ("data.resolution", config.data.resolution > 0, "a positive integer"),
-        ("data.num_train_views", config.data.num_train_views > 0, "a positive integer"),
-        ("data.num_test_views", config.data.num_test_views > 0, "a positive integer"),
-        ("data.downscale", config.data.downscale > 0, "a positive integer"),
-        ("data.test_every", config.data.test_every is None or config.data.test_every > 1,
-         "null (the format's default) or an integer of at least 2"),
-        ("data.box_scale", config.data.box_scale > 0, "a positive number"),
-        ("data.train_fraction", 0 < config.data.train_fraction <= 1, "in (0, 1]"),
-        ("data.train_noise_std", config.data.train_noise_std >= 0, "0 or positive"),
-        ("data.train_blur_sigma", config.data.train_blur_sigma >= 0, "0 or positive"),
-        ("loss.s3im.weight", config.loss.s3im.weight >= 0, "0 (off) or positive"),
-        ("loss.s3im.depth_weight", config.loss.s3im.depth_weight >= 0, "0 (off) or positive"),
-        ("loss.s3im.kernel_size", config.loss.s3im.kernel_size > 0, "a positive integer"),
-        ("loss.s3im.stride", config.loss.s3im.stride > 0, "a positive integer"),
-        ("loss.s3im.repeat", config.loss.s3im.repeat > 0, "a positive integer"),
-        ("loss.s3im.patch_height", config.loss.s3im.patch_height > 0, "a positive integer"),
-        ("model.nerf.num_coarse_samples", config.model.nerf.num_coarse_samples > 0, "a positive integer"),
-        ("model.nerf.num_fine_samples", config.model.nerf.num_fine_samples >= 0, "0 or more"),
-        ("model.nerf.cpu_chunk_points", config.model.nerf.cpu_chunk_points >= 0, "0 (off) or more"),
-        ("model.nerf.mlp.num_layers", config.model.nerf.mlp.num_layers > 0, "a positive integer"),
-        ("model.nerf.mlp.width", config.model.nerf.mlp.width > 1, "an integer of at least 2"),
-        *_tensorf_checks(config),
-        *_dvgo_checks(config),
-        *_neus_checks(config),
-        *_ngp_checks(config),
-    ]
-    for key, ok, expected in checks:
-        if not ok:
-            value = _get(config, key)
-            raise NerfplexError(f"config {key} = {value!r} is invalid: it must be {expected}.")
+    """Value checks that types alone cannot express: every section's own ``checks()`` (beside the fields
+    they check; nerfplex/config_checks.py), non-finite floats anywhere, and the checks across sections."""
+    run_checks(config, extra=_cross_checks(config))
     s3im = config.loss.s3im
     width = config.trainer.batch_size * s3im.repeat // s3im.patch_height
     if s3im.weight > 0 and min(width, s3im.patch_height) + 2 * ((s3im.kernel_size - 1) // 2) < s3im.kernel_size:
@@ -137,92 +99,39 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
             f"config loss.s3im: trainer.batch_size {config.trainer.batch_size} x repeat {s3im.repeat} "
             f"makes a {s3im.patch_height}x{width} virtual image, smaller than the {s3im.kernel_size}x"
             f"{s3im.kernel_size} window. Raise trainer.batch_size or lower loss.s3im.patch_height.")
-    if config.model.method == "neus":
-        check_neus_config(config.model.neus)  # structural: network sizes that fit together
     return config
 
 
-def _tensorf_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
-    tf = config.model.tensorf
-    positive = ("cp_density_rank", "cp_color_rank", "color_feature_dim", "n_voxel_init",
-                "n_voxel_final", "step_ratio", "distance_scale", "mlp_width", "lr_grid", "lr_network")
-    non_negative = ("view_frequencies", "feature_frequencies", "alpha_mask_threshold",
-                    "weight_threshold", "l1_weight_initial", "l1_weight_rest", "tv_weight_density",
-                    "tv_weight_color")
-    checks = [(f"model.tensorf.{k}", getattr(tf, k) > 0, "a positive number") for k in positive]
-    checks += [(f"model.tensorf.{k}", getattr(tf, k) >= 0, "0 or positive") for k in non_negative]
-    for key in ("density_ranks", "color_ranks"):
-        checks.append((f"model.tensorf.{key}", min(getattr(tf, key)) > 0, "three positive integers"))
-    for key in ("upsample_steps", "alpha_mask_steps"):
-        steps = list(getattr(tf, key))
-        checks.append((f"model.tensorf.{key}", steps == sorted(set(steps)) and min(steps, default=0) >= 0,
-                       "strictly increasing steps, none negative"))
-    return checks
+_OWN_RATES = {
+    "tensorf": "--model.tensorf.lr-grid and --model.tensorf.lr-network",
+    "dvgo": "--model.dvgo.lrate-density, --model.dvgo.lrate-k0 and --model.dvgo.lrate-rgbnet",
+    "neus": "--model.neus.learning-rate (and --model.neus.hash-grid.learning-rate)",
+    "ngp": "--model.ngp.learning-rate",
+}
+"""Methods whose parameter groups all have their own initial rates, so ``optim.lr`` would be ignored."""
+_OWN_SCHEDULES = {"neus": "--model.neus.warm-up-end / --model.neus.end-iter / --model.neus.learning-rate-alpha",
+                  "ngp": "--model.ngp.lr-warmup-steps / --model.ngp.schedule-steps / --model.ngp.lr-gamma"}
+"""Methods with their own learning-rate schedule, so ``optim.final_factor`` / ``optim.decay_steps`` would
+be ignored."""
 
 
-def _dvgo_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
-    dv = config.model.dvgo
-    positive = ("coarse_num_voxels", "fine_num_voxels", "stepsize", "world_bound_scale", "rgbnet_width",
-                "pervoxel_lr_downrate", "tv_every")
-    non_negative = ("coarse_steps", "coarse_fast_color_thres", "fine_fast_color_thres", "bbox_thres",
-                    "mask_cache_thres", "rgbnet_dim", "viewbase_pe", "occupancy_every", "weight_main",
-                    "coarse_weight_entropy_last", "fine_weight_entropy_last", "coarse_weight_rgbper",
-                    "fine_weight_rgbper", "weight_distortion", "weight_tv_density", "weight_tv_k0",
-                    "lrate_density", "lrate_k0", "lrate_rgbnet")
-    checks = [(f"model.dvgo.{k}", getattr(dv, k) > 0, "a positive number") for k in positive]
-    checks += [(f"model.dvgo.{k}", getattr(dv, k) >= 0, "0 or positive") for k in non_negative]
-    for key in ("coarse_alpha_init", "fine_alpha_init"):
-        checks.append((f"model.dvgo.{key}", 0 < getattr(dv, key) < 1, "in (0, 1)"))
-    checks.append(("model.dvgo.rgbnet_depth", dv.rgbnet_depth >= 2, "an integer of at least 2"))
-    checks.append(("model.dvgo.rgbnet_dim", dv.rgbnet_direct or dv.rgbnet_dim == 0 or dv.rgbnet_dim > 3,
-                   "0 or more than 3 when rgbnet_direct is false (3 channels are the diffuse colour)"))
-    steps = list(dv.pg_scale)
-    checks.append(("model.dvgo.pg_scale", steps == sorted(set(steps)) and min(steps, default=1) >= 1,
-                   "strictly increasing fine-stage steps, counted from 1"))
-    checks.append(("model.dvgo.bg_len", dv.bg_len > 0, "a positive number"))
-    if dv.contracted:
-        checks.append(("model.dvgo.coarse_steps", dv.coarse_steps == 0,
-                       "0 with model.dvgo.contracted (the unbounded model has no coarse stage)"))
+def _cross_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
+    """Checks that involve more than one section, or the run folder's name."""
+    name = config.experiment_name
+    checks = [("experiment_name", bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+               and not Path(name).is_absolute() and "\0" not in name,
+               "a plain folder name (no '/', not '.' or '..'): runs go to OUTPUT_DIR/EXPERIMENT_NAME/")]
+    method, default = config.model.method, OptimConfig()
+    if method in _OWN_RATES:
+        checks.append(("optim.lr", config.optim.lr == default.lr,
+                       f"left at its default {default.lr:g}: model.method {method} sets its own rates "
+                       f"(use {_OWN_RATES[method]})"))
+    if method in _OWN_SCHEDULES:
+        for key in ("final_factor", "decay_steps"):
+            checks.append((f"optim.{key}", getattr(config.optim, key) == getattr(default, key),
+                           f"left at its default {getattr(default, key)!r}: model.method {method} has its own "
+                           f"schedule (use {_OWN_SCHEDULES[method]})"))
+    if config.model.method == "dvgo" and config.model.dvgo.contracted:
         checks.append(("data.ray_bounds", config.data.ray_bounds == "near_far",
                        "near_far with model.dvgo.contracted (rays must reach the background)"))
     return checks
-
-
-def _neus_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
-    ns = config.model.neus
-    checks = [(f"model.neus.{k}", getattr(ns, k) > 0, "a positive number")
-              for k in ("learning_rate", "end_iter")]
-    checks += [(f"model.neus.{k}", getattr(ns, k) >= 0, "0 or positive")
-               for k in ("n_importance", "n_outside", "up_sample_steps", "perturb", "warm_up_end",
-                         "anneal_end", "igr_weight", "mask_weight", "cpu_chunk_points")]
-    checks += [("model.neus.n_samples", ns.n_samples >= 2, "at least 2"),
-               ("model.neus.learning_rate_alpha", 0 <= ns.learning_rate_alpha <= 1, "in [0, 1]"),
-               ("model.neus.end_iter", ns.end_iter > ns.warm_up_end, "larger than warm_up_end"),
-               ("model.neus.n_importance", ns.n_importance == 0 or (
-                   ns.up_sample_steps > 0 and ns.n_importance % ns.up_sample_steps == 0),
-                "0 or a multiple of up_sample_steps")]
-    return checks
-
-
-def _ngp_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
-    ng = config.model.ngp
-    positive = ("render_step_size", "occupancy_resolution", "occupancy_update_every", "learning_rate",
-                "schedule_steps", "geo_feat_dim", "density_neurons", "density_hidden_layers",
-                "color_neurons", "color_hidden_layers", "grid.n_levels", "grid.n_features_per_level",
-                "grid.base_resolution")
-    checks = [(f"model.ngp.{k}", _get(ng, k) > 0, "a positive number") for k in positive]
-    checks += [(f"model.ngp.{k}", _get(ng, k) >= 0, "0 or positive")
-               for k in ("occupancy_warmup_steps", "occupancy_threshold", "early_stop_eps",
-                         "alpha_threshold", "lr_warmup_steps", "lr_gamma")]
-    checks += [("model.ngp.occupancy_ema_decay", 0 <= ng.occupancy_ema_decay <= 1, "in [0, 1]"),
-               ("model.ngp.sh_degree", 1 <= ng.sh_degree <= 4, "1, 2, 3 or 4"),
-               ("model.ngp.grid.log2_hashmap_size", 3 <= ng.grid.log2_hashmap_size <= 30, "in [3, 30]"),
-               ("model.ngp.grid.per_level_scale", ng.grid.per_level_scale >= 1, "at least 1")]
-    return checks
-
-
-def _get(config, dotted: str):
-    for part in dotted.split("."):
-        config = getattr(config, part)
-    return config
-

@@ -56,8 +56,9 @@ def _join(prefix: str, name: str) -> str:
 
 def _convert(tp: Any, value: Any, current: Any, key: str) -> Any:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if dataclasses.is_dataclass(tp):
-        return from_dict(tp, value, base=current, key=key)
+    if dataclasses.is_dataclass(tp):  # a subclass instance as the base (a method's model section) keeps its class
+        cls = type(current) if isinstance(current, tp) else tp
+        return from_dict(cls, value, base=current, key=key)
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -117,12 +118,22 @@ def _is_number(text: str) -> bool:
 def load_yaml(path: Path) -> dict:
     """Read a YAML mapping; a missing or malformed file raises NerfplexError."""
     path = Path(path)
+    if str(path) in ("", "."):
+        raise NerfplexError("the config path is empty. Pass a YAML file, e.g. configs/demo.yaml.")
+    if path.is_dir():
+        raise NerfplexError(f"config file {path} is a folder. Pass a YAML file, e.g. configs/demo.yaml (or "
+                            f"{path / 'config.yaml'} for a run folder).")
     if not path.is_file():
         raise NerfplexError(f"config file {path} does not exist. Check the path (e.g. configs/demo.yaml).")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise NerfplexError(f"config file {path} is not UTF-8 text (byte {err.start}); save it as UTF-8 "
+                            f"YAML.") from None
     except yaml.YAMLError as err:
-        raise NerfplexError(f"config file {path} is not valid YAML: {err}") from None
+        raise NerfplexError(f"config file {path} is not valid YAML: {' '.join(str(err).split())}") from None
+    except (OSError, RecursionError) as err:
+        raise NerfplexError(f"cannot read config file {path}: {err}. Check the file.") from None
     if not isinstance(data, dict):
         raise NerfplexError(f"config file {path} must hold a mapping of keys to values.")
     return data

@@ -127,3 +127,106 @@ def remove_orphan_temporaries(folder: Path) -> list[Path]:
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
+
+
+# ----------------------------------------------------------------------------- output folders
+OUTPUT_MARKER = ".nerfplex-output"
+"""A small file nerfplex writes into every folder it creates (run folders, evaluations, renders,
+reports, datasets); ``--overwrite`` replaces a folder only when it holds this marker."""
+
+
+def mark_output(folder: Path, kind: str) -> None:
+    """Write the marker that says nerfplex wrote ``folder`` (``kind``: run, eval, render, ...)."""
+    write_text_atomic(Path(folder) / OUTPUT_MARKER, f"written by nerfplex: {kind}\n")
+
+
+def written_by_nerfplex(folder: Path) -> bool:
+    """True when ``folder`` holds nerfplex's marker (:func:`mark_output`)."""
+    return (Path(folder) / OUTPUT_MARKER).is_file()
+
+
+def check_output_folder(final: Path, overwrite: bool, flag: str = "--output") -> bool:
+    """Check, before any work, that ``final`` may become an output folder; return whether an existing
+    one will be replaced. A file, a non-empty folder without ``overwrite``, or a non-empty folder that
+    nerfplex did not write raise :class:`NerfplexError`."""
+    final = Path(final)
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        raise NerfplexError(f"{flag} {final} is an existing file, not a folder; nerfplex does not replace "
+                            f"it. Pass a new folder path.")
+    if not final.exists() or not any(final.iterdir()):
+        return False
+    if not written_by_nerfplex(final):
+        raise NerfplexError(f"{flag} {final} is a non-empty folder that nerfplex did not write (no "
+                            f"{OUTPUT_MARKER} in it); nerfplex never replaces it. Pass a new folder path.")
+    if not overwrite:
+        raise NerfplexError(f"{flag} {final} already exists; pass --overwrite to replace it (it is a "
+                            f"folder nerfplex wrote) or choose another folder.")
+    return True
+
+
+@contextlib.contextmanager
+def staged_output(final: Path, kind: str, overwrite: bool = False, flag: str = "--output") -> Iterator[Path]:
+    """:func:`staged_directory` for an output folder: checked by :func:`check_output_folder` before and
+    after the block, marked with :data:`OUTPUT_MARKER`, replacing only a folder nerfplex wrote."""
+    check_output_folder(final, overwrite, flag)
+    with staged_directory(final, replace=True) as staging:
+        mark_output(staging, kind)
+        yield staging
+        check_output_folder(final, overwrite, flag)  # it may have appeared while writing
+
+
+def create_unique_folder(base: Path) -> Path:
+    """Create and return ``base`` or, when it exists, ``base-1``, ``base-2``, ...: ``mkdir`` without
+    ``exist_ok``, so two processes never get the same folder."""
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = base, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            candidate, n = base.with_name(f"{base.name}-{n}"), n + 1
+
+
+def os_error_message(err: OSError, path: Path) -> str:
+    """One line that says what went wrong writing ``path`` and what to do about it."""
+    import errno
+
+    if err.errno == errno.ENOSPC or err.errno == errno.EDQUOT:
+        return (f"the disk holding {path} is full ({err.strerror}). Free some space (or choose another "
+                f"--output-dir / --output) and run again.")
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"cannot write {path}: {err.strerror}. Choose a folder you can write to (--output-dir / "
+                f"--output) or fix its permissions.")
+    return f"cannot write {path}: {err.strerror or err}. Check the folder and the disk, then run again."
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and write and remove a probe file in it; a read-only or full disk
+    raises :class:`NerfplexError` with one line that says what to do."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe.{_token()}.{_TMP_MARK}"
+        try:
+            with open(probe, "wb") as handle:
+                handle.write(b"nerfplex")
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
+    except OSError as err:
+        raise NerfplexError(os_error_message(err, folder)) from None
+
+
+def check_free_space(folder: Path, need_bytes: int, what: str) -> None:
+    """Raise :class:`NerfplexError` when the disk holding ``folder`` has less than ``need_bytes`` free."""
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < need_bytes:
+        raise NerfplexError(f"the disk holding {folder} has {free / 2**20:.1f} MiB free, less than the "
+                            f"{need_bytes / 2**20:.1f} MiB {what} needs. Free some space or choose another "
+                            f"--output-dir.")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
+from pathlib import Path
 
 from nerfplex.errors import NerfplexError
+from nerfplex.io import os_error_message
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT); `nerfplex train` exits 143 after SIGTERM (docs/reliability.md)."""
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 COMMANDS = {
     "train": ("nerfplex.cli.train", "train a model (no arguments: the built-in demo)"),
@@ -34,11 +41,19 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}.\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
     try:
+        module = importlib.import_module(COMMANDS[command][0])
         return module.run(rest) or 0
     except NerfplexError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C while starting or reporting (training itself checkpoints first)
+        print("\ninterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as err:
+        if err.errno not in _DISK_ERRORS:
+            raise
+        print(f"error: {os_error_message(err, Path(err.filename or '.'))}", file=sys.stderr)
         return 2
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -9,7 +12,10 @@ from pathlib import Path
 import tyro
 
 from nerfplex.config import ExperimentConfig, load_config, save_config, validate
+from nerfplex.engine.checkpoint import check_matches, latest_checkpoint, load_checkpoint
 from nerfplex.engine.trainer import Trainer, TrainingInterrupted
+from nerfplex.io import (OUTPUT_MARKER, check_free_space, check_writable, create_unique_folder, mark_output,
+                         os_error_message, remove_orphan_temporaries, written_by_nerfplex)
 from nerfplex.errors import NerfplexError
 from nerfplex.eval.run_report import report_after_training
 
@@ -23,6 +29,9 @@ Runs are written to OUTPUT_DIR/EXPERIMENT_NAME/TIMESTAMP: config.yaml, checkpoin
 metrics.json. Watch with: tensorboard --logdir OUTPUT_DIR"""
 
 
+_EXAMPLES = {"--config": "configs/demo.yaml", "--resume": "outputs/demo/20260101-120000"}
+
+
 def _take_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
     """Remove ``--name VALUE`` / ``--name=VALUE`` from ``args``."""
     rest, value, i = [], None, 0
@@ -31,22 +40,43 @@ def _take_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
             if i + 1 >= len(args):
                 raise NerfplexError(f"{name} needs a value.")
             value, i = args[i + 1], i + 2
+            if not value or value.startswith("--"):
+                raise NerfplexError(f"{name} needs a value, e.g. {name} {_EXAMPLES[name]}.")
             continue
         if args[i].startswith(name + "="):
             value = args[i].split("=", 1)[1]
+            if not value:
+                raise NerfplexError(f"{name}= is empty; give a value, e.g. {name} {_EXAMPLES[name]}.")
         else:
             rest.append(args[i])
         i += 1
     return value, rest
 
 
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), with a checkpoint saved."""
+EXIT_SIGTERM = 143
+"""Exit status after SIGTERM (128 + SIGTERM), with a checkpoint saved."""
+
+
 def new_run_dir(config: ExperimentConfig) -> Path:
-    """A fresh folder name OUTPUT_DIR/EXPERIMENT_NAME/TIMESTAMP (not created yet)."""
+    """Create a fresh folder OUTPUT_DIR/EXPERIMENT_NAME/TIMESTAMP[-N] and mark it as nerfplex's: created
+    with ``mkdir`` (no ``exist_ok``), so two runs started in the same second get different folders."""
     base = Path(config.output_dir) / config.experiment_name / datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir, n = base, 1
-    while run_dir.exists():
-        run_dir, n = base.with_name(f"{base.name}-{n}"), n + 1
+    try:
+        run_dir = create_unique_folder(base)
+        mark_output(run_dir, "run")
+    except OSError as err:
+        raise NerfplexError(os_error_message(err, base.parent)) from None
     return run_dir
+
+
+def checkpoint_bytes_estimate(model) -> int:
+    """Bytes one checkpoint of ``model`` takes: its tensors plus Adam's two moments per parameter, with
+    a quarter more for growth and the temporary file."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    return int(1.25 * (weights + 2 * params)) + 2**20
 
 
 def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
@@ -59,6 +89,11 @@ def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
     run_dir = None
     if resume:
         run_dir = Path(resume)
+        if run_dir.name == "config.yaml" and run_dir.is_file():
+            run_dir = run_dir.parent
+        if not run_dir.is_dir():
+            raise NerfplexError(f"--resume {run_dir}: no such folder. Pass the run folder that training "
+                                f"printed, e.g. outputs/demo/20260101-120000.")
         if not (run_dir / "config.yaml").is_file():
             raise NerfplexError(f"{run_dir} is not a run folder (no config.yaml in it). Pass the folder "
                                 f"that training printed, e.g. outputs/demo/20260101-120000.")
@@ -73,21 +108,87 @@ def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
 def run(args: list[str]) -> int:
     config, run_dir = parse(args)
     resuming = run_dir is not None
-    run_dir = run_dir or new_run_dir(config)
-    trainer = Trainer(config, run_dir)  # loads data first: a bad dataset leaves no run folder behind
+    # Pre-flight, before any data is loaded: the folder exists (created here for a new run), is
+    # writable, has room; a resumed run's checkpoint fits the config.
+    created = None
+    if resuming:
+        check_resumable(config, run_dir)
+    elif _rank() == 0:
+        target = run_dir or Path(config.output_dir) / config.experiment_name
+        created_root = next((p for p in reversed([target, *target.parents]) if not p.exists()), None)
+        created = run_dir = new_run_dir(config)
+        created_root = created_root or run_dir
+    else:  # torchrun: rank 0 creates the folder, the Trainer hands its name to the other ranks
+        run_dir = run_dir or Path(config.output_dir)
+    if _rank() == 0:
+        check_writable(run_dir)
+        check_free_space(run_dir, MIN_FREE_BYTES, "a run's config, logs and first checkpoint")
+    try:
+        return _train(config, run_dir, resuming)
+    except BaseException:
+        if created is not None and latest_checkpoint(created) is None:
+            _remove_run_files(created, created_root)  # a failed new run leaves nothing; with a checkpoint
+        raise                                          # it is resumable
+
+
+MIN_FREE_BYTES = 16 * 2**20
+"""Free space a new run needs before its model is built (the model's checkpoint size is checked after)."""
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+
+
+def _remove_run_files(run_dir: Path, created_root: Path | None) -> None:
+    """Remove what nerfplex wrote into a failed new run folder, then the folders this run created
+    (``run_dir`` up to ``created_root``) while they are empty."""
+    if not written_by_nerfplex(run_dir):
+        return
+    for entry in run_dir.iterdir():
+        if entry.name != OUTPUT_MARKER:
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+    (run_dir / OUTPUT_MARKER).unlink(missing_ok=True)
+    folder = run_dir
+    while created_root is not None and (folder == created_root or created_root in folder.parents):
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+        folder = folder.parent
+
+
+def check_resumable(config: ExperimentConfig, run_dir: Path) -> None:
+    """Before loading data: clean a killed run's temporaries, then check that the newest checkpoint
+    exists, loads and fits ``config`` (so config.yaml never disagrees with the weights)."""
+    for folder in (run_dir, run_dir / "checkpoints"):
+        remove_orphan_temporaries(folder)
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        raise NerfplexError(f"no checkpoint in {run_dir / 'checkpoints'}; nothing to resume. Start a new run "
+                            f"instead (nerfplex train --config {run_dir / 'config.yaml'}).")
+    state = load_checkpoint(path, mmap=True)
+    check_matches(state.get("meta"), config, path,
+                  "Resume without changing --model.* flags (the run's config.yaml has the right settings), "
+                  "or start a new run.")
+
+
+def _train(config: ExperimentConfig, run_dir: Path, resuming: bool) -> int:
+    trainer = Trainer(config, run_dir)
     run_dir, main = trainer.run_dir, trainer.dist.is_main  # under torchrun: rank 0's folder, rank 0 writes
     if resuming:
         trainer.resume()
     if main:
+        check_free_space(run_dir, checkpoint_bytes_estimate(trainer.model), "one checkpoint")
         save_config(config, run_dir / "config.yaml")
         print(f"run folder: {run_dir}", flush=True)
     try:
         metrics = trainer.train()
     except TrainingInterrupted as stop:
         if main:
-            print(f"\ninterrupted: checkpoint saved to {stop.args[0]}\nresume with: nerfplex train "
+            name = "SIGTERM" if stop.args[1] == signal.SIGTERM else "Ctrl-C"
+            print(f"\n{name}: checkpoint saved to {stop.args[0]}\nresume with: nerfplex train "
                   f"--resume {run_dir}", file=sys.stderr)
-        return 130
+        return EXIT_SIGTERM if stop.args[1] == signal.SIGTERM else EXIT_INTERRUPTED
     if not main:
         return 0
     print(f"held-out PSNR {metrics['psnr']:.2f} dB over {metrics['num_test_views']} views after "

@@ -7,6 +7,7 @@ from typing import Optional
 
 import torch
 
+from nerfplex.config_checks import Check, positive, within
 from nerfplex.models.base import Model
 
 
@@ -27,6 +28,14 @@ class OptimConfig:
     """Adam β2."""
     eps: float = 1e-8
     """Adam ε (the paper: 1e-7; PyTorch ports use 1e-8)."""
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        return [*positive(self, "lr", "final_factor", "eps"),
+                ("decay_steps", self.decay_steps is None or self.decay_steps >= 0,
+                 "null or 0 (the run's trainer.max_steps) or a positive number of steps"),
+                within(self, "beta1", 0.0, 1.0, closed_high=False),
+                within(self, "beta2", 0.0, 1.0, closed_high=False)]
 
 
 def build_optimizer(model: Model, config: OptimConfig) -> torch.optim.Optimizer:

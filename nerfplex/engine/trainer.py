@@ -303,6 +303,7 @@ class Trainer:
         ``metrics.json`` atomically and returns it."""
         self.save()
         results = self.evaluate(logger)
+        self.save()  # again, now with the final evaluation in its history (same step: replaced atomically)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if self.device.type == "cuda":
             peak_mb = torch.cuda.max_memory_allocated() / 2**20

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nerfplex.config_checks import Check, positive
 from nerfplex.errors import NerfplexError
 
 PRIMES = (1, 2654435761, 805459861)
@@ -57,6 +58,12 @@ class HashGridConfig:
     """Vertices a side of the coarsest level."""
     per_level_scale: float = 1.3819128799677
     """Growth factor b between levels (finest ≈ base_resolution · b^(L-1) vertices a side)."""
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        return [*positive(self, "n_levels", "n_features_per_level", "base_resolution"),
+                ("log2_hashmap_size", 3 <= self.log2_hashmap_size <= 30, "in [3, 30]"),
+                ("per_level_scale", self.per_level_scale >= 1, "at least 1")]
 
     def to_tcnn(self) -> dict[str, Any]:
         """tiny-cuda-nn's encoding config for this grid."""

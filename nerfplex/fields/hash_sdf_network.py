@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from nerfplex.config_checks import Check, positive
 from nerfplex.fields.hash_encoding import HashEncoding, HashGridConfig
 from nerfplex.fields.sdf_network import SOFTPLUS_BETA, SDFModule, SDFNetworkConfig
 
@@ -55,6 +56,10 @@ class HashSDFConfig:
     learning_rate: float = 1e-2
     """Peak learning rate of the hash table (instant-nsr-pl's ``lr`` 0.01); it follows NeuS's warm-up
     and cosine schedule like the other parameters, which keep ``model.neus.learning_rate``."""
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        return [*positive(self, "d_hidden", "n_layers", "learning_rate")]
 
 
 class HashSDFNetwork(SDFModule):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from nerfplex.config_checks import Check, at_least, non_negative, positive
 from nerfplex.fields.encodings import FrequencyEncoding
 
 
@@ -27,6 +28,13 @@ class NeRFMLPConfig:
     """Frequencies L of the positional encoding of view directions."""
     use_view_dirs: bool = True
     """Condition colour on the view direction (the view-dependent head)."""
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        return [*positive(self, "num_layers"), at_least(self, "width", 2, "an integer of at least 2"),
+                *non_negative(self, "position_frequencies", "direction_frequencies"),
+                ("skip_layers", all(0 <= s < self.num_layers for s in self.skip_layers),
+                 f"layer indices in [0, num_layers = {self.num_layers})")]
 
 
 class NeRFMLP(nn.Module):

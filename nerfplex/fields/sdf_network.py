@@ -28,6 +28,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from nerfplex.config_checks import Check, at_least, non_negative, positive
 from nerfplex.fields.encodings import FrequencyEncoding
 
 SOFTPLUS_BETA = 100.0
@@ -61,6 +62,13 @@ class SDFNetworkConfig:
     inside_outside: bool = False
     """Flip the initial sign: negative outside the sphere, for scenes seen from inside
     (``inside_outside``; the authors' thin-structure / large-ROI settings)."""
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        return [*positive(self, "d_hidden", "n_layers", "scale"), at_least(self, "d_out", 1),
+                *non_negative(self, "multires"),
+                ("skip_in", all(0 < s <= self.n_layers for s in self.skip_in),
+                 f"linear-layer indices in [1, n_layers = {self.n_layers}]")]
 
 
 class SDFModule(nn.Module):

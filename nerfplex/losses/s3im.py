@@ -21,6 +21,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from nerfplex.config_checks import Check, non_negative, positive
 from nerfplex.errors import NerfplexError
 from nerfplex.losses.ssim import ssim_map
 
@@ -45,6 +46,11 @@ class S3IMConfig:
     depth_weight: float = 0.0
     """Weight of the same multiplex loss on rendered vs. ground-truth depth (depth / far, rays with
     ground truth only), where the dataset has depth. 0 switches it off."""
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        return [*non_negative(self, "weight", "depth_weight"),
+                *positive(self, "kernel_size", "stride", "repeat", "patch_height")]
 
 
 def virtual_image_indices(batch_size: int, repeat: int, patch_height: int, *,

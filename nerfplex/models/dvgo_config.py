@@ -8,7 +8,15 @@ Each field names the official option it mirrors. Step lists (``coarse_steps``, `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Optional
+
+from nerfplex.config_checks import Check, increasing_steps, non_negative, positive, voxel_bound
+
+if TYPE_CHECKING:
+    import torch
+
+    from nerfplex.data.scene import SceneData
+    from nerfplex.models.dvgo import DVGO
 
 
 @dataclass
@@ -115,3 +123,38 @@ class DVGOConfig:
     """Contracted model: thickness of the background shell in foreground radii (``bg_len``)."""
     contracted_norm: Literal["inf", "l2"] = "inf"
     """Contracted model: the norm whose unit ball is left uncontracted (``contracted_norm``)."""
+
+    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> DVGO:
+        """The model over ``scene.aabb``; the training cameras and near / far place the coarse box and
+        count views per voxel."""
+        from nerfplex.models.dvgo import DVGO  # the model imports this module (its config)
+
+        return DVGO(self, scene.aabb, scene.train.cameras, scene.near, scene.far)
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        checks = [*positive(self, "stepsize", "world_bound_scale", "rgbnet_width", "pervoxel_lr_downrate",
+                            "tv_every", "bg_len"),
+                  *non_negative(self, "coarse_steps", "coarse_fast_color_thres", "fine_fast_color_thres",
+                                "bbox_thres", "mask_cache_thres", "rgbnet_dim", "viewbase_pe", "occupancy_every",
+                                "weight_main", "coarse_weight_entropy_last", "fine_weight_entropy_last",
+                                "coarse_weight_rgbper", "fine_weight_rgbper", "weight_distortion",
+                                "weight_tv_density", "weight_tv_k0", "lrate_density", "lrate_k0", "lrate_rgbnet",
+                                "decay_after_scale", "tv_after", "tv_before"),
+                  *[(key, 0 < getattr(self, key) < 1, "in (0, 1)") for key in ("coarse_alpha_init",
+                                                                               "fine_alpha_init")],
+                  ("rgbnet_depth", self.rgbnet_depth >= 2, "an integer of at least 2"),
+                  ("rgbnet_dim", self.rgbnet_direct or self.rgbnet_dim == 0 or self.rgbnet_dim > 3,
+                   "0 or more than 3 when rgbnet_direct is false (3 channels are the diffuse colour)"),
+                  increasing_steps(self, "pg_scale", first=1)]
+        channels = 1 + max(self.rgbnet_dim, 3)  # density + k0
+        for key in ("coarse_num_voxels", "fine_num_voxels"):
+            checks.append(voxel_bound(self, key, MAX_VOXELS, max(getattr(self, key), 0) * channels * 4 * 3))
+        if self.contracted:
+            checks.append(("coarse_steps", self.coarse_steps == 0,
+                           "0 with model.dvgo.contracted (the unbounded model has no coarse stage)"))
+        return checks
+
+
+MAX_VOXELS = 512**3
+"""The largest dense grid DVGO accepts (the authors use 160^3 for objects, 320^3 for unbounded scenes)."""

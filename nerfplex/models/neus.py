@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nerfplex.cameras import RayBundle
+from nerfplex.config_checks import Check, non_negative, positive, run_checks, within
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.chunking import CPU_CHUNK_POINTS, apply_in_chunks, chunk_size_for
 from nerfplex.fields.hash_sdf_network import HashSDFConfig, HashSDFNetwork
@@ -63,6 +64,7 @@ from nerfplex.render.neus_sampling import (alpha_weights, hierarchical_up_sample
 
 if TYPE_CHECKING:
     from nerfplex.data.ray_sampler import RayBatch
+    from nerfplex.data.scene import SceneData
 
 EIKONAL_RADIUS = 1.2
 """Samples within this radius of the unit frame enter the eikonal loss (``relax_inside_sphere``)."""
@@ -142,38 +144,44 @@ class NeuSConfig:
     """On the CPU, run the networks over this many points at a time (0: all at once); same result,
     less memory traffic (see :mod:`nerfplex.fields.chunking`)."""
 
+    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> "NeuS":
+        """The model in ``scene``'s unit sphere (``scene.sphere_radius`` or the box's circumscribed one)."""
+        if self.mask_weight > 0 and scene.train.alpha is None:
+            raise NerfplexError("model.neus.mask_weight > 0 needs training images with alpha (masks); "
+                                "this dataset has none: set model.neus.mask_weight to 0.")
+        return NeuS(self, scene.aabb, scene.sphere_radius)
+
+    def checks(self) -> list[Check]:
+        """Value ranges and network sizes that fit together (the ``checks()`` protocol,
+        nerfplex/config_checks.py)."""
+        sdf = self.sdf_network
+        encoded = sdf.d_in * (1 + 2 * sdf.multires) if sdf.multires > 0 else sdf.d_in
+        skips = any(0 < skip <= sdf.n_layers for skip in sdf.skip_in)
+        return [
+            *positive(self, "learning_rate", "end_iter", "variance_init", "batch_size"),
+            *non_negative(self, "n_importance", "n_outside", "up_sample_steps", "perturb", "warm_up_end",
+                          "anneal_end", "igr_weight", "mask_weight", "cpu_chunk_points"),
+            ("n_samples", self.n_samples >= 2, "at least 2"),
+            within(self, "learning_rate_alpha", 0.0, 1.0),
+            ("end_iter", self.end_iter > self.warm_up_end, f"larger than warm_up_end = {self.warm_up_end}"),
+            ("n_importance", self.n_importance == 0 or (
+                self.up_sample_steps > 0 and self.n_importance % self.up_sample_steps == 0),
+             f"0 or a multiple of up_sample_steps = {self.up_sample_steps}"),
+            ("rendering_network.d_feature", self.rendering_network.d_feature == sdf.d_out - 1,
+             f"sdf_network.d_out - 1 = {sdf.d_out - 1}"),
+            ("sdf_network.d_in", sdf.d_in == 3, "3 (points)"),
+            ("sdf_network.d_hidden", self.sdf_encoding == "hash_grid" or not skips or sdf.d_hidden > encoded,
+             f"larger than the encoded input size {encoded} when skip_in is used"),
+            ("background.d_in", self.n_outside == 0 or self.background.d_in == 4,
+             "4 when n_outside > 0 (inverted-sphere inputs)"),
+            ("background.multires", self.n_outside == 0 or self.background.multires > 0,
+             "positive when n_outside > 0"),
+        ]
+
 
 def check_neus_config(config: NeuSConfig) -> None:
-    """Raise :class:`NerfplexError` for settings the renderer cannot run."""
-    problems = []
-    if config.n_samples < 2:
-        problems.append(f"n_samples = {config.n_samples} must be at least 2")
-    if config.n_importance < 0 or config.n_outside < 0:
-        problems.append("n_importance and n_outside must be 0 or positive")
-    if config.n_importance > 0 and (config.up_sample_steps < 1
-                                    or config.n_importance % config.up_sample_steps):
-        problems.append(f"n_importance = {config.n_importance} must be a multiple of "
-                        f"up_sample_steps = {config.up_sample_steps} (at least 1)")
-    if config.rendering_network.d_feature != config.sdf_network.d_out - 1:
-        problems.append(f"rendering_network.d_feature = {config.rendering_network.d_feature} must be "
-                        f"sdf_network.d_out - 1 = {config.sdf_network.d_out - 1}")
-    if config.sdf_network.d_in != 3:
-        problems.append("sdf_network.d_in must be 3 (points)")
-    sdf = config.sdf_network
-    encoded = sdf.d_in * (1 + 2 * sdf.multires) if sdf.multires > 0 else sdf.d_in
-    if config.sdf_encoding == "hash_grid":
-        if config.hash_grid.d_hidden < 1 or config.hash_grid.n_layers < 1:
-            problems.append("hash_grid.d_hidden and hash_grid.n_layers must be positive (the sphere "
-                            "initialisation needs a hidden layer)")
-    elif any(0 < skip <= sdf.n_layers for skip in sdf.skip_in) and sdf.d_hidden <= encoded:
-        problems.append(f"sdf_network.d_hidden = {sdf.d_hidden} must exceed the encoded input size "
-                        f"{encoded} when skip_in is used")
-    if config.n_outside > 0 and (config.background.d_in != 4 or config.background.multires <= 0):
-        problems.append("the background model needs background.d_in = 4 and multires > 0")
-    if config.anneal_end < 0 or config.warm_up_end < 0 or config.end_iter <= config.warm_up_end:
-        problems.append("need anneal_end >= 0, warm_up_end >= 0 and end_iter > warm_up_end")
-    if problems:
-        raise NerfplexError("model.neus: " + "; ".join(problems) + ".")
+    """Raise :class:`NerfplexError` for settings the renderer cannot run (:meth:`NeuSConfig.checks`)."""
+    run_checks(config, "model.neus.")
 
 
 class NeuS(Model):

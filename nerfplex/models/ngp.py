@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from nerfplex.cameras import RayBundle
+from nerfplex.config_checks import Check, non_negative, positive, within
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.hash_encoding import HashGridConfig, per_level_scale_for
 from nerfplex.fields.ngp_field import NGPField
@@ -98,6 +99,18 @@ class NGPConfig:
     """Factor of each decay step."""
     surface_density: float = 50.0
     """Density σ (1 / world unit) at which ``nerfplex export-mesh`` cuts the surface."""
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        return [*positive(self, "render_step_size", "occupancy_resolution", "occupancy_update_every",
+                          "learning_rate", "schedule_steps", "geo_feat_dim", "density_neurons",
+                          "density_hidden_layers", "color_neurons", "color_hidden_layers"),
+                *non_negative(self, "occupancy_warmup_steps", "occupancy_threshold", "early_stop_eps",
+                              "alpha_threshold", "lr_warmup_steps", "lr_gamma", "surface_density"),
+                within(self, "occupancy_ema_decay", 0.0, 1.0),
+                ("sh_degree", 1 <= self.sh_degree <= 4, "1, 2, 3 or 4"),
+                ("occupancy_resolution", self.occupancy_resolution <= 1024,
+                 "at most 1024 (a 1024^3 grid already takes 4 GiB)")]
 
 
 class NGP(Model):

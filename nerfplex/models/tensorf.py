@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from nerfplex.cameras import RayBundle
+from nerfplex.config_checks import Check, increasing_steps, non_negative, positive, voxel_bound
 from nerfplex.errors import NerfplexError
 from nerfplex.render.alpha_mask import AlphaGridMask
 from nerfplex.fields.tensorf import CPField, VMField, resolution_for_voxels
@@ -27,6 +28,7 @@ from nerfplex.render.compositing import composite, density_weights
 
 if TYPE_CHECKING:
     from nerfplex.data.ray_sampler import RayBatch
+    from nerfplex.data.scene import SceneData
 
 MAX_MASK_VOXELS = 256 ** 3
 """The alpha mask keeps its previous resolution once the grid has this many voxels (the authors')."""
@@ -101,6 +103,37 @@ class TensoRFConfig:
     (``lr_upsample_reset=1``): the rate is the initial one times the decay since the last upsampling."""
     perturb: bool = True
     """While training, shift each ray's samples by one random fraction of a step."""
+
+    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> "TensoRF":
+        """The model with its grids over ``scene.aabb``."""
+        return TensoRF(self, scene.aabb)
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        checks = [*positive(self, "cp_density_rank", "cp_color_rank", "color_feature_dim", "step_ratio",
+                            "distance_scale", "mlp_width", "lr_grid", "lr_network"),
+                  *non_negative(self, "view_frequencies", "feature_frequencies", "alpha_mask_threshold",
+                                "weight_threshold", "l1_weight_initial", "l1_weight_rest", "tv_weight_density",
+                                "tv_weight_color"),
+                  *[(key, min(getattr(self, key)) > 0, "three positive integers")
+                    for key in ("density_ranks", "color_ranks")],
+                  increasing_steps(self, "upsample_steps"), increasing_steps(self, "alpha_mask_steps")]
+        for key in ("n_voxel_init", "n_voxel_final"):
+            checks.append(voxel_bound(self, key, MAX_VOXELS, self._grid_bytes(getattr(self, key))))
+        return checks
+
+    def _grid_bytes(self, voxels: int) -> float:
+        """Bytes of the factorised grids at ``voxels`` voxels, with Adam's two moments."""
+        side = max(float(voxels), 0.0) ** (1 / 3)
+        if self.decomposition == "cp":
+            values = (self.cp_density_rank + self.cp_color_rank) * 3 * side
+        else:
+            values = (sum(self.density_ranks) + sum(self.color_ranks)) * (side * side + side)
+        return values * 4 * 3
+
+
+MAX_VOXELS = 1200**3
+"""The largest voxel count TensoRF accepts (the authors' largest scenes use about 640^3)."""
 
 
 class TensoRF(Model):

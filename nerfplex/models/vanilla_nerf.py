@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from nerfplex.cameras import RayBundle
+from nerfplex.config_checks import Check, non_negative, positive
 from nerfplex.fields.chunking import CPU_CHUNK_POINTS, apply_in_chunks, chunk_size_for
 from nerfplex.fields.nerf_mlp import NeRFMLP, NeRFMLPConfig
 from nerfplex.models.base import Model
@@ -18,6 +19,7 @@ from nerfplex.render.samplers import merge_edges, midpoints, pdf_edges, stratifi
 
 if TYPE_CHECKING:
     from nerfplex.data.ray_sampler import RayBatch
+    from nerfplex.data.scene import SceneData
 
 
 @dataclass
@@ -40,6 +42,15 @@ class VanillaNeRFConfig:
     cpu_chunk_points: int = CPU_CHUNK_POINTS
     """On the CPU, run the MLPs over this many points at a time (0: all at once). Same result; about
     2x faster for paper-size networks because small activations avoid page faults."""
+
+    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> "VanillaNeRF":
+        """The model for ``scene`` (unbounded MLPs: the scene only bounds the rays)."""
+        return VanillaNeRF(self)
+
+    def checks(self) -> list[Check]:
+        """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
+        return [*positive(self, "num_coarse_samples"),
+                *non_negative(self, "num_fine_samples", "cpu_chunk_points", "surface_density")]
 
 
 class VanillaNeRF(Model):
