@@ -31,5 +31,6 @@ PYTHON="${PYTHON:-python3}"
 # perceptual: LPIPS / DreamSim packages (their tests run on generated weights; no weights are downloaded);
 # video: imageio-ffmpeg for mp4 output. See docs/evaluation.md. viewer: viser (docs/viewer.md);
 # browser-test: playwright for Python, pointed at the chromium installed above.
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,perceptual,video,viewer,browser-test]"
+# captures: pycolmap for nerfplex process-data (docs/datasets.md).
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,perceptual,video,viewer,browser-test,captures]"
 echo "setup: done (.venv/bin/nerfplex)"

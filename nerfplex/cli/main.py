@@ -17,10 +17,13 @@ _DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 COMMANDS = {
     "train": ("nerfplex.cli.train", "train a model (no arguments: the built-in demo)"),
     "ablate": ("nerfplex.cli.ablate", "train a config with and without S3IM (weights x seeds): table + plot"),
+    "sweep": ("nerfplex.cli.sweep", "a grid of runs (axes x seeds; local or Ray), resumable: tables with 95% CIs"),
     "export-mesh": ("nerfplex.cli.export_mesh", "marching cubes on a trained run; metrics vs a ground-truth mesh"),
+    "process-data": ("nerfplex.cli.process_data", "camera poses for your photos / video (pycolmap): a scene folder"),
     "make-scene": ("nerfplex.cli.make_scene", "write a built-in procedural scene as a Blender-layout dataset"),
     "eval": ("nerfplex.cli.eval", "score a trained run's test views: PSNR, SSIM, LPIPS, DreamSim; images"),
     "render": ("nerfplex.cli.render", "videos of a trained run along a camera path (rgb, depth, normals)"),
+    "view": ("nerfplex.cli.view", "the live web viewer on a trained run (train --viewer: on a training run)"),
     "report": ("nerfplex.cli.report", "a run's metrics tables and training-curve plots (report.md + PNG)"),
 }
 

@@ -35,6 +35,7 @@ and near / far hold that box (:func:`nerfplex.data.transforms_bounds.near_far_ar
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -49,7 +50,7 @@ from nerfplex.data.transforms_bounds import near_far_around_box
 from nerfplex.errors import NerfplexError
 
 __all__ = ["load_colmap", "find_sparse_model", "camera_intrinsics", "normalising_transform",
-           "bounds_from_points", "COLMAP_TEST_EVERY", "UNDISTORT_HINT"]
+           "bounds_from_points", "scene_geometry", "SceneGeometry", "COLMAP_TEST_EVERY", "UNDISTORT_HINT"]
 
 COLMAP_TEST_EVERY = 8
 """Held-out views: every 8th image in name order (Mip-NeRF 360, 3DGS)."""
@@ -205,12 +206,9 @@ def load_colmap(root: str | Path, *, downscale: int = 1, test_every: int = COLMA
                             f"trains on one image size. Resize the photographs to one size and reconstruct them "
                             f"again (`nerfplex process-data` uses one shared camera), or remove the odd ones.")
 
-    c2w = np.stack([_camera_to_world(im) for im in present])  # [N, 3, 4]
-    transform = normalising_transform(c2w)
-    c2w_n = np.concatenate([transform[:3, :3] @ c2w[:, :, :3] / _scale_of(transform),
-                            (transform[:3, :3] @ c2w[:, :, 3:] + transform[:3, 3:])], axis=2)
-    intrinsics = [camera_intrinsics(model.cameras[im.camera_id], f" of {model_dir}") for im in present]
     width, height = sizes.pop()
+    geometry = scene_geometry(model, present, width, height, model_dir)
+    c2w_n, intrinsics = geometry.c2w, geometry.intrinsics
 
     order = list(range(len(present)))
     test_ids = [i for i in order if i % test_every == 0]
@@ -220,10 +218,10 @@ def load_colmap(root: str | Path, *, downscale: int = 1, test_every: int = COLMA
     for ids in (train_ids, test_ids):
         splits.append(_split(ids, present, image_dir, c2w_n, intrinsics, width, height, factor, from_small_copy,
                              warned))
-    near, far, aabb = _scene_bounds(model, present, c2w, transform, intrinsics, width, height, model_dir)
-    return SceneData(train=splits[0], test=splits[1], near=near, far=far,
-                     aabb=torch.tensor(aabb, dtype=torch.float32), name=root.name,
-                     extras={"layout": "colmap", "world_from_colmap": transform, "colmap_model": str(model_dir),
+    return SceneData(train=splits[0], test=splits[1], near=geometry.near, far=geometry.far,
+                     aabb=torch.tensor(geometry.aabb, dtype=torch.float32), name=root.name,
+                     extras={"layout": "colmap", "world_from_colmap": geometry.transform,
+                             "colmap_model": str(model_dir),
                              "images_missing": missing})
 
 
@@ -274,6 +272,38 @@ def _split(ids: list[int], present: list, image_dir: Path, c2w: np.ndarray, intr
                       as_tensor(values[:, 2] * sx), as_tensor(values[:, 3] * sy), out_w, out_h, dist)
     names = [str(Path(present[i].name).with_suffix("")) for i in ids]
     return SceneSplit(rgb=stack.rgb, alpha=stack.alpha, cameras=cameras, names=names)
+
+
+@dataclass
+class SceneGeometry:
+    """Normalised cameras and bounds of a COLMAP model's images (what :func:`load_colmap` and the
+    ``transforms.json`` of ``nerfplex process-data`` share).
+
+    Attributes:
+        c2w: ``[N, 3, 4]`` camera-to-world in the normalised frame, OpenCV axes.
+        intrinsics: per image ``(fx, fy, cx, cy, distortion or None)`` (:func:`camera_intrinsics`).
+        transform: ``[4, 4]`` similarity from COLMAP's world to the normalised one.
+        near, far, aabb: ray bounds and box ``[2, 3]`` in the normalised frame.
+    """
+
+    c2w: np.ndarray
+    intrinsics: list
+    transform: np.ndarray
+    near: float
+    far: float
+    aabb: np.ndarray
+
+
+def scene_geometry(model: ColmapModel, images: list, width: int, height: int, model_dir: Path) -> SceneGeometry:
+    """Normalise ``images`` (registered :class:`ColmapImage` s of ``model``, all ``width x height``) and
+    bound the scene (module docstring)."""
+    c2w = np.stack([_camera_to_world(im) for im in images])  # [N, 3, 4]
+    transform = normalising_transform(c2w)
+    c2w_n = np.concatenate([transform[:3, :3] @ c2w[:, :, :3] / _scale_of(transform),
+                            (transform[:3, :3] @ c2w[:, :, 3:] + transform[:3, 3:])], axis=2)
+    intrinsics = [camera_intrinsics(model.cameras[im.camera_id], f" of {model_dir}") for im in images]
+    near, far, aabb = _scene_bounds(model, images, c2w, transform, intrinsics, width, height, model_dir)
+    return SceneGeometry(c2w_n, intrinsics, transform, near, far, aabb)
 
 
 def _scene_bounds(model: ColmapModel, present: list, c2w: np.ndarray, transform: np.ndarray, intrinsics: list,

@@ -134,7 +134,7 @@ def load_llff(root: str | Path, *, downscale: int = 1, test_every: int = LLFF_TE
             width, height = stack.width // factor, stack.height // factor
             cx, cy = stack.width / 2.0 / factor, stack.height / 2.0 / factor
         n = len(chosen)
-        full = lambda v: torch.full((n,), float(v))  # noqa: E731
+        full = lambda v, n=n: torch.full((n,), float(v))  # noqa: E731
         space = NDCSpace(width / (2.0 * fx), height / (2.0 * fx), 1.0) if ndc else None
         cameras = Cameras(torch.from_numpy(c2w[chosen]).float(), full(fx), full(fx), full(cx), full(cy),
                           width, height, None, space)

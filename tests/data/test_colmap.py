@@ -9,8 +9,8 @@ import warnings
 import imageio.v3 as iio
 import numpy as np
 import pytest
-
 from colmap_fixtures import make_colmap_scene, project
+
 from nerfplex.data.colmap import load_colmap
 from nerfplex.data.loading import DataConfig, load_scene
 from nerfplex.errors import NerfplexError

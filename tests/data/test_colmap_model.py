@@ -6,8 +6,8 @@ import struct
 
 import numpy as np
 import pytest
-
 from colmap_fixtures import make_colmap_scene, quaternion_wxyz
+
 from nerfplex.data.colmap_model import qvec_to_rotation, read_model
 from nerfplex.errors import NerfplexError
 
