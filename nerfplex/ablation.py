@@ -1,4 +1,5 @@
-"""S3IM ablations: train one config at several S3IM weights and seeds, then tabulate and plot."""
+"""S3IM ablations' tables and plot (the runs themselves are a sweep: nerfplex.cli.ablate, nerfplex.sweep);
+``KEY=VALUE`` config overrides."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import io
 import os
 import statistics
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -30,21 +30,6 @@ def apply_overrides(config: ExperimentConfig, pairs: list[str]) -> ExperimentCon
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
     return config_from_dict(data, base=config, source="--set")
-
-
-def ablation_configs(base: ExperimentConfig, weights: list[float], seeds: list[int],
-                     out_dir: Path) -> list[tuple[float, int, ExperimentConfig]]:
-    """One config per (weight, seed); runs go to ``out_dir/runs/s3im-W_seed-S``."""
-    runs = []
-    for weight in weights:
-        for seed in seeds:
-            config = replace(base, output_dir=out_dir / "runs",
-                             experiment_name=f"s3im-{weight:g}_seed-{seed}",
-                             loss=replace(base.loss, s3im=replace(base.loss.s3im, weight=weight)),
-                             trainer=replace(base.trainer, seed=seed))
-            config = config_from_dict({}, base=config)  # re-validate (e.g. the S3IM batch shape)
-            runs.append((weight, seed, config))
-    return runs
 
 
 def summary_rows(results: list[dict]) -> list[dict]:

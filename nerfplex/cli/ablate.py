@@ -9,11 +9,12 @@ from typing import Annotated, Optional
 
 import tyro
 
+from nerfplex.ablation import apply_overrides, plot_curves, write_tables
 from nerfplex.config import ExperimentConfig, load_config
-from nerfplex.ablation import ablation_configs, apply_overrides, plot_curves, write_tables
-from nerfplex.data.loading import load_scene
-from nerfplex.engine.trainer import Trainer, TrainingInterrupted
 from nerfplex.errors import NerfplexError
+from nerfplex.sweep.executors import LocalExecutor, local_plan
+from nerfplex.sweep.results import collect
+from nerfplex.sweep.spec import SweepSpec, parse_spec
 
 
 @dataclass
@@ -41,12 +42,23 @@ class AblateArgs:
     """F-score distance threshold for --geometry, in scene units."""
 
 
-def _geometry(trainer: Trainer, args: AblateArgs) -> dict:
+def ablation_spec(base: ExperimentConfig, weights: list[float], seeds: list[int]) -> SweepSpec:
+    """The ablation as a sweep: one axis (the S3IM weight) x seeds; runs ``runs/s3im-W_seed-S``."""
+    axis = {f"{w:g}": {"loss.s3im.weight": float(w)} for w in weights}
+    if len(axis) != len(weights):
+        raise NerfplexError(f"--weights lists a weight twice ({' '.join(f'{w:g}' for w in weights)}).")
+    baseline = {"s3im": "0"} if "0" in axis else None
+    return parse_spec({"name": "ablation", "axes": {"s3im": axis}, "seeds": list(seeds), "baseline": baseline},
+                      source="nerfplex ablate", base=base)
+
+
+def _geometry(run_dir: Path, args: AblateArgs) -> dict:
     """Chamfer-L1 / bbox diagonal and F-score of the run's mesh against the scene's ground truth."""
     from nerfplex.eval.surface_evaluation import extract_and_score
+    from nerfplex.run_loading import load_run
 
-    trainer.model.eval()
-    _, report = extract_and_score(trainer.model, trainer.scene, args.mesh_resolution, colors=False,
+    loaded = load_run(run_dir)
+    _, report = extract_and_score(loaded.model, loaded.scene, args.mesh_resolution, colors=False,
                                   threshold=args.fscore_threshold, num_points=50_000)
     if "metrics" not in report:
         raise NerfplexError("--geometry needs a ground-truth surface: this scene has none (no gt_mesh.ply "
@@ -55,31 +67,36 @@ def _geometry(trainer: Trainer, args: AblateArgs) -> dict:
 
 
 def run(argv: list[str]) -> int:
+    """A thin case of ``nerfplex sweep``: the same run folders, skipping and resuming, in a child process
+    per run; then the ablation's own tables (results.csv, summary.md) and psnr_curves.png."""
+    from nerfplex.cli.sweep import run_sweep
+
     args = tyro.cli(AblateArgs, args=argv, prog="nerfplex ablate")
     base = load_config(args.config) if args.config else ExperimentConfig()
     base = apply_overrides(base, list(args.overrides))
     out = args.out or (Path(base.output_dir) / "ablation" /
                        f"{base.experiment_name}-{datetime.now():%Y%m%d-%H%M%S}")
-    runs = ablation_configs(base, list(args.weights), list(args.seeds), out)
-    scene = load_scene(base.data)  # the runs differ in loss weight and seed only
+    spec = ablation_spec(base, list(args.weights), list(args.seeds))
+    executor = LocalExecutor(*local_plan(len(spec.runs), None, None))
+    code, _ = run_sweep(spec, out, executor, progress_bar=base.trainer.progress_bar, write_tables=False)
     results = []
-    for index, (weight, seed, config) in enumerate(runs, start=1):
-        run_dir = Path(config.output_dir) / config.experiment_name
-        print(f"[{index}/{len(runs)}] S3IM weight {weight:g}, seed {seed} -> {run_dir}", flush=True)
-        try:
-            trainer = Trainer(config, run_dir, scene=scene)
-            metrics = trainer.train()
-        except TrainingInterrupted:
-            print(f"interrupted; finished runs are tabulated in {out}", flush=True)
-            return 130
-        result = {"weight": weight, "seed": seed, "psnr": metrics["psnr"], "ssim": metrics["ssim"],
-                  "train_seconds": metrics["train_seconds"], "steps": metrics["step"],
-                  "run_dir": str(run_dir), "history": metrics["eval_history"]}
+    for row in collect(spec, out):
+        if row["status"] != "done":
+            continue
+        result = {"weight": float(row["s3im"]), "seed": row["seed"], "psnr": row["psnr"], "ssim": row["ssim"],
+                  "train_seconds": row["train_seconds"], "steps": row["steps"], "run_dir": row["run_dir"],
+                  "history": row["history"]}
         if args.geometry:
-            result.update(_geometry(trainer, args))
+            result.update(_geometry(Path(row["run_dir"]), args))
         results.append(result)
-        write_tables(results, out)  # partial tables survive an interrupted ablation
-    plot_curves(results, out)
-    print((out / "summary.md").read_text())
+    results.sort(key=lambda r: (r["weight"], r["seed"]))
+    if results:
+        write_tables(results, out)
+        plot_curves(results, out)
+    if code == 130:
+        print(f"interrupted; finished runs are tabulated in {out} (run the same command to continue)", flush=True)
+        return 130
+    if results:
+        print((out / "summary.md").read_text())
     print(f"ablation folder: {out}")
-    return 0
+    return code

@@ -1,0 +1,122 @@
+"""``nerfplex sweep SPEC.yaml``: a grid of training runs (axes x seeds) -> tables with confidence intervals."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Optional
+
+import tyro
+
+from nerfplex.errors import NerfplexError
+from nerfplex.sweep.executors import LocalExecutor, RayExecutor, SweepInterrupted, local_plan
+from nerfplex.sweep.progress import SweepProgress, status_table
+from nerfplex.sweep.results import collect, write_results
+from nerfplex.sweep.runner import make_tasks, prepare
+from nerfplex.sweep.spec import SweepSpec, load_spec
+
+
+@dataclass
+class SweepArgs:
+    """Train every point of a sweep spec once per seed, one run folder each, then write results.csv,
+    summary.md (mean, std and 95% confidence interval per point; paired differences against the spec's
+    baseline) and psnr_curves.png into the sweep folder. Finished runs are skipped, interrupted or
+    failed ones resume from their newest checkpoint: run the same command again after Ctrl-C or a crash.
+    Example: nerfplex sweep configs/sweeps/s3im_lego.yaml --concurrency 2 --threads 1
+    (docs/sweeps.md describes the spec)."""
+
+    spec: tyro.conf.Positional[Path]
+    """The sweep spec (YAML: base, set, axes, seeds, baseline, retries)."""
+    out: Optional[Path] = None
+    """Sweep folder (default: the spec's ``output``, else OUTPUT_DIR/sweeps/NAME)."""
+    executor: Literal["local", "ray"] = "local"
+    """``local``: processes on this machine; ``ray``: Ray tasks (a local Ray instance, or the cluster at
+    --ray-address)."""
+    concurrency: Optional[int] = None
+    """local: runs at a time (default: one per GPU; without GPUs as many as the cores hold at --threads)."""
+    threads: Optional[int] = None
+    """local: CPU threads per run (OMP_NUM_THREADS; default: 1 without GPUs, else the cores shared out)."""
+    ray_address: Optional[str] = None
+    """ray: the cluster to join (``auto``, ``HOST:PORT`` or ``ray://HOST:10001``); default: start Ray here."""
+    cpus_per_run: float = 1.0
+    """ray: CPUs each run holds (and its thread count)."""
+    gpus_per_run: Optional[float] = None
+    """ray: GPUs each run holds (default: 1 when the cluster has GPUs, else 0)."""
+    status: bool = False
+    """Only show the sweep's progress (runs done / running / failed, ETA) and exit."""
+    dry_run: bool = False
+    """Only validate the spec and list the runs."""
+    progress_bar: bool = True
+    """Show the sweep's progress bar."""
+
+
+def _executor(args: SweepArgs, n_runs: int):
+    if args.executor == "ray":
+        gpus = args.gpus_per_run
+        if gpus is None:
+            gpus = 0.0 if args.ray_address is None and not _local_gpus() else 1.0
+        return RayExecutor(args.ray_address, args.cpus_per_run, gpus)
+    if args.ray_address:
+        raise NerfplexError("--ray-address needs --executor ray.")
+    for name in ("concurrency", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise NerfplexError(f"--{name} must be a positive integer, got {value}.")
+    return LocalExecutor(*local_plan(n_runs, args.concurrency, args.threads))
+
+
+def _local_gpus() -> int:
+    from nerfplex.sweep.executors import gpu_count
+
+    return gpu_count()
+
+
+def run_sweep(spec: SweepSpec, out: Path, executor, spec_text: Optional[str] = None,
+              progress_bar: bool = True, write_tables: bool = True) -> tuple[int, list[dict]]:
+    """Prepare ``out``, run every unfinished run, write the tables (unless ``write_tables`` is false).
+    Returns (exit status, result rows): 0 when every run finished, 1 when some failed, 130 after Ctrl-C."""
+    prepare(spec, out, spec_text)
+    tasks = make_tasks(spec, out)
+    print(f"sweep {spec.name}: {len(tasks)} runs -> {out} ({executor.describe()})", flush=True)
+    progress = SweepProgress(tasks, enabled=progress_bar)
+    code = 0
+    try:
+        outcomes = executor.execute(tasks, progress.tick)
+    except SweepInterrupted as stop:
+        outcomes, code = stop.args[0], 130
+    finally:
+        progress.close()
+    rows = write_results(spec, out) if write_tables else collect(spec, out)
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    skipped = sum(o["status"] == "skipped" for o in outcomes)
+    if skipped:
+        print(f"{skipped} finished run(s) skipped.", flush=True)
+    for outcome in failed:
+        print(f"FAILED {outcome['run_id']} after {outcome['attempts']} attempt(s): {outcome['error']}",
+              file=sys.stderr)
+    if code == 130:
+        print(f"interrupted: run the same command again to continue ({out}).", file=sys.stderr)
+    elif failed or any(r["status"] != "done" for r in rows):
+        code = 1
+    return code, rows
+
+
+def run(argv: list[str]) -> int:
+    args = tyro.cli(SweepArgs, args=argv, prog="nerfplex sweep")
+    spec = load_spec(args.spec)
+    out = args.out or spec.default_output()
+    if args.status:
+        print(status_table(make_tasks(spec, out)))
+        return 0
+    if args.dry_run:
+        print(f"sweep {spec.name}: {len(spec.runs)} runs -> {out}")
+        for run in spec.runs:
+            print(f"  {run.run_id}")
+        return 0
+    executor = _executor(args, len(spec.runs))
+    code, _ = run_sweep(spec, out, executor, spec_text=args.spec.read_text(), progress_bar=args.progress_bar)
+    if code != 130:
+        print((out / "summary.md").read_text())
+        print(f"sweep folder: {out}")
+    return code

@@ -1,0 +1,250 @@
+"""Run a sweep: one run folder per (point, seed), skipped when finished, resumed when interrupted.
+
+Layout of a sweep folder ``OUT``::
+
+    OUT/spec.yaml               the spec as given (a record)
+    OUT/configs/RUN_ID.yaml     each run's resolved config (what ``nerfplex train --config`` receives)
+    OUT/runs/RUN_ID/            each run's folder (config.yaml, checkpoints/, tensorboard/, metrics.json)
+    OUT/state/RUN_ID.json       each run's status (queued / running / done / failed / interrupted),
+                                attempts, host and process id, the last error: the progress view reads it
+    OUT/logs/RUN_ID.log         each run's training output, all attempts appended
+    OUT/results.csv, summary.md, psnr_curves.png   (nerfplex.sweep.results)
+
+:func:`run_point` is the unit of work every executor runs: it trains one run to completion in a child
+process (``python -m nerfplex.cli.main train``), resuming from the newest checkpoint after a failure or a
+killed process, up to ``retries`` extra attempts. It is a plain function so that Ray can ship it to a
+worker; it only needs the sweep folder to be visible there (a shared file system on a cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from nerfplex.config import load_config, save_config
+from nerfplex.config_io import to_dict
+from nerfplex.engine.checkpoint import latest_checkpoint
+from nerfplex.errors import NerfplexError
+from nerfplex.io import is_orphan_temporary, write_text_atomic
+from nerfplex.sweep.spec import SweepSpec
+
+INTERRUPTED = 130  # the exit status of ``nerfplex train`` after Ctrl-C (checkpoint saved)
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs to train one run (plain data, picklable)."""
+
+    run_id: str
+    sweep_dir: str
+    """The sweep folder (absolute)."""
+    cwd: str
+    """Working folder of the training process (relative paths in configs resolve against it)."""
+    max_steps: int
+    retries: int
+    invocation: str
+    """Identifies one ``nerfplex sweep`` invocation: attempts are counted per invocation."""
+    threads: int = 1
+    """CPU threads of the training process (OMP_NUM_THREADS, MKL_NUM_THREADS)."""
+    gpu: Optional[str] = None
+    """CUDA_VISIBLE_DEVICES for the training process (None: leave as it is)."""
+    python: str = sys.executable
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.sweep_dir) / "runs" / self.run_id
+
+    @property
+    def config_file(self) -> Path:
+        return Path(self.sweep_dir) / "configs" / f"{self.run_id}.yaml"
+
+    @property
+    def state_file(self) -> Path:
+        return Path(self.sweep_dir) / "state" / f"{self.run_id}.json"
+
+    @property
+    def log_file(self) -> Path:
+        return Path(self.sweep_dir) / "logs" / f"{self.run_id}.log"
+
+
+def read_metrics(run_dir: Path, max_steps: int) -> Optional[dict]:
+    """The run's ``metrics.json`` when it is complete (final step reached), else None."""
+    try:
+        metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(metrics, dict) or "psnr" not in metrics or metrics.get("step", -1) < max_steps:
+        return None
+    return metrics
+
+
+def read_state(path: Path) -> dict:
+    try:
+        state = json.loads(Path(path).read_text())
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(task: RunTask, **values) -> dict:
+    state = read_state(task.state_file)
+    state.update(values, run_id=task.run_id, updated=time.time())
+    write_text_atomic(task.state_file, json.dumps(state, indent=1))
+    return state
+
+
+def _parent_death_signal() -> None:  # runs in the child before exec (Linux): die with the worker
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _clear_unstarted(run_dir: Path) -> None:
+    """Remove a run folder that a killed attempt left without any checkpoint, so the run starts afresh.
+
+    Only a folder that holds nothing but what ``nerfplex train`` writes before its first checkpoint is
+    removed; anything else raises."""
+    expected = {"config.yaml", "tensorboard", "checkpoints", ".nerfplex-output"}
+    entries = list(run_dir.iterdir())
+    strangers = [e.name for e in entries if e.name not in expected and not is_orphan_temporary(e)]
+    if strangers:
+        raise NerfplexError(f"{run_dir} holds files nerfplex did not write ({', '.join(strangers[:3])}); "
+                            f"it is left alone. Move them away and start the sweep again.")
+    shutil.rmtree(run_dir)
+
+
+def _tail(path: Path, lines: int = 6) -> str:
+    try:
+        text = path.read_text(errors="replace").replace("\r", "\n")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def _wait(proc: subprocess.Popen) -> int:
+    """Wait for ``proc`` in short slices, so that an asynchronous KeyboardInterrupt (Ray's cancel) lands."""
+    while True:
+        try:
+            return proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_point(task: RunTask, stop: Optional[threading.Event] = None,
+              children: Optional[dict] = None) -> dict:
+    """Train ``task``'s run to completion; returns ``{"run_id", "status", "attempts", "error"}``.
+
+    ``status``: ``skipped`` (already finished), ``done``, ``failed`` (every attempt failed; ``error`` says
+    why) or ``interrupted`` (Ctrl-C: ``stop`` was set, or KeyboardInterrupt arrived, as Ray's cancel
+    delivers it; the child got one SIGINT and saved a checkpoint). ``children`` (local executor) maps run
+    ids to the live child processes so the caller can forward Ctrl-C."""
+    if read_metrics(task.run_dir, task.max_steps) is not None:
+        _write_state(task, status="done", error=None)
+        return {"run_id": task.run_id, "status": "skipped", "attempts": 0, "error": None}
+    state = read_state(task.state_file)
+    attempts = state.get("attempts", 0) if state.get("invocation") == task.invocation else 0
+    env = dict(os.environ, OMP_NUM_THREADS=str(task.threads), MKL_NUM_THREADS=str(task.threads),
+               TQDM_MININTERVAL="30")
+    if task.gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = task.gpu
+    error = None
+    while attempts <= task.retries:
+        if stop is not None and stop.is_set():
+            _write_state(task, status="interrupted")
+            return {"run_id": task.run_id, "status": "interrupted", "attempts": attempts, "error": None}
+        attempts += 1
+        run_dir = task.run_dir
+        if run_dir.is_dir() and latest_checkpoint(run_dir) is not None:
+            command, how = ["--resume", str(run_dir)], "resumed"
+        else:
+            if run_dir.exists():
+                _clear_unstarted(run_dir)
+            command, how = ["--config", str(task.config_file), "--run-dir", str(run_dir)], "started"
+        task.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(task.log_file, "a") as log:
+            log.write(f"\n=== attempt {attempts} ({how}) on {socket.gethostname()} at {time.ctime()}\n")
+            log.flush()
+            proc = subprocess.Popen([task.python, "-m", "nerfplex.cli.main", "train", *command],
+                                    cwd=task.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=_parent_death_signal if sys.platform == "linux" else None)
+            if children is not None:
+                children[task.run_id] = proc
+            _write_state(task, status="running", attempts=attempts, invocation=task.invocation,
+                         host=socket.gethostname(), pid=proc.pid, started=time.time(), how=how)
+            try:
+                code = _wait(proc)
+            except KeyboardInterrupt:  # Ray's cancel (or Ctrl-C in this process): checkpoint and stop
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=600)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                _write_state(task, status="interrupted", pid=None)
+                raise
+            finally:
+                if children is not None:
+                    children.pop(task.run_id, None)
+        if code == 0 and read_metrics(run_dir, task.max_steps) is not None:
+            _write_state(task, status="done", pid=None, error=None, finished=time.time())
+            return {"run_id": task.run_id, "status": "done", "attempts": attempts, "error": None}
+        if code == INTERRUPTED and stop is not None and stop.is_set():
+            _write_state(task, status="interrupted", pid=None)
+            return {"run_id": task.run_id, "status": "interrupted", "attempts": attempts, "error": None}
+        why = f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
+        error = f"attempt {attempts}: {why}; log {task.log_file}\n{_tail(task.log_file)}"
+        _write_state(task, status="retrying" if attempts <= task.retries else "failed", pid=None, error=error)
+    _write_state(task, status="failed", pid=None, error=error)
+    return {"run_id": task.run_id, "status": "failed", "attempts": attempts, "error": error}
+
+
+def prepare(spec: SweepSpec, out: Path, spec_text: Optional[str] = None) -> None:
+    """Write ``OUT/configs/*.yaml`` and refuse to mix two different sweeps in one folder.
+
+    A run folder that already exists must hold the config this spec resolves to (else the spec changed
+    under it: NerfplexError, before anything runs)."""
+    out = Path(out)
+    for run in spec.runs:
+        run_dir = out / "runs" / run.run_id
+        saved = run_dir / "config.yaml"
+        if saved.is_file() and _comparable(load_config(saved)) != _comparable(run.config):
+            raise NerfplexError(f"{run_dir} was trained with a different config than this spec gives it (the "
+                                f"spec changed). Use another output folder (--out), or move the old sweep.")
+    for run in spec.runs:
+        path = out / "configs" / f"{run.run_id}.yaml"
+        save_config(run.config, path)
+    if spec_text is not None:
+        write_text_atomic(out / "spec.yaml", spec_text)
+
+
+def _comparable(config) -> dict:
+    data = to_dict(config)
+    data.pop("experiment_name", None)
+    data.pop("output_dir", None)
+    return data
+
+
+def make_tasks(spec: SweepSpec, out: Path, threads: int = 1, invocation: Optional[str] = None,
+               cwd: Optional[Path] = None) -> list[RunTask]:
+    """One :class:`RunTask` per run of ``spec`` (absolute paths)."""
+    invocation = invocation or f"{socket.gethostname()}-{os.getpid()}-{time.time():.0f}"
+    return [RunTask(run_id=run.run_id, sweep_dir=str(Path(out).resolve()), cwd=str((cwd or Path.cwd()).resolve()),
+                    max_steps=run.config.trainer.max_steps, retries=spec.retries, invocation=invocation,
+                    threads=threads) for run in spec.runs]
+
+
+ProgressCallback = Callable[[], None]
