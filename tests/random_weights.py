@@ -65,7 +65,7 @@ class _RandomViews:
         return view
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _vit_shapes(patch_size: int) -> tuple[tuple[str, torch.Size], ...]:
     """Parameter names and shapes of DINO's ViT-B (as vendored by dreamsim) for one patch size."""
     from dreamsim.feature_extraction.vision_transformer import vit_base

@@ -8,7 +8,7 @@ CI machine: the authors' lego NeRF step went from 12.6 s to 6.0-6.2 s with 4-16k
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

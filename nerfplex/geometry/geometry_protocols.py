@@ -21,8 +21,14 @@ import numpy as np
 
 from nerfplex.cameras import Cameras
 from nerfplex.errors import NerfplexError
-from nerfplex.geometry.culling import (axis_aligned_box, crop_mesh_to_box, cull_mesh_by_masks,
-                                   cull_mesh_to_frusta, oriented_bounding_box, require_faces)
+from nerfplex.geometry.culling import (
+    axis_aligned_box,
+    crop_mesh_to_box,
+    cull_mesh_by_masks,
+    cull_mesh_to_frusta,
+    oriented_bounding_box,
+    require_faces,
+)
 from nerfplex.geometry.geometry_metrics import GeometryMetrics, mesh_metrics, nearest_neighbours
 from nerfplex.geometry.mesh_io import Mesh
 from nerfplex.geometry.point_sampling import RngLike, as_generator, sample_surface_grid

@@ -5,14 +5,13 @@ open3d is imported inside the functions, so that the rest of nerfplex works with
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from nerfplex.errors import NerfplexError
+from nerfplex.io import atomic_path, os_error_message
 
 MESH_SUFFIXES = (".ply", ".obj")
 
@@ -56,7 +55,7 @@ def write_mesh(path, vertices, faces, vertex_colors=None) -> Path:
         the path written.
     """
     path = Path(path)
-    suffix = _suffix(path)
+    _suffix(path)  # an unsupported suffix is an error before any work
     vertices = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
     faces = np.asarray(faces, dtype=np.int32).reshape(-1, 3)
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
@@ -70,22 +69,16 @@ def write_mesh(path, vertices, faces, vertex_colors=None) -> Path:
         if len(colors) != len(vertices):
             raise ValueError(f"{len(colors)} vertex colours for {len(vertices)} vertices")
         mesh.vertex_colors = o3d.utility.Vector3dVector(colors)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
     try:
-        if not o3d.io.write_triangle_mesh(tmp, mesh, write_ascii=False, compressed=False,
-                                          write_vertex_normals=False,
-                                          write_vertex_colors=vertex_colors is not None,
-                                          write_triangle_uvs=False, print_progress=False):
-            raise NerfplexError(f"could not write mesh file {str(path)!r}")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        with atomic_path(path) as tmp:  # the temporary keeps the suffix: open3d picks the format by it
+            if not o3d.io.write_triangle_mesh(str(tmp), mesh, write_ascii=False, compressed=False,
+                                              write_vertex_normals=False,
+                                              write_vertex_colors=vertex_colors is not None,
+                                              write_triangle_uvs=False, print_progress=False):
+                raise NerfplexError(f"could not write mesh file {str(path)!r}: check that the folder is "
+                                    f"writable and the disk has free space.")
+    except OSError as exc:
+        raise NerfplexError(f"could not write mesh file {path}: {os_error_message(exc, path.parent)}") from None
     return path
 
 

@@ -23,15 +23,16 @@ import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nerfplex.metrics.weights import MetricUnavailable, default_weights_dir
 from nerfplex.metrics.torchvision_compat import import_torchvision
+from nerfplex.metrics.weights import MetricUnavailable, default_weights_dir
 
 _RELEASES = "https://github.com/ssundaram21/dreamsim/releases/download"
 ARCHIVE_URLS = {

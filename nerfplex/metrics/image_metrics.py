@@ -11,9 +11,10 @@ evaluation then reports it as skipped, with the reason, and never as a number.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from torch import Tensor
 

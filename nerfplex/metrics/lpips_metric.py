@@ -16,8 +16,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from nerfplex.metrics.weights import MetricUnavailable, default_weights_dir
 from nerfplex.metrics.torchvision_compat import import_torchvision
+from nerfplex.metrics.weights import MetricUnavailable, default_weights_dir
 
 BACKBONE_FILES = {
     "alex": ("alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"),

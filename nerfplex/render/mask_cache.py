@@ -7,7 +7,7 @@ a point takes the value of the single nearest vertex, and points outside the box
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +28,7 @@ class MaskCache(nn.Module):
         self.register_buffer("aabb", aabb.detach().clone().float())
 
     @classmethod
-    def full(cls, resolution: Sequence[int], aabb: Tensor) -> "MaskCache":
+    def full(cls, resolution: Sequence[int], aabb: Tensor) -> MaskCache:
         """A mask that keeps everything inside the box."""
         return cls(torch.ones(*(int(n) for n in resolution), dtype=torch.bool, device=aabb.device), aabb)
 

@@ -11,13 +11,29 @@ import torch
 from nerfplex.cameras import Cameras, look_at
 from nerfplex.data.procedural import sdf as S
 from nerfplex.errors import NerfplexError
-from nerfplex.geometry.culling import (Box, _numpy_cameras, axis_aligned_box, crop_mesh_to_box, cull_mesh_by_masks,
-                                   cull_mesh_to_frusta, oriented_bounding_box, points_in_frusta,
-                                   points_on_masks, project)
+from nerfplex.geometry.culling import (
+    Box,
+    _numpy_cameras,
+    axis_aligned_box,
+    crop_mesh_to_box,
+    cull_mesh_by_masks,
+    cull_mesh_to_frusta,
+    oriented_bounding_box,
+    points_in_frusta,
+    points_on_masks,
+    project,
+)
 from nerfplex.geometry.geometry_metrics import mesh_metrics
-from nerfplex.geometry.geometry_protocols import (DTUObservation, dtu_observation_filter, evaluate_dtu,
-                                              evaluate_replica, load_dtu_observation,
-                                              load_dtu_stl_points, radius_downsample, transform_mesh)
+from nerfplex.geometry.geometry_protocols import (
+    DTUObservation,
+    dtu_observation_filter,
+    evaluate_dtu,
+    evaluate_replica,
+    load_dtu_observation,
+    load_dtu_stl_points,
+    radius_downsample,
+    transform_mesh,
+)
 from nerfplex.geometry.mesh_extraction import extract_mesh
 from nerfplex.geometry.mesh_io import Mesh
 

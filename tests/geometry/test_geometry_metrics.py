@@ -8,8 +8,7 @@ import pytest
 from nerfplex.errors import NerfplexError
 from nerfplex.geometry.geometry_metrics import mesh_metrics, nearest_neighbours, point_cloud_metrics
 from nerfplex.geometry.mesh_io import Mesh
-from nerfplex.geometry.point_sampling import (face_areas_and_normals, sample_surface,
-                                          sample_surface_grid)
+from nerfplex.geometry.point_sampling import face_areas_and_normals, sample_surface, sample_surface_grid
 
 
 def uv_sphere(radius: float, n_lat: int = 96, n_lon: int = 192, center=(0.0, 0.0, 0.0)) -> Mesh:

@@ -10,8 +10,7 @@ import torch
 
 from nerfplex.data.procedural import sdf as S
 from nerfplex.errors import NerfplexError
-from nerfplex.geometry.mesh_extraction import (extract_mesh, field_grid, isotropic_grid,
-                                           largest_component, mesh_report)
+from nerfplex.geometry.mesh_extraction import extract_mesh, field_grid, isotropic_grid, largest_component, mesh_report
 from nerfplex.geometry.mesh_io import Mesh, read_mesh, write_mesh
 
 BOX = [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]

@@ -8,8 +8,15 @@ import os
 import pytest
 import torch
 
-from nerfplex.metrics.dreamsim_metric import (ARCHIVE_URLS, DINO_BACKBONE_URL, REQUIRED_FILES, DreamSimMetric,
-                                           dreamsim_dir, load_dreamsim, missing_files)
+from nerfplex.metrics.dreamsim_metric import (
+    ARCHIVE_URLS,
+    DINO_BACKBONE_URL,
+    REQUIRED_FILES,
+    DreamSimMetric,
+    dreamsim_dir,
+    load_dreamsim,
+    missing_files,
+)
 from nerfplex.metrics.weights import MetricUnavailable
 
 # the dreamsim package's own loading (the reference) re-wraps its model in peft; DINO's head uses weight_norm

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nerfplex.metrics.weights import MetricUnavailable
 from nerfplex.metrics.lpips_metric import BACKBONE_FILES, LPIPSMetric, backbone_path, load_lpips
+from nerfplex.metrics.weights import MetricUnavailable
 
 
 @pytest.mark.filterwarnings("ignore:Arguments other than a weight enum",
