@@ -376,13 +376,11 @@ class Viewer:
         while row < camera.height:
             if view.version != version and not priority or self._stop.is_set():
                 return None
-            with self.time_share.render_slice(priority):
-                budget = self.time_share.slice_budget(self.config.slice_seconds)
-                rows = camera.height if priority else max(1, int(budget * self._rays_per_second / camera.width))
-                band = row_band(camera, row, rows)
-                start = time.perf_counter()
-                bands.append(self.render(band))
-                seconds = time.perf_counter() - start
+            budget = self.time_share.slice_budget(self.config.slice_seconds)
+            rows = camera.height if priority else max(1, int(budget * self._rays_per_second / camera.width))
+            band = row_band(camera, row, rows)
+            image, seconds = self.time_share.run_slice(lambda: self._timed_render(band), priority)
+            bands.append(image)
             rate = band.width * band.height / max(seconds, 1e-4)
             self._rays_per_second = 0.5 * self._rays_per_second + 0.5 * rate
             row += band.height
@@ -391,9 +389,13 @@ class Viewer:
                              torch.cat([b.opacity for b in bands]),
                              None if normals[0] is None else torch.cat(normals))
 
+    def _timed_render(self, camera: Cameras) -> tuple[RenderedView, float]:
+        start = time.perf_counter()
+        return self.render(camera), time.perf_counter() - start
+
     def render(self, camera: Cameras) -> RenderedView:
         """Render a one-camera image with the run's settings: eval mode, no gradients, the global random
-        state restored afterwards. The caller holds the model (``time_share.render_slice``)."""
+        state restored afterwards. Call it with the model held (inside ``time_share.run_slice``)."""
         model = self.run.model
         was_training = model.training
         model.eval()
