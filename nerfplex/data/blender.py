@@ -76,7 +76,7 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
             raise NerfplexError(f"test_every must be an integer >= 2 (every test_every-th frame of "
                                 f"{files['all'].name} is held out for testing), got {test_every!r}.")
         main_meta = read_json_object(files["all"], TRANSFORMS)
-        frames = parse_frames(main_meta, files["all"], warned)
+        frames = parse_frames(main_meta, files["all"], warned, drop_missing=True)
         frames.sort(key=lambda f: _natural_key(f.file_path))
         if len(frames) < 2:
             raise NerfplexError(f"{files['all']} has only {len(frames)} frame; at least 2 are needed "

@@ -10,11 +10,23 @@ overridden per frame, as instant-ngp allows. Lens distortion ``k1 k2 k3 p1 p2`` 
 radial-tangential model, instant-ngp's keys) is parsed per frame the same way and applied when rays
 are generated (:mod:`nerfplex.distortion`); fisheye distortion (``is_fisheye``, ``k4``) is not
 modelled: a warning is issued when it is set. No image is read here.
+
+Frame selection follows instant-ngp's loader (``src/nerf_loader.cu``): frames are ordered by ``file_path``
+in natural order; a top-level ``n_frames`` keeps the first ``n_frames`` of them; when the first frame
+has a ``sharpness`` value (``colmap2nerf.py`` writes the variance of the Laplacian), frame ``i`` is kept
+only if its sharpness (1 when absent) exceeds ``sharpness_discard_threshold`` (top level, default 0)
+times the mean sharpness of frames ``max(0, i - 3) <= j < min(i + 3, n - 1)``. In an instant-ngp
+``transforms.json``, frames whose image file is missing are dropped with one warning that counts them
+(instant-ngp drops them in its sharpness pass; nerfplex does it for every such file); in the NeRF-synthetic
+``transforms_{train,test,val}.json`` a missing image is an error (a broken download). Two deviations, both
+where instant-ngp would fail: a lone frame keeps itself (its window is empty, and instant-ngp divides 0 by
+0), and no frame left is an error naming the file.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from numbers import Real
@@ -26,7 +38,7 @@ import numpy as np
 from nerfplex.data.poses import rigid_pose
 from nerfplex.errors import NerfplexError
 
-__all__ = ["TransformsFrame", "parse_frames", "is_finite_number", "IMAGE_EXTENSIONS", "DISTORTION_KEYS",
+__all__ = ["TransformsFrame", "parse_frames", "natural_key", "is_finite_number", "IMAGE_EXTENSIONS", "DISTORTION_KEYS",
            "UNSUPPORTED_DISTORTION_KEYS"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -45,7 +57,7 @@ class TransformsFrame:
     source: Path  # the transforms file
     index: int  # position in that file's frames list
     file_path: str  # as written in the file
-    image_path: Path
+    image_path: Optional[Path]  # None only inside parse_frames (missing files are dropped there)
     c2w_gl: np.ndarray  # [4, 4] float64, Blender/OpenGL axes
     x_focal: Optional[tuple[str, float]]  # ("fl" | "angle", value) for x, None if absent
     y_focal: Optional[tuple[str, float]]
@@ -60,8 +72,11 @@ class TransformsFrame:
         return f"frame {self.index} ('{self.file_path}') of {self.source}"
 
 
-def parse_frames(meta: dict, source: Path, warned: set[str]) -> list[TransformsFrame]:
-    """Validate ``meta['frames']`` and return the parsed frames (no images are read here)."""
+def parse_frames(meta: dict, source: Path, warned: set[str], drop_missing: bool = False) -> list[TransformsFrame]:
+    """Validate ``meta['frames']`` and return the selected frames (module docstring; no image is read).
+
+    ``drop_missing``: frames whose image file is missing are dropped with one warning (an instant-ngp
+    ``transforms.json``) instead of raising (the NeRF-synthetic files, where it means a broken download)."""
     if "frames" not in meta:
         raise NerfplexError(f"{source} has no 'frames' key; a transforms file needs a 'frames' list of "
                             f"{{'file_path', 'transform_matrix'}} objects.")
@@ -72,6 +87,8 @@ def parse_frames(meta: dict, source: Path, warned: set[str]) -> list[TransformsF
         raise NerfplexError(f"'frames' in {source} is empty; add at least one frame (file_path + "
                             f"transform_matrix).")
     _check_distortion(meta, source, "top level", warned)
+    n_frames = _selection_number(meta, "n_frames", source, integer=True)
+    threshold = _selection_number(meta, "sharpness_discard_threshold", source) or 0.0
     parsed = []
     for index, frame in enumerate(frames):
         if not isinstance(frame, dict):
@@ -99,8 +116,61 @@ def parse_frames(meta: dict, source: Path, warned: set[str]) -> list[TransformsF
             cx=_number(frame, meta, "cx", where, source), cy=_number(frame, meta, "cy", where, source),
             w=_size(frame, meta, "w", where, source), h=_size(frame, meta, "h", where, source),
             distortion=_distortion(frame, meta, where, source),
-            image_path=_resolve_image(source.parent, file_path, where)))
-    return parsed
+            image_path=_resolve_image(source.parent, file_path, where, required=False)))
+    return _select(parsed, frames, n_frames, threshold, source, warned, drop_missing)
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders ``img2`` before ``img10`` (instant-ngp sorts frames this way)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)]
+
+
+def _selection_number(meta: dict, key: str, source: Path, integer: bool = False) -> Optional[float]:
+    if key not in meta:
+        return None
+    value = meta[key]
+    if not is_finite_number(value) or value < 0 or (integer and not float(value).is_integer()):
+        kind = "a whole number >= 0" if integer else "a number >= 0"
+        raise NerfplexError(f"'{key}' in {source} must be {kind}, got {value!r}.")
+    return int(value) if integer else float(value)
+
+
+def _select(parsed: list[TransformsFrame], raw: list, n_frames: Optional[int], threshold: float, source: Path,
+            warned: set[str], drop_missing: bool) -> list[TransformsFrame]:
+    """instant-ngp's frame selection (module docstring); the kept frames stay in the file's order."""
+    order = sorted(range(len(parsed)), key=lambda i: natural_key(parsed[i].file_path.replace("\\", "/")))
+    if n_frames is not None:
+        order = order[:n_frames]
+    keep = set(order)
+    if order and "sharpness" in raw[order[0]]:
+        values = []
+        for i in order:
+            value = raw[i].get("sharpness", 1.0)
+            if not is_finite_number(value):
+                raise NerfplexError(f"'sharpness' of {parsed[i].where} must be a number, got {value!r}.")
+            values.append(float(value))
+        count = len(order)
+        for k, i in enumerate(order):
+            start, end = max(0, k - 3), min(k + 3, count - 1)
+            mean = sum(values[start:end]) / (end - start) if end > start else values[k]
+            if not values[k] > threshold * mean:
+                keep.discard(i)
+    missing = [parsed[i] for i in sorted(keep) if parsed[i].image_path is None]
+    kept = [parsed[i] for i in sorted(keep) if parsed[i].image_path is not None]
+    if missing and not drop_missing:
+        _resolve_image(source.parent, missing[0].file_path, missing[0].where)  # raises, naming the file
+    if not kept:
+        if missing:
+            _resolve_image(source.parent, missing[0].file_path, missing[0].where)  # raises, naming the file
+        raise NerfplexError(f"no frame of {source} is left after its 'n_frames' ({n_frames}) and "
+                            f"'sharpness_discard_threshold' ({threshold}) selection; lower or remove them.")
+    if missing:
+        key = f"missing:{source}"
+        if key not in warned:
+            warned.add(key)
+            warnings.warn(f"{len(missing)} of the {len(missing) + len(kept)} frames in {source} have no image file "
+                          f"(first: '{missing[0].file_path}'); they are dropped, as instant-ngp does.", stacklevel=4)
+    return kept
 
 
 def _parse_pose(matrix: Any, where: str) -> np.ndarray:
@@ -108,8 +178,9 @@ def _parse_pose(matrix: Any, where: str) -> np.ndarray:
     return rigid_pose(matrix, f"'transform_matrix' of {where}")
 
 
-def _resolve_image(base: Path, file_path: str, where: str) -> Path:
-    """The image file a ``file_path`` names: as written, else with an image extension appended."""
+def _resolve_image(base: Path, file_path: str, where: str, required: bool = True) -> Optional[Path]:
+    """The image file a ``file_path`` names: as written, else with an image extension appended; when
+    there is none, None (``required=False``) or a NerfplexError."""
     relative = Path(file_path.replace("\\", "/"))
     path = relative if relative.is_absolute() else base / relative
     if path.is_file():
@@ -119,6 +190,8 @@ def _resolve_image(base: Path, file_path: str, where: str) -> Path:
         candidate = path.with_name(path.name + ext)
         if candidate.is_file():
             return candidate
+    if not required:
+        return None
     tried = f"{path.name} and {path.name}{{{','.join(IMAGE_EXTENSIONS)}}}"
     raise NerfplexError(f"image file for {where} not found: looked for {tried} in {path.parent}. Check "
                         f"'file_path' (it is relative to the transforms file) or restore the image.")
