@@ -12,6 +12,7 @@ import torch
 import tyro
 
 from nerfplex.errors import NerfplexError
+from nerfplex.io import check_output_folder
 from nerfplex.metrics.image_metrics import METRIC_NAMES
 
 MetricName = Literal["psnr", "ssim", "lpips_alex", "lpips_vgg", "dreamsim"]
@@ -31,7 +32,9 @@ class EvalArgs:
     checkpoint: Optional[Path] = None
     """A checkpoint file of the run; default: its newest."""
     output: Optional[Path] = None
-    """Folder to write; default RUN/eval/step_<N>."""
+    """Folder to write; default RUN/eval/step_<N> (replacing an earlier evaluation of that step)."""
+    overwrite: bool = False
+    """Replace an existing, non-empty --output folder that nerfplex wrote (never a folder it did not)."""
     metrics: tuple[MetricName, ...] = METRIC_NAMES
     """Metrics to compute."""
     weights_dir: Optional[Path] = None
@@ -71,6 +74,10 @@ def evaluate(args: EvalArgs) -> dict:
 
     if args.max_views is not None and args.max_views < 1:
         raise NerfplexError(f"--max-views must be at least 1, got {args.max_views}.")
+    if args.render_chunk is not None and args.render_chunk < 1:
+        raise NerfplexError(f"--render-chunk must be at least 1, got {args.render_chunk}.")
+    if args.output is not None:
+        check_output_folder(args.output, args.overwrite)  # before any work
     run = load_run(args.load_config, args.checkpoint)
     device = resolve_device(args.device)
     model = run.model.to(device)
@@ -90,7 +97,8 @@ def evaluate(args: EvalArgs) -> dict:
             "method": config.model.method, "scene": run.scene.name, "device": str(device),
             "weights_dir": str(args.weights_dir or default_weights_dir()),
             "dreamsim_model": args.dreamsim_model}
-    report = write_evaluation(output, model, run.scene, indices, metrics, skipped, settings, info)
+    report = write_evaluation(output, model, run.scene, indices, metrics, skipped, settings, info,
+                              overwrite=args.overwrite or args.output is None)
     report["output"] = str(output)
     if args.tensorboard:
         report["tensorboard_tags"] = log_evaluation_to_tensorboard(run.run_dir, run.step, report["metrics"])

@@ -4,6 +4,7 @@ optional geometry metrics against a ground-truth mesh."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -41,6 +42,20 @@ class ExportMeshArgs:
     (0.05 = MonoSDF's 5 cm on Replica)."""
     num_points: int = 200_000
     """Points sampled on each mesh for the metrics (MonoSDF: 200k)."""
+    overwrite: bool = False
+    """Replace an existing --output mesh file (and its _report.json)."""
+
+
+def _check_mesh_output(output: Path, overwrite: bool) -> None:
+    """An explicit --output: a mesh file path (.ply / .obj) that is not a folder, and not an existing
+    file unless --overwrite."""
+    if output.suffix.lower() not in (".ply", ".obj"):
+        raise NerfplexError(f"--output {output}: give a mesh file name ending in .ply or .obj.")
+    if output.is_dir():
+        raise NerfplexError(f"--output {output} is a folder; give a mesh file path such as {output / 'mesh.ply'}.")
+    if output.exists() and not overwrite:
+        raise NerfplexError(f"--output {output} already exists; pass --overwrite to replace it or choose "
+                            f"another file name.")
 
 
 def export_mesh(args: ExportMeshArgs) -> dict:
@@ -51,6 +66,17 @@ def export_mesh(args: ExportMeshArgs) -> dict:
 
     if args.resolution < 8:
         raise NerfplexError(f"--resolution must be at least 8, got {args.resolution}.")
+    if args.resolution > 2048:
+        raise NerfplexError(f"--resolution must be at most 2048 ({args.resolution}^3 grid queries would take "
+                            f"{args.resolution ** 3 * 4 / 2**30:,.0f} GiB for the values alone).")
+    if not (math.isfinite(args.fscore_threshold) and args.fscore_threshold > 0):
+        raise NerfplexError(f"--fscore-threshold must be a finite positive distance, got {args.fscore_threshold}.")
+    if args.level is not None and not math.isfinite(args.level):
+        raise NerfplexError(f"--level must be a finite number, got {args.level}.")
+    if args.num_points < 1:
+        raise NerfplexError(f"--num-points must be at least 1, got {args.num_points}.")
+    if args.output is not None:
+        _check_mesh_output(args.output, args.overwrite)  # before any work
     run = load_run(args.load_config, args.checkpoint)
     output = args.output or run.run_dir / f"mesh_step{run.step}.ply"
     mesh, report = extract_and_score(

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
@@ -13,6 +11,7 @@ from typing import Literal, Optional
 import tyro
 
 from nerfplex.errors import NerfplexError
+from nerfplex.io import check_output_folder, os_error_message, staged_output, write_text_atomic
 
 
 @dataclass
@@ -46,16 +45,20 @@ class MakeSceneArgs:
     """Marching-cubes grid resolution of the ground-truth mesh (0: no mesh). With --mesh the
     ground truth is the mesh itself, and only 0 matters (no ``gt_mesh.ply``)."""
     overwrite: bool = False
-    """Replace an existing, non-empty output folder."""
+    """Replace an existing, non-empty output folder that nerfplex wrote (a folder nerfplex did not write
+    is never replaced)."""
 
 
 def make_scene(args: MakeSceneArgs) -> Path:
-    """Write the scene; the GT mesh is made first, so a failure leaves no partial dataset behind."""
-    from nerfplex.data.blender_writer import write_blender_scene
+    """Write the scene into a staging folder renamed into place at the end (:func:`nerfplex.io.staged_output`),
+    so a failure leaves no partial dataset behind; an existing non-empty ``--out`` is refused before any
+    rendering (``--overwrite`` replaces only a folder nerfplex wrote)."""
+    from nerfplex.data.blender_writer import write_blender_files
     from nerfplex.data.procedural import make_procedural_scene
     from nerfplex.data.procedural.gt_mesh import extract_sdf_mesh
     from nerfplex.geometry.mesh_io import write_mesh
 
+    check_output_folder(args.out, args.overwrite, flag="--out")
     if args.mesh is not None:
         from nerfplex.data.procedural.mesh_scene import make_mesh_scene
 
@@ -64,28 +67,21 @@ def make_scene(args: MakeSceneArgs) -> Path:
     else:
         scene = make_procedural_scene(args.scene, args.resolution, args.num_train_views,
                                       args.num_test_views, args.seed)
-    staging = Path(tempfile.mkdtemp(prefix=".nerfplex-mesh-", dir=args.out.parent if args.out.parent.exists()
-                                    else None))
     try:
-        mesh_tmp = staging / "gt_mesh.ply"
-        transform_tmp = staging / "gt_mesh_transform.json"
-        if args.mesh_resolution > 0:
-            if "gt_mesh" in scene.extras:  # a rendered mesh file: the exact surface
-                vertices, faces = scene.extras["gt_mesh"]
-                transform_tmp.write_text(json.dumps(
-                    {"source": str(Path(scene.extras["mesh_path"]).resolve()), "up_axis": args.mesh_up_axis,
-                     "note": "world = scale * rotation @ source + translation (= matrix @ [source, 1])",
-                     **scene.extras["mesh_transform"]}, indent=2) + "\n", encoding="utf-8")
-            else:
-                vertices, faces = extract_sdf_mesh(scene.extras["sdf"], scene.aabb,
-                                                   args.mesh_resolution)
-            write_mesh(mesh_tmp, vertices, faces)
-        write_blender_scene(scene, args.out, overwrite=args.overwrite)
-        for tmp in (mesh_tmp, transform_tmp):
-            if tmp.exists():
-                shutil.move(str(tmp), args.out / tmp.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with staged_output(args.out, "dataset", args.overwrite, flag="--out") as staging:
+            if args.mesh_resolution > 0:
+                if "gt_mesh" in scene.extras:  # a rendered mesh file: the exact surface
+                    vertices, faces = scene.extras["gt_mesh"]
+                    write_text_atomic(staging / "gt_mesh_transform.json", json.dumps(
+                        {"source": str(Path(scene.extras["mesh_path"]).resolve()), "up_axis": args.mesh_up_axis,
+                         "note": "world = scale * rotation @ source + translation (= matrix @ [source, 1])",
+                         **scene.extras["mesh_transform"]}, indent=2) + "\n")
+                else:
+                    vertices, faces = extract_sdf_mesh(scene.extras["sdf"], scene.aabb, args.mesh_resolution)
+                write_mesh(staging / "gt_mesh.ply", vertices, faces)
+            write_blender_files(scene, staging)
+    except OSError as exc:
+        raise NerfplexError(f"could not write the dataset to {args.out}: {os_error_message(exc, args.out)}") from None
     return args.out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Literal, Optional
 import tyro
 
 from nerfplex.errors import NerfplexError
+from nerfplex.io import check_output_folder
 
 OutputName = Literal["rgb", "depth", "normals"]
 
@@ -38,7 +40,9 @@ class RenderArgs:
     format: Literal["mp4", "png"] = "mp4"
     """mp4 (needs imageio-ffmpeg; otherwise falls back to png with a message) or a PNG sequence."""
     output: Optional[Path] = None
-    """Folder to write; default RUN/renders/<path>_step<N>."""
+    """Folder to write; default RUN/renders/<path>_step<N> (replacing an earlier render of that name)."""
+    overwrite: bool = False
+    """Replace an existing, non-empty --output folder that nerfplex wrote (never a folder it did not)."""
     scale: float = 1.0
     """Image size relative to the training images (0.5: half width and height)."""
     radius_scale: float = 1.0
@@ -87,8 +91,18 @@ def render(args: RenderArgs) -> dict:
 
     if args.frames < 1:
         raise NerfplexError(f"--frames must be at least 1, got {args.frames}.")
-    if args.fps <= 0:
-        raise NerfplexError(f"--fps must be positive, got {args.fps}.")
+    for name in ("fps", "scale", "radius_scale"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise NerfplexError(f"--{name.replace('_', '-')} must be a finite positive number, got {value}.")
+    for name in ("elevation_deg", "rotations"):
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            raise NerfplexError(f"--{name.replace('_', '-')} must be a finite number, got {value}.")
+    if args.render_chunk is not None and args.render_chunk < 1:
+        raise NerfplexError(f"--render-chunk must be at least 1, got {args.render_chunk}.")
+    if args.output is not None:
+        check_output_folder(args.output, args.overwrite)  # before any work
     if not args.outputs:
         raise NerfplexError("--outputs needs at least one of rgb, depth, normals.")
     run = load_run(args.load_config, args.checkpoint)
@@ -104,7 +118,8 @@ def render(args: RenderArgs) -> dict:
         info={"run": str(run.run_dir), "checkpoint": str(run.checkpoint), "step": run.step, "path": args.path,
               "method": config.model.method, "device": str(device)})
     output = args.output or run.run_dir / "renders" / f"{args.path}_step{run.step}"
-    info = render_path(run.model.to(device), cameras, settings, output)
+    info = render_path(run.model.to(device), cameras, settings, output,
+                       overwrite=args.overwrite or args.output is None)
     info["output"] = str(output)
     return info
 

@@ -17,13 +17,15 @@ class ReportArgs:
     run_dir: tyro.conf.Positional[Path]
     """The run folder (or its config.yaml)."""
     output: Optional[Path] = None
-    """Folder to write; default RUN/report."""
+    """Folder to write; default RUN/report (replacing the report nerfplex wrote there before)."""
+    overwrite: bool = False
+    """Replace an existing, non-empty --output folder that nerfplex wrote (never a folder it did not)."""
 
 
 def run(argv: list[str]) -> int:
     from nerfplex.eval.run_report import write_run_report
 
     args = tyro.cli(ReportArgs, args=argv, prog="nerfplex report")
-    path = write_run_report(args.run_dir, args.output)
+    path = write_run_report(args.run_dir, args.output, overwrite=args.overwrite)
     print(f"report: {path}")
     return 0

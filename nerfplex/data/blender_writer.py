@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,8 +26,9 @@ from nerfplex.data.images import write_png
 from nerfplex.data.scene import SceneData, SceneSplit
 from nerfplex.data.transforms_frames import DISTORTION_KEYS
 from nerfplex.errors import NerfplexError
+from nerfplex.io import check_output_folder, os_error_message, staged_output, write_text_atomic
 
-__all__ = ["write_blender_scene"]
+__all__ = ["write_blender_files", "write_blender_scene"]
 
 _FOV_KEYS = ("camera_angle_x", "fl_x")
 
@@ -41,68 +39,37 @@ def write_blender_scene(scene: SceneData, out_dir: str | Path, *, fov_key: str =
 
     Args:
         scene: the dataset; its ``gt_mesh_path`` is not copied (the caller handles meshes).
-        out_dir: destination folder. Everything is written into a temporary sibling folder that is
-            renamed into place at the end, so a failure leaves nothing half-written.
+        out_dir: destination folder. Everything is written into a staging folder that is renamed into
+            place at the end (:func:`nerfplex.io.staged_output`), so a failure leaves nothing half-written.
         fov_key: ``"camera_angle_x"`` writes the horizontal field of view when a split's cameras share
             intrinsics with ``fx == fy`` and a centred principal point, and explicit
             ``fl_x, fl_y, cx, cy, w, h`` otherwise; ``"fl_x"`` always writes the explicit keys.
             Intrinsics shared by a split go at the top level of its file, differing ones per frame.
-        overwrite: replace an existing non-empty ``out_dir`` (otherwise that is an error).
+        overwrite: replace an existing non-empty ``out_dir`` that nerfplex wrote (otherwise, and always
+            for a folder nerfplex did not write, that is an error).
     """
     if fov_key not in _FOV_KEYS:
         raise NerfplexError(f"fov_key must be one of {_FOV_KEYS}, got {fov_key!r}.")
     out_dir = Path(out_dir)
-    _check_destination(out_dir, overwrite)
+    check_output_folder(out_dir, overwrite, flag="--out")
+    try:
+        with staged_output(out_dir, "dataset", overwrite, flag="--out") as staging:
+            write_blender_files(scene, staging, fov_key=fov_key)
+    except OSError as exc:
+        raise NerfplexError(f"could not write the dataset to {out_dir}: {os_error_message(exc, out_dir)}") from None
+    return out_dir
+
+
+def write_blender_files(scene: SceneData, folder: Path, *, fov_key: str = "camera_angle_x") -> None:
+    """Write ``scene``'s files into the existing (staging) ``folder``; see :func:`write_blender_scene`."""
     for split_name, split in (("train", scene.train), ("test", scene.test)):
         if len(split) == 0:
             raise NerfplexError(f"the {split_name} split of scene '{scene.name}' has no images; the Blender "
                                 f"layout needs at least one image per split.")
-
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NerfplexError(f"could not create {out_dir.parent}: {exc}; choose a writable folder.") from exc
-    staging = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        staging.mkdir()
-        extra = {"name": scene.name, "near": float(scene.near), "far": float(scene.far),
-                 "aabb": torch.as_tensor(scene.aabb, dtype=torch.float64).reshape(2, 3).tolist()}
-        for split_name, split in (("train", scene.train), ("test", scene.test)):
-            _write_split(split, split_name, staging, fov_key, extra)
-        _move_into_place(staging, out_dir, overwrite)
-    except OSError as exc:
-        raise NerfplexError(f"could not write the dataset to {out_dir}: {exc}. Check that the folder is "
-                            f"writable and the disk has free space.") from exc
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return out_dir
-
-
-def _check_destination(out_dir: Path, overwrite: bool) -> None:
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise NerfplexError(f"{out_dir} exists and is not a folder; choose another output folder.")
-    if not overwrite and any(out_dir.iterdir()):
-        raise NerfplexError(f"output folder {out_dir} already exists and is not empty; pass --overwrite "
-                            f"(overwrite=True) to replace it, or choose another folder.")
-
-
-def _move_into_place(staging: Path, out_dir: Path, overwrite: bool) -> None:
-    """Rename ``staging`` to ``out_dir``, replacing an existing folder only as the last step."""
-    _check_destination(out_dir, overwrite)  # it may have appeared while writing
-    if not out_dir.exists():
-        os.replace(staging, out_dir)
-        return
-    backup = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(out_dir, backup)
-    try:
-        os.replace(staging, out_dir)
-    except OSError:
-        os.replace(backup, out_dir)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
+    extra = {"name": scene.name, "near": float(scene.near), "far": float(scene.far),
+             "aabb": torch.as_tensor(scene.aabb, dtype=torch.float64).reshape(2, 3).tolist()}
+    for split_name, split in (("train", scene.train), ("test", scene.test)):
+        _write_split(split, split_name, Path(folder), fov_key, extra)
 
 
 def _write_split(split: SceneSplit, name: str, root: Path, fov_key: str, extra: dict) -> None:
@@ -135,7 +102,7 @@ def _write_split(split: SceneSplit, name: str, root: Path, fov_key: str, extra: 
 
     with ThreadPoolExecutor(max_workers=min(8, len(cams))) as pool:
         list(pool.map(write, range(len(cams))))
-    (root / f"transforms_{name}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(root / f"transforms_{name}.json", json.dumps(meta, indent=2) + "\n")
 
 
 def _intrinsics(cams: Cameras, fov_key: str) -> list[dict]:

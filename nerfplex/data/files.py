@@ -79,8 +79,8 @@ def read_npy(path: Path, what: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise NerfplexError(f"could not read {what} {path}: {exc}. The file is corrupt or not a .npy "
-                            f"array; re-download or re-create it.") from exc
+        raise NerfplexError(f"could not read {what} {path}: {_reason(exc)}. The file is corrupt or not a "
+                            f".npy array; re-download or re-create it.") from None
 
 
 def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
@@ -89,8 +89,16 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise NerfplexError(f"could not read {what} {path}: {exc}. The file is corrupt or not a .npz "
-                            f"archive; re-download the dataset.") from exc
+        raise NerfplexError(f"could not read {what} {path}: {_reason(exc)}. The file is corrupt or not a "
+                            f".npz archive; re-download the dataset.") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Why numpy could not read a file, without numpy's advice to allow pickles (nerfplex never does)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "pickle" in text.lower():
+        return "it holds Python objects, and nerfplex reads plain numeric arrays only"
+    return text
 
 
 def finite_positive(value: Any) -> bool:

@@ -7,13 +7,13 @@ straight / un-premultiplied alpha, as stored in PNG files). Reading goes through
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 
 from nerfplex.errors import NerfplexError
+from nerfplex.io import atomic_path, os_error_message
 
 __all__ = ["read_image", "write_png", "downscale", "to_uint8"]
 
@@ -109,17 +109,11 @@ def write_png(path: str | os.PathLike, image) -> Path:
     if image.ndim != 3 or image.shape[-1] not in (3, 4):
         raise ValueError(f"write_png expects [H, W, 3|4], got shape {tuple(image.shape)}")
     data = to_uint8(image)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp.png")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        iio.imwrite(tmp, data, extension=".png")
-        os.replace(tmp, path)
+        with atomic_path(path, fsync=False) as tmp:
+            iio.imwrite(tmp, data, extension=".png")
     except OSError as exc:
-        raise NerfplexError(f"could not write image {path}: {exc}. Check that the folder is writable "
-                            f"and the disk has free space.") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        raise NerfplexError(f"could not write image {path}: {os_error_message(exc, path.parent)}") from None
     return path
 
 

@@ -2,7 +2,7 @@
 
 One view at a time is rendered (in chunks of rays) and scored, and its pictures are written at once,
 so memory stays bounded by one image whatever the number of views. Everything goes into a staging
-folder that is renamed into place at the end (:func:`nerfplex.eval.staging.staged_directory`).
+folder that is renamed into place at the end (:func:`nerfplex.io.staged_output`).
 
 Layout of an evaluation folder (default ``RUN/eval/step_<N>/``)::
 
@@ -27,13 +27,12 @@ from typing import Optional
 from torch import Tensor
 from tqdm import tqdm
 
-from nerfplex.io import write_text_atomic
+from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.data.images import write_png
 from nerfplex.data.scene import SceneData
 from nerfplex.engine.evaluation import render_view
 from nerfplex.eval.visualize import depth_image, error_image
 from nerfplex.metrics.image_metrics import ImageMetric, mean_metric, score_image
-from nerfplex.eval.staging import staged_directory
 from nerfplex.models.base import Model
 
 
@@ -115,13 +114,14 @@ def metrics_csv(rows: list[dict], names: list[str], means: dict[str, Optional[fl
 
 def write_evaluation(out_dir: Path, model: Model, scene: SceneData, indices: list[int],
                      metrics: list[ImageMetric], skipped: dict[str, str], settings: ImageEvalSettings,
-                     info: Optional[dict] = None) -> dict:
+                     info: Optional[dict] = None, overwrite: bool = False) -> dict:
     """Evaluate and write ``out_dir`` (metrics.json, metrics.csv, images) atomically; returns the JSON.
 
-    ``info`` (run, step, checkpoint, ...) is copied to the top of the JSON.
+    ``info`` (run, step, checkpoint, ...) is copied to the top of the JSON. An existing non-empty
+    ``out_dir`` is replaced only with ``overwrite`` and only when nerfplex wrote it.
     """
     names = [metric.name for metric in metrics]
-    with staged_directory(Path(out_dir)) as staging:
+    with staged_output(Path(out_dir), "eval", overwrite) as staging:
         rows, timings = evaluate_views(model, scene, indices, metrics, settings, staging)
         means = {name: finite_or_none(mean_metric(rows, name)) for name in names}
         report = {

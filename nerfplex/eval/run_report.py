@@ -10,15 +10,14 @@ atomically.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
 from typing import Optional
 
-from nerfplex.io import write_text_atomic
+from nerfplex.data.files import read_json_object
+from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.staging import staged_directory
 
 Series = dict[str, list[tuple[int, float]]]
 
@@ -52,6 +51,16 @@ def read_scalars(tensorboard_dir: Path) -> Series:
     return series
 
 
+def read_json(path: Path) -> dict:
+    """A JSON object nerfplex wrote into a run (metrics.json, render.json); a corrupt one is an error that
+    says which file to remove or regenerate."""
+    try:
+        return read_json_object(path, "nerfplex output file")
+    except NerfplexError as err:
+        raise NerfplexError(f"{err} It is an output of nerfplex: delete it (or re-run the command that wrote "
+                            f"it) and try again.") from None
+
+
 def latest_evaluation(run_dir: Path) -> Optional[dict]:
     """The newest ``RUN/eval/step_<N>/metrics.json`` (by step), or None."""
     candidates = []
@@ -62,7 +71,7 @@ def latest_evaluation(run_dir: Path) -> Optional[dict]:
     if not candidates:
         return None
     path = max(candidates)[1]
-    data = json.loads(path.read_text())
+    data = read_json(path)
     data["path"] = str(path.parent.relative_to(run_dir))
     return data
 
@@ -180,8 +189,10 @@ def build_report(run_dir: Path, series: Series, final: Optional[dict], evaluatio
     return "\n".join(lines) + "\n"
 
 
-def write_run_report(run_dir: Path, output: Optional[Path] = None) -> Path:
-    """Write ``RUN/report/`` (or ``output``): report.md and plots/*.png; returns the report.md path."""
+def write_run_report(run_dir: Path, output: Optional[Path] = None, overwrite: bool = False) -> Path:
+    """Write ``RUN/report/`` (or ``output``): report.md and plots/*.png; returns the report.md path. The
+    default folder replaces the report nerfplex wrote before; an existing non-empty ``output`` is replaced
+    only with ``overwrite`` and only when nerfplex wrote it."""
     run_dir = Path(run_dir)
     if run_dir.is_file() and run_dir.name == "config.yaml":
         run_dir = run_dir.parent
@@ -189,18 +200,19 @@ def write_run_report(run_dir: Path, output: Optional[Path] = None) -> Path:
         raise NerfplexError(f"{run_dir} is not a run folder. Pass the folder that training printed, e.g. "
                             f"outputs/demo/20260101-120000.")
     final_path = run_dir / "metrics.json"
-    final = json.loads(final_path.read_text()) if final_path.is_file() else None
+    final = read_json(final_path) if final_path.is_file() else None
     evaluation = latest_evaluation(run_dir)
     series = read_scalars(run_dir / "tensorboard")
     renders = []
     for info_path in sorted(run_dir.glob("renders/*/render.json")):
         folder = str(info_path.parent.relative_to(run_dir))
-        renders.append({"folder": folder, **json.loads(info_path.read_text())})
+        renders.append({"folder": folder, **read_json(info_path)})
     if final is None and evaluation is None and not series:
         raise NerfplexError(f"{run_dir} has nothing to report yet: no metrics.json, eval/ or tensorboard/ "
                             f"events. Train (or evaluate) the run first.")
+    replace = overwrite or output is None  # the default folder is the report nerfplex wrote before
     output = Path(output) if output is not None else run_dir / "report"
-    with staged_directory(output) as staging:
+    with staged_output(output, "report", replace) as staging:
         (staging / "plots").mkdir()
         plots = []
         for name, (title, selects, log_y) in PLOTS.items():

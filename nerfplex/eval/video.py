@@ -26,11 +26,10 @@ from torch import Tensor
 from tqdm import tqdm
 
 from nerfplex.cameras import Cameras
-from nerfplex.io import write_text_atomic
+from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.data.images import to_uint8, write_png
 from nerfplex.eval.visualize import depth_image
 from nerfplex.eval.camera_paths import path_to_json
-from nerfplex.eval.staging import staged_directory
 from nerfplex.eval.view_rendering import image_normals, normals_image, render_image
 from nerfplex.models.base import Model
 
@@ -117,8 +116,10 @@ def depth_range(cameras: Cameras, near: float, far: float, aabb: Optional[Tensor
     return (low, high) if high > low else (near, far)
 
 
-def render_path(model: Model, cameras: Cameras, settings: RenderSettings, out_dir: Path) -> dict:
-    """Render every camera of ``cameras`` into ``out_dir`` (atomically); returns render.json's content.
+def render_path(model: Model, cameras: Cameras, settings: RenderSettings, out_dir: Path,
+                overwrite: bool = False) -> dict:
+    """Render every camera of ``cameras`` into ``out_dir`` (atomically; an existing non-empty ``out_dir``
+    is replaced only with ``overwrite`` and only when nerfplex wrote it); returns render.json's content.
 
     Depth frames share one colour scale (:func:`depth_range`); normals are camera-frame, from the SDF
     gradient when the model outputs ``normals`` (NeuS), else from depth by finite differences."""
@@ -134,7 +135,7 @@ def render_path(model: Model, cameras: Cameras, settings: RenderSettings, out_di
     model.eval()
     normals_source = None
     depth_low, depth_high = depth_range(cameras, settings.near, settings.far, settings.aabb)
-    with staged_directory(Path(out_dir)) as staging:
+    with staged_output(Path(out_dir), "render", overwrite) as staging:
         writers = {name: (Mp4Writer(staging / f"{name}.mp4", settings.fps) if fmt == "mp4"
                           else PngSequenceWriter(staging / name)) for name in settings.outputs}
         start = time.perf_counter()

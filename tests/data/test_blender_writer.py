@@ -131,16 +131,26 @@ def test_round_trip_of_a_parsed_dataset(builder, tmp_path):
 
 
 def test_refuses_non_empty_folder_unless_overwrite(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("x")
+    out = write_blender_scene(_scene(), tmp_path / "out")
+    (out / "extra.txt").write_text("x")
     with pytest.raises(NerfplexError, match="--overwrite") as info:
         write_blender_scene(_scene(), out)
     assert "out" in str(info.value)
-    assert (out / "keep.txt").exists()
+    assert (out / "extra.txt").exists()
     write_blender_scene(_scene(), out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "transforms_train.json").exists()
+    assert not (out / "extra.txt").exists() and (out / "transforms_train.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging or backup left
+
+
+def test_never_replaces_a_folder_nerfplex_did_not_write(tmp_path):
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "keep.txt").write_text("x")
+    for overwrite in (False, True):
+        with pytest.raises(NerfplexError, match="did not write"):
+            write_blender_scene(_scene(), user, overwrite=overwrite)
+    assert [p.name for p in user.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["user"]
 
 
 def test_empty_existing_folder_is_fine(tmp_path):
@@ -164,9 +174,10 @@ def test_failure_leaves_nothing_half_written(tmp_path, monkeypatch):
         write_blender_scene(_scene(), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
 
-    previous = tmp_path / "prev"
-    previous.mkdir()
+    monkeypatch.setattr(blender_writer, "write_png", real)
+    previous = write_blender_scene(_scene(), tmp_path / "prev")
     (previous / "keep.txt").write_text("x")
+    monkeypatch.setattr(blender_writer, "write_png", flaky)
     calls["n"] = 0
     with pytest.raises(NerfplexError):
         write_blender_scene(_scene(), previous, overwrite=True)

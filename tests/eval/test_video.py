@@ -70,7 +70,7 @@ def test_a_failure_leaves_the_previous_output_untouched(setup, tmp_path, monkeyp
 
     monkeypatch.setattr(model, "render", failing)
     with pytest.raises(RuntimeError, match="out of memory"):
-        render_path(model, cameras, settings, tmp_path / "out")
+        render_path(model, cameras, settings, tmp_path / "out", overwrite=True)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no staging folder, old output intact
 
 
