@@ -89,6 +89,7 @@ def evaluate(args: EvalArgs) -> dict:
     settings = ImageEvalSettings(
         background=background_colors(config.trainer.eval_background, 1, "cpu")[0],
         chunk_size=args.render_chunk or config.trainer.render_chunk,
+        max_samples=config.trainer.render_max_samples,
         aabb=run.scene.aabb if config.data.ray_bounds == "aabb" else None,
         save_images=args.save_images, progress=args.progress)
     indices = evenly_spaced(len(run.scene.test), args.max_views)

@@ -113,6 +113,7 @@ def render(args: RenderArgs) -> dict:
         near=run.scene.near, far=run.scene.far,
         background=background_colors(config.trainer.eval_background, 1, "cpu")[0],
         chunk_size=args.render_chunk or config.trainer.render_chunk,
+        max_samples=config.trainer.render_max_samples,
         aabb=run.scene.aabb if config.data.ray_bounds == "aabb" else None,
         outputs=tuple(dict.fromkeys(args.outputs)), format=args.format, fps=args.fps, progress=args.progress,
         info={"run": str(run.run_dir), "checkpoint": str(run.checkpoint), "step": run.step, "path": args.path,

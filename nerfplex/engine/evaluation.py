@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from torch import Tensor
 
-from nerfplex.cameras import Cameras, RayBundle
 from nerfplex.data.scene import SceneSplit
 from nerfplex.metrics.image_metrics import TRAINING_METRICS, build_metrics, score_image
+from nerfplex.eval.view_rendering import RenderedView, ray_progress, render_view
 from nerfplex.models.base import Model
-
-
-@dataclass
-class RenderedView:
-    """One rendered image: ``rgb [H, W, 3]``, ``depth [H, W, 1]``, ``opacity [H, W, 1]``."""
-
-    rgb: Tensor
-    depth: Tensor
-    opacity: Tensor
-
-
-def render_view(model: Model, cameras: Cameras, index: int, near: float, far: float,
-                background: Tensor, chunk_size: int, aabb: Optional[Tensor] = None) -> RenderedView:
-    """Render camera ``index`` with a uniform ``background [3]``, in chunks of rays, on CPU memory.
-
-    With ``aabb [2, 3]`` the rays are clipped to that box (as in training)."""
-    device = next(model.parameters()).device
-    origins, directions = cameras.to(device).image_rays(index)
-    rays = RayBundle.with_bounds(origins, directions, near, far)
-    if aabb is not None:
-        rays = rays.clipped_to_aabb(aabb.to(device))
-    out = model.render_chunked(rays, background.to(device).expand(len(rays), 3), chunk_size)
-    shape = (cameras.height, cameras.width, -1)
-    return RenderedView(out["rgb"].reshape(shape).cpu(), out["depth"].reshape(shape).cpu(),
-                        out["opacity"].reshape(shape).cpu())
 
 
 def evenly_spaced(count: int, limit: Optional[int]) -> list[int]:
@@ -47,24 +21,32 @@ def evenly_spaced(count: int, limit: Optional[int]) -> list[int]:
 
 
 def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, background: Tensor,
-                   chunk_size: int, indices: list[int],
-                   aabb: Optional[Tensor] = None) -> tuple[list[dict], RenderedView]:
-    """Render the views ``indices`` of ``split``; per-image PSNR and the first rendered view.
+                   chunk_size: int, indices: list[int], aabb: Optional[Tensor] = None, *,
+                   max_samples: int = 0, stride: int = 1, progress: bool = False,
+                   desc: str = "eval") -> tuple[list[dict], RenderedView]:
+    """Render the views ``indices`` of ``split`` (every ``stride``-th row and column of each; the
+    target is strided the same way); per-image metrics and the first rendered view.
 
     Returns ``[{"name", "psnr", "ssim"}]`` (SSIM: the NeRF convention; None for images smaller than
-    its 11x11 window) and the first view (for pictures). Switches the model to eval mode
-    and back.
+    its 11x11 window) and the first view (for pictures). ``progress`` shows a bar over the rays with
+    rays/s and ETA. Switches the model to eval mode and back.
     """
     was_training = model.training
     model.eval()
     results, first = [], None
     metrics, _ = build_metrics(TRAINING_METRICS)  # the same metric code as `nerfplex eval`
+    cameras = split.cameras
+    rays = len(indices) * len(range(0, cameras.height, stride)) * len(range(0, cameras.width, stride))
+    bar = ray_progress(rays, desc, progress)
     try:
         for index in indices:
-            view = render_view(model, split.cameras, index, near, far, background, chunk_size, aabb)
+            view = render_view(model, cameras, index, near, far, background, chunk_size, aabb,
+                               max_samples=max_samples, stride=stride, progress=bar)
             first = first or view
-            rgb, target = view.rgb.clamp(0, 1), split.composite(background, index)
+            target = split.composite(background, index)[::stride, ::stride]
+            rgb = view.rgb.clamp(0, 1)
             results.append({"name": split.names[index], **score_image(metrics, rgb, target)})
     finally:
+        bar.close()
         model.train(was_training)
     return results, first

@@ -227,7 +227,7 @@ class Trainer:
                     window_start, window_steps = time.perf_counter(), 0
                 pause = time.perf_counter()  # evaluation and checkpoints do not count as training time
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps and main:
-                    self.evaluate(logger, train_seconds=self.train_seconds + pause - window_start)
+                    self.evaluate(logger, train_seconds=self.train_seconds + pause - window_start, final=False)
                 if self.step % cfg.checkpoint_every == 0 and self.step < stop_at:
                     self.save()
                 for hook in self.hooks:  # hooks (a paused viewer, its renders) do not count either
@@ -270,27 +270,35 @@ class Trainer:
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, logger: Optional[TensorBoardLogger] = None,
-                 train_seconds: Optional[float] = None) -> list[dict]:
+                 train_seconds: Optional[float] = None, final: bool = True) -> list[dict]:
         """Render the held-out views; record and log mean PSNR / SSIM (means of per-image values) and
         pictures. The history entry also keeps the training time so far (``train_seconds``, default
-        the trainer's count) and the seconds spent rendering and scoring the views."""
+        the trainer's count), the seconds spent rendering and scoring the views, how many views and the
+        pixel stride. ``final=False`` (evaluations during training) renders the bounded budget of
+        ``trainer.eval_views`` / ``trainer.eval_stride``; the final evaluation every view in full."""
         cfg = self.config.trainer
         background = background_colors(cfg.eval_background, 1, "cpu")[0]
+        indices, stride = self.eval_indices, 1
+        if not final:
+            indices = [indices[i] for i in evenly_spaced(len(indices), cfg.eval_views or None)]
+            stride = cfg.eval_stride
         start = time.perf_counter()
         results, view = evaluate_split(self.model, self.scene.test, self.scene.near, self.scene.far,
-                                       background, cfg.render_chunk, self.eval_indices, self.aabb)
+                                       background, cfg.render_chunk, indices, self.aabb,
+                                       max_samples=cfg.render_max_samples, stride=stride,
+                                       progress=cfg.progress_bar, desc=f"eval step {self.step}")
         render_seconds = time.perf_counter() - start
         means = {key: mean_metric(results, key) for key in ("psnr", "ssim")}
         self.eval_history = [h for h in self.eval_history if h["step"] != self.step]
         self.eval_history.append({
             "step": self.step, **means,
             "train_seconds": self.train_seconds if train_seconds is None else train_seconds,
-            "render_seconds": render_seconds})
+            "render_seconds": render_seconds, "views": len(indices), "stride": stride})
         tqdm.write(f"step {self.step}: held-out " + ", ".join(
             f"{k} {v:.4f}" for k, v in means.items() if v is not None))
         if logger is not None:
             logger.scalars({f"eval/{k}": v for k, v in means.items() if v is not None}, self.step)
-            target = self.scene.test.composite(background, self.eval_indices[0])
+            target = self.scene.test.composite(background, indices[0])[::stride, ::stride]
             logger.image("eval/rgb", torch.cat([view.rgb, target], dim=1), self.step)
             logger.image("eval/depth", depth_image(view.depth, view.opacity, self.scene.near,
                                                    self.scene.far), self.step)

@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Optional
 
 from torch import Tensor
-from tqdm import tqdm
 
 from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.data.images import write_png
 from nerfplex.data.scene import SceneData
-from nerfplex.engine.evaluation import render_view
 from nerfplex.eval.visualize import depth_image, error_image
 from nerfplex.metrics.image_metrics import ImageMetric, mean_metric, score_image
+from nerfplex.eval.view_rendering import ray_progress, render_view
 from nerfplex.models.base import Model
 
 
@@ -49,7 +48,10 @@ class ImageEvalSettings:
     save_images: bool = True
     """Write the rgb / depth / error PNGs."""
     progress: bool = True
-    """Show a progress bar."""
+    """Show a progress bar (rays, with rays/s and ETA)."""
+    max_samples: int = 0
+    """Bound on the candidate samples held at once (0: only ``chunk_size``; the run's
+    ``trainer.render_max_samples``)."""
 
 
 def finite_or_none(value: Optional[float]) -> Optional[float]:
@@ -73,11 +75,13 @@ def evaluate_views(model: Model, scene: SceneData, indices: list[int], metrics: 
     rows, render_seconds, metric_seconds = [], 0.0, 0.0
     was_training = model.training
     model.eval()
+    bar = ray_progress(len(indices) * split.cameras.height * split.cameras.width, "eval", settings.progress)
     try:
-        for index in tqdm(indices, desc="eval", unit="view", disable=not settings.progress, leave=False):
+        for index in indices:
             start = time.perf_counter()
             view = render_view(model, split.cameras, index, scene.near, scene.far, settings.background,
-                               settings.chunk_size, settings.aabb)
+                               settings.chunk_size, settings.aabb, max_samples=settings.max_samples,
+                               progress=bar)
             render_seconds += time.perf_counter() - start
             start = time.perf_counter()
             rgb, target = view.rgb.clamp(0, 1), split.composite(settings.background, index)
@@ -92,6 +96,7 @@ def evaluate_views(model: Model, scene: SceneData, indices: list[int], metrics: 
                 write_png(out_dir / "depth" / name, depth)
                 write_png(out_dir / "error" / name, error_image(rgb, target))
     finally:
+        bar.close()
         model.train(was_training)
     return rows, {"render_seconds": render_seconds, "metric_seconds": metric_seconds}
 

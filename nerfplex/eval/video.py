@@ -23,14 +23,13 @@ from typing import Literal, Optional
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from nerfplex.cameras import Cameras
 from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.data.images import to_uint8, write_png
 from nerfplex.eval.visualize import depth_image
 from nerfplex.eval.camera_paths import path_to_json
-from nerfplex.eval.view_rendering import image_normals, normals_image, render_image
+from nerfplex.eval.view_rendering import image_normals, normals_image, ray_progress, render_view
 from nerfplex.models.base import Model
 
 Output = Literal["rgb", "depth", "normals"]
@@ -95,6 +94,8 @@ class RenderSettings:
     background: Tensor
     """Uniform background ``[3]``."""
     chunk_size: int = 8192
+    max_samples: int = 0
+    """Bound on the candidate samples held at once (0: only ``chunk_size``)."""
     aabb: Optional[Tensor] = None
     outputs: tuple[str, ...] = ("rgb",)
     format: VideoFormat = "mp4"
@@ -139,11 +140,12 @@ def render_path(model: Model, cameras: Cameras, settings: RenderSettings, out_di
         writers = {name: (Mp4Writer(staging / f"{name}.mp4", settings.fps) if fmt == "mp4"
                           else PngSequenceWriter(staging / name)) for name in settings.outputs}
         start = time.perf_counter()
+        bar = ray_progress(len(cameras) * cameras.height * cameras.width, "render", settings.progress)
         try:
-            for index in tqdm(range(len(cameras)), desc="render", unit="frame", disable=not settings.progress,
-                              leave=False):
-                image = render_image(model, cameras, index, settings.near, settings.far, settings.background,
-                                     settings.chunk_size, settings.aabb)
+            for index in range(len(cameras)):
+                image = render_view(model, cameras, index, settings.near, settings.far, settings.background,
+                                    settings.chunk_size, settings.aabb, max_samples=settings.max_samples,
+                                    progress=bar)
                 frames = {"rgb": lambda: image.rgb.clamp(0, 1),
                           "depth": lambda: depth_image(image.depth, image.opacity, depth_low, depth_high)}
                 for name, writer in writers.items():
@@ -153,6 +155,7 @@ def render_path(model: Model, cameras: Cameras, settings: RenderSettings, out_di
                     else:
                         writer.append(frames[name]())
         finally:
+            bar.close()
             for writer in writers.values():
                 writer.close()
             model.train(was_training)

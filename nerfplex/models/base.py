@@ -115,12 +115,7 @@ class Model(nn.Module):
             full[key] = base.index_put((hit,), value)
         return full
 
-    @torch.no_grad()
-    def render_chunked(self, rays: RayBundle, background: Tensor, chunk_size: int) -> dict[str, Tensor]:
-        """Render many rays in chunks of ``chunk_size`` rays, without gradients, to bound memory."""
-        pieces: dict[str, list[Tensor]] = {}
-        for start in range(0, len(rays), chunk_size):
-            out = self.render(rays[start:start + chunk_size], background[start:start + chunk_size])
-            for key in ("rgb", "depth", "opacity"):
-                pieces.setdefault(key, []).append(out[key])
-        return {key: torch.cat(values) for key, values in pieces.items()}
+    def max_samples_per_ray(self, rays: RayBundle) -> Optional[int]:
+        """An upper bound on the samples any of ``rays`` holds while rendering, or None when unknown.
+        The view renderer (:func:`nerfplex.eval.view_rendering.render_view`) sizes its chunks by it."""
+        return None

@@ -4,7 +4,9 @@ World points are first normalised by the foreground cube (``(x - centre) / radiu
 ball of the chosen norm (``inf``: the cube, ``l2``: the sphere) they stay as they are; beyond it,
 ``x -> x / |x| · ((1 + bg_len) - bg_len / |x|)``, which maps ``|x| in [1, ∞)`` onto
 ``[1, 1 + bg_len)`` (``bg_len = 1`` is Mip-NeRF 360's ``(2 - 1/|x|) x/|x|``). One dense grid over
-``[-1 - bg_len, 1 + bg_len]^3`` then covers the whole scene.
+``[-1 - bg_len, 1 + bg_len]^3`` then covers the whole scene. ``ngp`` uses the same map with
+``bg_len = 1`` (Mip-NeRF 360's contraction; ``inf`` is nerfstudio's ``SceneContraction(order=inf)`` of
+nerfacto, ``l2`` the paper's) for its hash grid's input; :func:`uncontract` is the inverse.
 
 Sampling (the authors' ``sample_ray``): distances ``t`` along unit directions in normalised units,
 the midpoints of ``N`` equal bins over ``[0, 2]`` and of ``N`` bins with edges ``2 / linspace(1, 1/128)``
@@ -33,6 +35,15 @@ def contract(points: Tensor, bg_len: float, norm: ContractionNorm = "inf") -> tu
     inner = size <= 1
     outer = points / size * ((1 + bg_len) - bg_len / size)
     return torch.where(inner, points, outer), inner[..., 0]
+
+
+def uncontract(contracted: Tensor, bg_len: float, norm: ContractionNorm = "inf") -> Tensor:
+    """The inverse of :func:`contract`: points ``[..., 3]`` of norm below ``1 + bg_len`` back to the
+    normalised world (``|x| = bg_len / ((1 + bg_len) - |y|)`` along the same direction beyond the unit
+    ball)."""
+    size = contracted.abs().amax(dim=-1, keepdim=True) if norm == "inf" else contracted.norm(dim=-1, keepdim=True)
+    world_size = bg_len / ((1 + bg_len) - size).clamp_min(1e-12)
+    return torch.where(size <= 1, contracted, contracted / size.clamp_min(1e-12) * world_size)
 
 
 def sample_distances(bg_len: float, grid_side: int, stepsize: float, device=None) -> Tensor:

@@ -39,7 +39,7 @@ def _estimator(grid: OccupancyGrid):
     if estimator is None:
         nerfacc = nerfacc_module()
         estimator = nerfacc.OccGridEstimator(roi_aabb=grid.aabbs[0].tolist(), resolution=grid.resolution,
-                                             levels=1).to(grid.occs.device)
+                                             levels=grid.levels).to(grid.occs.device)
         object.__setattr__(grid, "_nerfacc_estimator", estimator)  # not a submodule: no state twice
     estimator.occs = grid.occs
     estimator.binaries = grid.binaries
@@ -51,12 +51,13 @@ def render_nerfacc(grid: OccupancyGrid, origins: Tensor, directions: Tensor, sta
                    step: float, background: Tensor,
                    sigma_fn: Callable[[Tensor, Tensor], Tensor],
                    rgb_sigma_fn: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]],
-                   early_stop_eps: float, alpha_threshold: float) -> dict[str, Tensor]:
+                   early_stop_eps: float, alpha_threshold: float, cone_angle: float = 0.0) -> dict[str, Tensor]:
     """Render ``R`` rays with nerfacc (CUDA): ``rgb [R, 3]``, ``opacity [R, 1]``, ``depth [R, 1]``.
 
     ``sigma_fn(points [N, 3], ray_indices [N]) -> sigma [N]`` serves the visibility test (no grad);
     ``rgb_sigma_fn(points, directions [N, 3], ray_indices) -> (rgb [N, 3], sigma [N])`` the rendering.
-    Rays march from ``start`` to ``end`` ``[R, 1]`` (already jittered and clipped by the caller).
+    Rays march from ``start`` to ``end`` ``[R, 1]`` (already jittered and clipped by the caller), with
+    nerfacc's step ``max(t · cone_angle, step)`` (no upper bound) through every level of the grid.
     """
     nerfacc = nerfacc_module()
     estimator = _estimator(grid)
@@ -71,7 +72,7 @@ def render_nerfacc(grid: OccupancyGrid, origins: Tensor, directions: Tensor, sta
     ray_indices, t_starts, t_ends = estimator.sampling(
         origins, directions, sigma_fn=sampling_sigma, t_min=start[:, 0], t_max=end[:, 0],
         render_step_size=step, early_stop_eps=early_stop_eps, alpha_thre=alpha_threshold,
-        stratified=False, cone_angle=0.0)
+        stratified=False, cone_angle=cone_angle)
 
     def render_fn(t_starts, t_ends, ray_indices):
         return rgb_sigma_fn(positions(t_starts, t_ends, ray_indices), directions[ray_indices], ray_indices)

@@ -15,9 +15,15 @@ the intended rule; its plain assignment keeps an arbitrary one). Before the firs
 counts as occupied (nerfacc starts empty, relying on an update at step 0, as the model here also
 does).
 
-The buffers use nerfacc's layout (one level): ``occs [Rx · Ry · Rz]`` and ``binaries [1, Rx, Ry,
-Rz]`` with x the slowest axis, ``aabbs [1, 6]`` as (min xyz, max xyz), so that the CUDA path can hand
-them to ``nerfacc.OccGridEstimator`` unchanged. All are buffers: checkpoints carry them.
+Cascades (instant-ngp's multi-scale occupancy grid for ``aabb_scale > 1``, nerfacc's ``levels``):
+level 0 covers the given box, level ``l`` the box grown ``2^l`` times about its centre, all with the
+same resolution, so cells double in size at each level. A point is looked up in the finest level that
+holds it; each update evaluates every level's chosen cells (coarse cells under finer levels too, as
+nerfacc does) and the threshold is the mean over all levels.
+
+The buffers use nerfacc's layout: ``occs [L · R³]`` and ``binaries [L, R, R, R]`` with x the slowest
+axis, ``aabbs [L, 6]`` as (min xyz, max xyz) per level, so that the CUDA path can hand them to
+``nerfacc.OccGridEstimator`` unchanged. All are buffers: checkpoints carry them.
 """
 
 from __future__ import annotations
@@ -29,38 +35,55 @@ from torch import Tensor, nn
 
 
 class OccupancyGrid(nn.Module):
-    """A ``resolution³`` occupancy grid over ``aabb [2, 3]``."""
+    """``levels`` cascaded ``resolution³`` occupancy grids; level 0 over ``aabb [2, 3]``."""
 
     def __init__(self, aabb: Tensor, resolution: int = 128, ema_decay: float = 0.95,
                  threshold: float = 0.01, warmup_steps: int = 256, update_every: int = 16,
-                 seed: int = 0) -> None:
+                 seed: int = 0, levels: int = 1) -> None:
         super().__init__()
-        self.resolution = int(resolution)
+        self.resolution, self.levels = int(resolution), int(levels)
         self.ema_decay, self.threshold = float(ema_decay), float(threshold)
         self.warmup_steps, self.update_every, self.seed = int(warmup_steps), int(update_every), int(seed)
-        cells = self.resolution ** 3
         box = aabb.detach().float().reshape(2, 3)
-        self.register_buffer("aabbs", torch.cat([box[0], box[1]])[None])  # [1, 6]
-        self.register_buffer("occs", torch.zeros(cells))
-        self.register_buffer("binaries", torch.ones(1, *(self.resolution,) * 3, dtype=torch.bool))
+        centre, half = (box[0] + box[1]) / 2, (box[1] - box[0]) / 2
+        scales = (2.0 ** torch.arange(self.levels, dtype=torch.float32))[:, None]
+        self.register_buffer("aabbs", torch.cat([centre - half * scales, centre + half * scales], dim=1))
+        self.register_buffer("occs", torch.zeros(self.levels * self.cells))
+        self.register_buffer("binaries", torch.ones(self.levels, *(self.resolution,) * 3, dtype=torch.bool))
 
     @property
     def cells(self) -> int:
+        """Cells of one level."""
         return self.resolution ** 3
+
+    @property
+    def outer_aabb(self) -> Tensor:
+        """The coarsest level's box ``[2, 3]`` (the whole grid)."""
+        return self.aabbs[-1].view(2, 3)
 
     def cell_coords(self, cell_ids: Tensor) -> Tensor:
         """Integer ``(x, y, z)`` ``[N, 3]`` of flat cell ids ``[N]`` (x slowest, as nerfacc)."""
         r = self.resolution
         return torch.stack([cell_ids // (r * r), (cell_ids // r) % r, cell_ids % r], dim=-1)
 
-    def cell_ids(self, points: Tensor) -> tuple[Tensor, Tensor]:
-        """Flat cell id ``[P]`` of world points ``[P, 3]`` and whether they are inside the box ``[P]``."""
+    def point_levels(self, points: Tensor) -> Tensor:
+        """The finest level holding each world point ``[P, 3]`` (clamped to the coarsest): ``[P]`` long."""
+        if self.levels == 1:
+            return torch.zeros(points.shape[0], dtype=torch.long, device=points.device)
         lo, hi = self.aabbs[0, :3], self.aabbs[0, 3:]
-        unit = (points - lo) / (hi - lo)
+        scale = ((points - (lo + hi) / 2).abs() / ((hi - lo) / 2)).amax(dim=-1)
+        return torch.log2(scale.clamp_min(1e-30)).ceil().clamp(0, self.levels - 1).long()
+
+    def cell_ids(self, points: Tensor) -> tuple[Tensor, Tensor]:
+        """Flat cell id ``[P]`` (level-major) of world points ``[P, 3]`` in the finest level that holds
+        them, and whether they are inside the coarsest box ``[P]``."""
+        level = self.point_levels(points)
+        box = self.aabbs[level]
+        unit = (points - box[:, :3]) / (box[:, 3:] - box[:, :3])
         inside = ((unit >= 0) & (unit <= 1)).all(dim=-1)
         ijk = (unit * self.resolution).floor().long().clamp(0, self.resolution - 1)
         r = self.resolution
-        return (ijk[:, 0] * r + ijk[:, 1]) * r + ijk[:, 2], inside
+        return level * self.cells + (ijk[:, 0] * r + ijk[:, 1]) * r + ijk[:, 2], inside
 
     def occupied(self, points: Tensor) -> Tensor:
         """Boolean ``[P]``: points ``[P, 3]`` inside the box, in an occupied cell."""
@@ -84,21 +107,25 @@ class OccupancyGrid(nn.Module):
             return False
         device = self.occs.device
         generator = self._generator(step)
-        if step < self.warmup_steps:
-            ids = torch.arange(self.cells, device=device)
-        else:
-            count = self.cells // 4
-            uniform = torch.randint(self.cells, (count,), device=device, generator=generator)
-            occupied = self.binaries.view(-1).nonzero().squeeze(1)
-            if occupied.numel() > count:
-                occupied = occupied[torch.randint(occupied.numel(), (count,), device=device,
-                                                  generator=generator)]
-            ids = torch.cat([uniform, occupied])
-        jitter = torch.rand((ids.numel(), 3), device=device, generator=generator)
-        unit = (self.cell_coords(ids).float() + jitter) / self.resolution
-        lo, hi = self.aabbs[0, :3], self.aabbs[0, 3:]
-        points = lo + unit * (hi - lo)
-        values = torch.cat([occupancy(chunk).reshape(-1).float() for chunk in points.split(chunk_points)])
+        all_ids, all_values = [], []
+        for level in range(self.levels):
+            if step < self.warmup_steps:
+                ids = torch.arange(self.cells, device=device)
+            else:
+                count = self.cells // 4
+                uniform = torch.randint(self.cells, (count,), device=device, generator=generator)
+                occupied = self.binaries[level].view(-1).nonzero().squeeze(1)
+                if occupied.numel() > count:
+                    occupied = occupied[torch.randint(occupied.numel(), (count,), device=device,
+                                                      generator=generator)]
+                ids = torch.cat([uniform, occupied])
+            jitter = torch.rand((ids.numel(), 3), device=device, generator=generator)
+            unit = (self.cell_coords(ids).float() + jitter) / self.resolution
+            lo, hi = self.aabbs[level, :3], self.aabbs[level, 3:]
+            points = lo + unit * (hi - lo)
+            all_values += [occupancy(chunk).reshape(-1).float() for chunk in points.split(chunk_points)]
+            all_ids.append(ids + level * self.cells)
+        ids, values = torch.cat(all_ids), torch.cat(all_values)
         touched = torch.unique(ids)
         self.occs[touched] *= self.ema_decay
         self.occs.scatter_reduce_(0, ids, values, reduce="amax", include_self=True)

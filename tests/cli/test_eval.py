@@ -13,7 +13,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from nerfplex.cli.main import main
-from nerfplex.engine.evaluation import render_view
+from nerfplex.eval.view_rendering import render_view
 from nerfplex.run_loading import load_run
 from nerfplex.eval.run_report import read_scalars
 

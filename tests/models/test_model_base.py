@@ -27,8 +27,10 @@ def test_render_skips_empty_rays_and_shows_background():
     assert out["opacity"][1] == 0 and out["depth"][2] == 1
 
 
-def test_render_chunked_matches_single_pass():
+def test_render_rays_in_chunks_covers_every_ray_once():
+    from nerfplex.eval.view_rendering import render_rays
+
     model = _Recorder()
     rays = RayBundle(torch.zeros(10, 3), torch.ones(10, 3), torch.zeros(10, 1), torch.ones(10, 1))
-    out = model.render_chunked(rays, torch.zeros(10, 3), chunk_size=3)
+    out = render_rays(model, rays, torch.zeros(10, 3), chunk_rays=3)
     assert out["rgb"].shape == (10, 3) and model.seen == 10

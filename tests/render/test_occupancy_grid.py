@@ -58,3 +58,21 @@ def test_march_keeps_midpoints_in_occupied_cells_only():
     x = -3.0 + kept_t
     assert (x.abs() <= 0.5 + 0.25 + 1e-6).all()  # within the occupied cells around the ball
     assert (samples.t[samples.keep] < 4.0).all()
+
+
+def test_cascades_double_the_box_and_look_points_up_in_the_finest_level():
+    grid = OccupancyGrid(torch.tensor([[0.0, 0.0, 0.0], [2.0, 2.0, 2.0]]), resolution=4, levels=3)
+    torch.testing.assert_close(grid.aabbs, torch.tensor([[0.0, 0.0, 0.0, 2.0, 2.0, 2.0],
+                                                         [-1.0, -1.0, -1.0, 3.0, 3.0, 3.0],
+                                                         [-3.0, -3.0, -3.0, 5.0, 5.0, 5.0]]))
+    assert grid.occs.shape == (3 * 64,) and grid.binaries.shape == (3, 4, 4, 4)
+    points = torch.tensor([[1.9, 1.0, 1.0], [2.5, 1.0, 1.0], [4.9, 1.0, 1.0], [5.1, 1.0, 1.0]])
+    assert grid.point_levels(points).tolist() == [0, 1, 2, 2]
+    ids, inside = grid.cell_ids(points)
+    assert inside.tolist() == [True, True, True, False]
+    assert (ids[:3] // 64).tolist() == [0, 1, 2]
+    # an update evaluates every level's cells at their own positions
+    seen = []
+    grid.update(0, lambda p: seen.append(p.abs().amax()) or (p - 1).norm(dim=-1).lt(0.5).float())
+    assert max(seen) > 3.0
+    assert bool(grid.binaries[0].any()) and not bool(grid.binaries[2, 0].any())
