@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
 from nerfplex.data.degrade import degrade_training_split
+from nerfplex.data.image_stack import dataset_root
 from nerfplex.data.scene import SceneData, concat_splits
 from nerfplex.errors import NerfplexError
 
@@ -102,6 +104,8 @@ class DataConfig:
              "false unless data.ray_bounds is aabb (NDC rays are bounded by clipping to the NDC box)"),
             ("ndc", not self.ndc or self.kind in ("auto", "llff"),
              "false unless the scene is an LLFF one (data.kind llff or auto)"),
+            ("path", self.kind != "procedural" or self.path is None,
+             "unset when data.kind is procedural (the built-in scene); pass --data.kind auto to train on the folder"),
             *self._value_checks(),
         ]
 
@@ -128,7 +132,8 @@ def load_scene(config: DataConfig) -> SceneData:
         scene = make_procedural_scene(config.scene, config.resolution, config.num_train_views,
                                       config.num_test_views, config.seed)
     else:
-        scene = _load_folder(config)
+        with dataset_root(config.path) if config.path is not None else contextlib.nullcontext():
+            scene = _load_folder(config)  # image paths that leave config.path are warned about
     if config.near is not None:
         scene.near = config.near
     if config.far is not None:

@@ -90,3 +90,29 @@ def test_path_without_kind_loads_the_folder(tmp_path):
     assert scene.extras["layout"] == "colmap" and len(scene.train) + len(scene.test) == 9
     with pytest.raises(NerfplexError, match="--data.ndc is set but .* colmap scene"):
         load_scene(DataConfig(path=tmp_path, ndc=True))
+
+
+@pytest.mark.parametrize("layout", ["colmap", "llff_ndc"])
+def test_trains_a_detected_layout(tmp_path, tiny_config, one_thread, layout):
+    """`nerfplex train --data.path SCENE` with no data.kind: two steps and an evaluation run."""
+    from dataclasses import replace
+
+    from nerfplex.engine.trainer import Trainer
+
+    scene_dir = tmp_path / "scene"
+    if layout == "colmap":
+        make_colmap_scene(scene_dir, n_images=9)
+        data = replace(tiny_config.data, path=scene_dir)
+    else:
+        from test_llff import FOCAL, H, W, _forward_facing
+
+        from colmap_fixtures import write_llff
+
+        scene_dir.mkdir()
+        _, llff, bounds = _forward_facing()
+        write_llff(scene_dir, llff, bounds, (H, W, FOCAL), (W, H))
+        data = replace(tiny_config.data, path=scene_dir, ndc=True)
+    config = replace(tiny_config, data=data, trainer=replace(tiny_config.trainer, max_steps=2, eval_every=2))
+    trainer = Trainer(config, tmp_path / "run")
+    metrics = trainer.train()
+    assert np.isfinite(metrics["psnr"]) and trainer.scene.extras["layout"] == layout.split("_")[0]
