@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import statistics
-import tempfile
 from pathlib import Path
 
 import yaml
 
 from nerfplex.config import ExperimentConfig, config_from_dict
-from nerfplex.io import write_text_atomic
+from nerfplex.io import atomic_path, write_text_atomic
 from nerfplex.errors import NerfplexError
 
 
@@ -101,12 +99,9 @@ def plot_curves(results: list[dict], out_dir: Path) -> Path:
     ax.legend()
     fig.tight_layout()
     path = out_dir / "psnr_curves.png"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".psnr_curves.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, fsync=False) as tmp:
+            fig.savefig(tmp)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return path

@@ -7,12 +7,14 @@ premultiplied by their alpha when they have one and area-downscaled by an intege
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -81,6 +83,33 @@ def _size_error(path: Path, image: np.ndarray, first: Path, width: int, height: 
                          f"to one size.")
 
 
+_DATASET_ROOT: ContextVar[Optional[Path]] = ContextVar("nerfplex_dataset_root", default=None)
+
+
+@contextlib.contextmanager
+def dataset_root(root: Path) -> Iterator[None]:
+    """While loading the dataset in folder ``root`` (or of file ``root``), warn about image files that lie
+    outside it (:func:`warn_outside_root`): a dataset file pointing at ``../../home/...``."""
+    root = Path(root)
+    token = _DATASET_ROOT.set((root if root.is_dir() else root.parent).resolve())
+    try:
+        yield
+    finally:
+        _DATASET_ROOT.reset(token)
+
+
+def warn_outside_root(paths: Sequence[Path]) -> None:
+    """Warn, naming the first such path, when image files leave the dataset folder of :func:`dataset_root`."""
+    root = _DATASET_ROOT.get()
+    if root is None:
+        return
+    outside = [p for p in paths if not Path(p).resolve().is_relative_to(root)]
+    if outside:
+        warnings.warn(f"{len(outside)} image path(s) of the dataset lead outside its folder {root}, e.g. "
+                      f"{outside[0]}; check the dataset file (paths should stay inside the dataset folder).",
+                      stacklevel=3)
+
+
 def read_image_stack(paths: Sequence[Path], factor: int, warned: set[str], *, label: str = "the dataset",
                      describe: Optional[Callable[[int], str]] = None) -> ImageStack:
     """Read ``paths`` (RGB or RGBA files) into an :class:`ImageStack`.
@@ -95,6 +124,7 @@ def read_image_stack(paths: Sequence[Path], factor: int, warned: set[str], *, la
     Raises:
         NerfplexError: a missing / corrupt file (named), differing sizes, a factor larger than the images.
     """
+    warn_outside_root(paths)
     first = read_image(paths[0])
     height, width = first.shape[:2]
     _check_factor(factor, width, height, label, warned, paths[0])
@@ -127,6 +157,7 @@ def read_mask_stack(paths: Sequence[Path], factor: int, width: int, height: int,
     """Foreground masks ``[N, H // f, W // f, 1]`` in [0, 1] from image files (mean of the colour
     channels; black = background), area-downscaled. Each must be ``width x height`` (the size of
     ``images[i]``, named in the error when given)."""
+    warn_outside_root(paths)
     out = np.empty((len(paths), height // factor, width // factor, 1), dtype=np.float32)
 
     def load(i: int) -> None:
