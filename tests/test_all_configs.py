@@ -31,6 +31,15 @@ def _layouts():
     return module
 
 
+def _colmap_fixtures():
+    spec = importlib.util.spec_from_file_location("colmap_fixtures", REPO / "tests" / "data" / "colmap_fixtures.py")
+    module = sys.modules.get("colmap_fixtures") or importlib.util.module_from_spec(spec)
+    if "colmap_fixtures" not in sys.modules:
+        sys.modules["colmap_fixtures"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def fixtures(tmp_path_factory) -> dict[str, Path]:
     """One tiny dataset per folder format (16x16 images, 3-6 views)."""
@@ -44,6 +53,8 @@ def fixtures(tmp_path_factory) -> dict[str, Path]:
                                          aabb=room.aabb.tolist(), near=room.near, far=room.far),
         "nsvf": layouts.write_nsvf(obj, root / "nsvf"),
         "dtu": layouts.write_dtu(layouts.all_views(obj), root / "dtu_scan24"),
+        "colmap": _colmap_fixtures().make_colmap_scene(root / "colmap", n_images=9).root,
+        "auto": root / "colmap",  # a config that leaves the layout to detection gets the COLMAP scene
     }
 
 
@@ -77,7 +88,7 @@ SHRINK = {
 def _shrunk(path: Path, fixtures: dict[str, Path], out: Path):
     config = load_config(path)
     pairs = SHRINK["common"] + SHRINK.get(config.model.method, [])  # a new method: only the common ones
-    if config.data.kind == "procedural":
+    if config.data.kind == "procedural" or (config.data.kind == "auto" and config.data.path is None):
         pairs += SHRINK["procedural"]
     else:
         pairs.append(f"data.path={fixtures[config.data.kind]}")
