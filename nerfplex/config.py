@@ -2,39 +2,54 @@
 
 Each section's dataclass lives beside its component; this module only assembles them. Precedence:
 built-in defaults < YAML file < command-line flags. The resolved config is saved as plain YAML with
-``schema_version``.
+``schema_version``; older versions migrate on loading (nerfplex/config_migration.py).
+
+The method is chosen by name (``model.method``; ``nerfplex train METHOD``), and ``model`` holds only that
+method's section (nerfplex/models/registry.py): importing this module loads no method's model code.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nerfplex.config_checks import run_checks
 from nerfplex.config_io import dump_yaml, from_dict, load_yaml, to_dict
+from nerfplex.config_migration import SCHEMA_VERSION, migrate
 from nerfplex.io import write_text_atomic
 from nerfplex.data.loading import DataConfig
 from nerfplex.engine.optim import OptimConfig
 from nerfplex.engine.trainer_config import TrainerConfig
 from nerfplex.errors import NerfplexError
-from nerfplex.fields.nerf_mlp import NeRFMLPConfig
 from nerfplex.losses.shared_losses import LossConfig
-from nerfplex.models.registry import ModelConfig
-from nerfplex.models.tensorf import TensoRFConfig
-from nerfplex.models.vanilla_nerf import VanillaNeRFConfig
+from nerfplex.models.registry import (ModelConfig, available_methods, method_config_class, model_config,
+                                      model_config_class)
 
-SCHEMA_VERSION = 1
+DEMO_METHOD = "tensorf"
+"""The built-in demo's method."""
+
+DEMO_SETTINGS: dict[str, dict] = {
+    "tensorf": {"n_voxel_init": 64**3 + 4, "n_voxel_final": 128**3 + 4,
+                "upsample_steps": [150, 200, 250, 325, 400], "alpha_mask_steps": [150, 300]},
+    "nerf": {"mlp": {"num_layers": 4, "width": 128, "skip_layers": [2]},
+             "num_coarse_samples": 32, "num_fine_samples": 32},
+}
+"""Where the built-in defaults differ from a method's own (its authors'): the CPU demo, TensoRF (VM) with
+64³ -> 128³ voxels and the authors' schedule compressed to 700 steps, and the CPU-sized vanilla NeRF of
+configs/nerf_demo.yaml (the paper's layout, narrower and shallower)."""
+
+
+def default_model(method: str) -> ModelConfig:
+    """The ``model`` section a config choosing ``method`` starts from: the method's own defaults, with the
+    CPU sizes of :data:`DEMO_SETTINGS` for the demo's methods."""
+    settings = from_dict(method_config_class(method), DEMO_SETTINGS.get(method, {}), key=f"model.{method}")
+    return model_config(method, settings)
 
 
 def _demo_model() -> ModelConfig:
-    """The CPU demo: TensoRF (VM) with 64³ -> 128³ voxels and the authors' schedule compressed to 700
-    steps. The ``nerf`` section holds the CPU-sized vanilla NeRF of configs/nerf_demo.yaml (the
-    paper's layout, narrower and shallower)."""
-    mlp = NeRFMLPConfig(num_layers=4, width=128, skip_layers=(2,))
-    tensorf = TensoRFConfig(n_voxel_init=64**3 + 4, n_voxel_final=128**3 + 4,
-                            upsample_steps=(150, 200, 250, 325, 400), alpha_mask_steps=(150, 300))
-    return ModelConfig(method="tensorf", tensorf=tensorf,
-                       nerf=VanillaNeRFConfig(mlp=mlp, num_coarse_samples=32, num_fine_samples=32))
+    return default_model(DEMO_METHOD)
 
 
 def _demo_optim() -> OptimConfig:
@@ -67,17 +82,58 @@ class ExperimentConfig:
     """The training loop."""
 
 
+@functools.cache
+def experiment_config_class(method: str) -> type[ExperimentConfig]:
+    """:class:`ExperimentConfig` with ``model`` typed as ``method``'s section, for the command line (so that
+    ``nerfplex train METHOD --help`` lists that method's flags only). Parse into it, then
+    :func:`as_experiment_config`."""
+    section = model_config_class(method)
+    return dataclasses.make_dataclass(
+        "ExperimentConfig", [("model", section, field(default_factory=lambda: default_model(method)))],
+        bases=(ExperimentConfig,), namespace={"__doc__": ExperimentConfig.__doc__, "__module__": __name__})
+
+
+def as_experiment_config(config: ExperimentConfig) -> ExperimentConfig:
+    """A plain :class:`ExperimentConfig` with the same values (from :func:`experiment_config_class`)."""
+    return ExperimentConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(ExperimentConfig)})
+
+
+def with_method(config: ExperimentConfig, method: str) -> ExperimentConfig:
+    """``config`` training ``method``: unchanged when it already does, else with ``default_model(method)``."""
+    if config.model.method == method:
+        return config
+    return dataclasses.replace(config, model=default_model(method))
+
+
 def config_from_dict(data: dict, base: ExperimentConfig | None = None, source: str = "") -> ExperimentConfig:
-    """Apply a (possibly partial) mapping on top of ``base`` (default: the built-in defaults)."""
-    data = dict(data)
-    version = data.pop("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
-        raise NerfplexError(f"config {source} has schema_version {version}; this nerfplex reads "
-                            f"{SCHEMA_VERSION}. Re-create it from configs/demo.yaml.")
+    """Apply a (possibly partial) mapping on top of ``base`` (default: the built-in defaults).
+
+    Older schema versions migrate first. A mapping whose ``model.method`` differs from ``base``'s starts
+    that method from :func:`default_model`; ``base``'s other sections stay."""
+    base = base if base is not None else ExperimentConfig()
     try:
+        data = migrate(data, base.model.method, source)
+        model = data.get("model")
+        method = model.get("method", base.model.method) if isinstance(model, dict) else base.model.method
+        if not isinstance(method, str):
+            raise NerfplexError(f"config model.method: expected a method name, got {method!r}.")
+        base = with_method(base, method)
+        _check_sections(model, method)
         return validate(from_dict(ExperimentConfig, data, base=base))
     except NerfplexError as err:
         raise NerfplexError(f"{source}: {err}" if source else str(err)) from None
+
+
+def _check_sections(model: object, method: str) -> None:
+    """A section of another method under ``model`` is a mistake worth its own message."""
+    if not isinstance(model, dict):
+        return
+    other = next((key for key in model if key not in ("method", method) and key.isidentifier()
+                  and key in available_methods()), None)
+    if other is not None:
+        raise NerfplexError(f"config model.{other}: this config trains '{method}' (model.method), and a config "
+                            f"holds only its method's section. Remove model.{other}, or set model.method: "
+                            f"{other} to train that method.")
 
 
 def load_config(path: Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
@@ -85,6 +141,8 @@ def load_config(path: Path, base: ExperimentConfig | None = None) -> ExperimentC
 
 
 def save_config(config: ExperimentConfig, path: Path) -> None:
+    """Write the resolved config as plain YAML (the current ``schema_version``; only the chosen method's
+    section)."""
     write_text_atomic(path, dump_yaml({"schema_version": SCHEMA_VERSION, **to_dict(config)}))
 
 

@@ -1,3 +1,7 @@
+import json
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -5,8 +9,10 @@ import yaml
 
 from nerfplex.cli.train import parse
 from nerfplex.config_io import to_dict
-from nerfplex.config import SCHEMA_VERSION, ExperimentConfig, config_from_dict, load_config, save_config
+from nerfplex.config import (SCHEMA_VERSION, ExperimentConfig, config_from_dict, default_model, load_config,
+                             save_config)
 from nerfplex.errors import NerfplexError
+from nerfplex.models.registry import METHODS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +30,8 @@ def test_every_yaml_under_configs_loads():
 
 
 def test_save_is_plain_yaml_and_round_trips(tmp_path):
-    config = config_from_dict({"trainer": {"max_steps": 7}, "model": {"nerf": {"mlp": {"skip_layers": [1, 2]}}}})
+    config = config_from_dict({"trainer": {"max_steps": 7},
+                               "model": {"method": "nerf", "nerf": {"mlp": {"skip_layers": [1, 2]}}}})
     save_config(config, tmp_path / "c.yaml")
     text = (tmp_path / "c.yaml").read_text()
     assert "!!python" not in text
@@ -32,6 +39,25 @@ def test_save_is_plain_yaml_and_round_trips(tmp_path):
     assert data["schema_version"] == SCHEMA_VERSION
     assert load_config(tmp_path / "c.yaml") == config
     assert config.model.nerf.mlp.skip_layers == (1, 2)
+    assert list(data["model"]) == ["method", "nerf"]  # only the chosen method's section
+
+
+def test_importing_the_config_loads_no_method():
+    code = "import json, sys, nerfplex.config; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert "nerfplex.models.registry" in loaded
+    methods = [entry.partition(":")[0] for entry in METHODS.values()]
+    assert not [module for module in methods if module in loaded]
+
+
+def test_a_config_holds_only_its_method_and_switching_starts_from_its_defaults():
+    config = config_from_dict({"model": {"method": "dvgo", "dvgo": {"coarse_steps": 3}}})
+    assert config.model.method == "dvgo" and config.model.dvgo.coarse_steps == 3
+    assert not hasattr(config.model, "tensorf") and config.model.settings is config.model.dvgo
+    assert config_from_dict({"model": {"method": "tensorf"}}) == ExperimentConfig()
+    assert config_from_dict({"model": {"method": "nerf"}}).model == default_model("nerf")
+    assert pickle.loads(pickle.dumps(config)) == config
 
 
 def test_partial_yaml_keeps_other_defaults():
@@ -61,7 +87,9 @@ def test_cli_flags_override_yaml(tmp_path):
     ({"trainer": {"batch_size": 0}}, "trainer.batch_size"),
     ({"optim": {"lr": -1.0}}, "optim.lr"),
     ({"trainer": 5}, "trainer"),
-    ({"model": {"nerf": {"mlp": {"skip_layers": ["a"]}}}}, "model.nerf.mlp.skip_layers[0]"),
+    ({"model": {"method": "nerf", "nerf": {"mlp": {"skip_layers": ["a"]}}}}, "model.nerf.mlp.skip_layers[0]"),
+    ({"model": {"nerf": {}}}, "this config trains 'tensorf'"),
+    ({"model": {"method": "nope"}}, "unknown method 'nope'"),
     ({"schema_version": 99}, "schema_version"),
     ({"loss": {"s3im": {"weight": 1.0}}, "trainer": {"batch_size": 4}}, "virtual image"),
     ({"loss": {"s3im": {"weight": -1.0}}}, "loss.s3im.weight"),

@@ -1,4 +1,4 @@
-"""``nerfplex train [--config FILE.yaml | --resume RUN_DIR] [--section.field VALUE ...]``."""
+"""``nerfplex train [METHOD] [--config FILE.yaml | --resume RUN_DIR] [--section.field VALUE ...]``."""
 
 from __future__ import annotations
 
@@ -11,24 +11,23 @@ from pathlib import Path
 
 import tyro
 
-from nerfplex.config import ExperimentConfig, load_config, save_config, validate
+from nerfplex.config import (ExperimentConfig, as_experiment_config, experiment_config_class, load_config,
+                             save_config, validate, with_method)
 from nerfplex.engine.checkpoint import check_matches, latest_checkpoint, load_checkpoint
 from nerfplex.engine.trainer import Trainer, TrainingInterrupted
 from nerfplex.io import (OUTPUT_MARKER, check_free_space, check_writable, create_unique_folder, mark_output,
                          os_error_message, remove_orphan_temporaries, written_by_nerfplex)
 from nerfplex.errors import NerfplexError
+from nerfplex.models.registry import available_methods, method_summary
 from nerfplex.eval.run_report import report_after_training
-from nerfplex.viewer.config import ViewerConfig, take_viewer_flags
-from nerfplex.viewer.training import close_training_viewer, start_training_viewer
 
 DESCRIPTION = """Train a neural field. With no arguments: the built-in demo scene (configs/demo.yaml).
 
+  METHOD               the method to train (first argument; nerfplex train --help lists them); without
+                       it: the method of --config / --resume, else the demo's (tensorf)
   --config FILE.yaml   start from this YAML (it sets defaults; the flags below override it)
   --resume RUN_DIR     continue a run from its newest checkpoint, with its saved config
                        (flags still override it, e.g. a larger --trainer.max-steps)
-  --viewer             watch and steer training in a browser (docs/viewer.md); options: --viewer.host
-                       (default 127.0.0.1), --viewer.port, --viewer.render-share, --viewer.max-resolution,
-                       --viewer.no-keep-open ... (all listed by nerfplex view --help)
 
 Runs are written to OUTPUT_DIR/EXPERIMENT_NAME/TIMESTAMP: config.yaml, checkpoints/, tensorboard/,
 metrics.json. Watch with: tensorboard --logdir OUTPUT_DIR"""
@@ -84,8 +83,45 @@ def checkpoint_bytes_estimate(model) -> int:
     return int(1.25 * (weights + 2 * params)) + 2**20
 
 
+def _take_method(args: list[str]) -> tuple[str | None, list[str]]:
+    """The method named by the first argument (``nerfplex train tensorf ...``) or, as in version 1 configs,
+    by ``--model.method NAME``; and the other arguments."""
+    named = None
+    if args and not args[0].startswith("-"):
+        named, args = args[0], args[1:]
+        if named not in available_methods():
+            hint = " To start from a YAML file use --config FILE." if named.endswith((".yaml", ".yml")) else ""
+            raise NerfplexError(f"unknown method {named!r}. Methods: {', '.join(available_methods())}.{hint}")
+    rest, flagged, i = [], None, 0
+    while i < len(args):
+        if args[i] == "--model.method" and i + 1 < len(args):
+            flagged, i = args[i + 1], i + 2
+            continue
+        if args[i].startswith("--model.method="):
+            flagged = args[i].split("=", 1)[1]
+        else:
+            rest.append(args[i])
+        i += 1
+    if named and flagged and named != flagged:
+        raise NerfplexError(f"the method is named twice: {named} and --model.method {flagged}. Name it once.")
+    return named or flagged, rest
+
+
+def methods_help() -> str:
+    """``nerfplex train --help`` without a method: the options every run has and the methods."""
+    lines = ["usage: nerfplex train [METHOD] [--config FILE.yaml | --resume RUN_DIR] [OPTIONS]", "",
+             DESCRIPTION, "", "methods (nerfplex train METHOD --help lists every option of METHOD):"]
+    lines += [f"  {name:<10} {method_summary(name)}" for name in available_methods()]
+    lines += ["", "Options of every method: --experiment-name, --output-dir, --data.*, --loss.*, --optim.*,",
+              "--trainer.*; a method's own: --model.METHOD.* (e.g. --model.tensorf.n-voxel-final). Without",
+              "--config, nerf and tensorf start from the CPU demo's sizes (configs/demo.yaml, configs/nerf_demo.yaml),",
+              "the others from their authors' defaults. Plug-in packages add methods (docs/adding-a-method.md)."]
+    return "\n".join(lines)
+
+
 def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
     """The resolved config and, when resuming, the run folder."""
+    method, args = _take_method(args)
     config_path, args = _take_option(args, "--config")
     resume, args = _take_option(args, "--resume")
     if config_path and resume:
@@ -105,13 +141,20 @@ def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
         base = load_config(run_dir / "config.yaml")
     elif config_path:
         base = load_config(Path(config_path))
-    config = tyro.cli(ExperimentConfig, default=base, args=args, prog="nerfplex train",
-                      description=DESCRIPTION)
+    elif method is None and ("-h" in args or "--help" in args):
+        print(methods_help())
+        raise SystemExit(0)
+    if method and resume and method != base.model.method:
+        raise NerfplexError(f"{run_dir} trains '{base.model.method}'; a resumed run keeps its method. Drop "
+                            f"'{method}', or start a new run.")
+    base = with_method(base, method or base.model.method)
+    config = tyro.cli(experiment_config_class(base.model.method), default=base, args=args,
+                      prog=f"nerfplex train {base.model.method}", description=DESCRIPTION)
+    config = as_experiment_config(config)
     return validate(config), run_dir
 
 
 def run(args: list[str]) -> int:
-    viewer_config, args = take_viewer_flags(args)
     config, run_dir = parse(args)
     resuming = run_dir is not None
     # Pre-flight, before any data is loaded: the folder exists (created here for a new run), is
@@ -130,7 +173,7 @@ def run(args: list[str]) -> int:
         check_writable(run_dir)
         check_free_space(run_dir, MIN_FREE_BYTES, "a run's config, logs and first checkpoint")
     try:
-        return _train(config, run_dir, resuming, viewer_config)
+        return _train(config, run_dir, resuming)
     except BaseException:
         if created is not None and latest_checkpoint(created) is None:
             _remove_run_files(created, created_root)  # a failed new run leaves nothing; with a checkpoint
@@ -178,8 +221,7 @@ def check_resumable(config: ExperimentConfig, run_dir: Path) -> None:
                   "or start a new run.")
 
 
-def _train(config: ExperimentConfig, run_dir: Path, resuming: bool,
-           viewer_config: ViewerConfig | None = None) -> int:
+def _train(config: ExperimentConfig, run_dir: Path, resuming: bool) -> int:
     trainer = Trainer(config, run_dir)
     run_dir, main = trainer.run_dir, trainer.dist.is_main  # under torchrun: rank 0's folder, rank 0 writes
     if resuming:
@@ -188,7 +230,6 @@ def _train(config: ExperimentConfig, run_dir: Path, resuming: bool,
         check_free_space(run_dir, checkpoint_bytes_estimate(trainer.model), "one checkpoint")
         save_config(config, run_dir / "config.yaml")
         print(f"run folder: {run_dir}", flush=True)
-    viewer = start_training_viewer(trainer, viewer_config, main)  # or prints how to turn it on
     try:
         metrics = trainer.train()
     except TrainingInterrupted as stop:
@@ -203,5 +244,4 @@ def _train(config: ExperimentConfig, run_dir: Path, resuming: bool,
           f"{metrics['step']} steps ({metrics['train_seconds']:.0f} s training)")
     print(f"run folder: {run_dir}")
     report_after_training(run_dir)
-    close_training_viewer(viewer)  # --viewer: serves on until Ctrl-C
     return 0

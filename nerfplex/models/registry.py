@@ -1,59 +1,129 @@
-"""Choosing a method by name: the model config section and the factory."""
+"""Methods by name: each method is a config dataclass with ``build(scene, device) -> Model``.
+
+The registry maps a method's name to ``"module:ConfigClass"`` and imports nothing of a method until it is
+chosen, so importing the config tree does not load every method's model code. In-tree methods register
+with one line in :data:`METHODS`; other packages add methods through the ``nerfplex.methods`` Python
+entry-point group (docs/adding-a-method.md)::
+
+    [project.entry-points."nerfplex.methods"]
+    toy = "toy_method:ToyConfig"
+
+A method's config class may define ``checks()`` (nerfplex/config_checks.py); its first docstring line is
+the method's summary in ``nerfplex train --help``. In an experiment config the method's settings sit under
+``model.<name>`` beside ``model.method`` (``--model.tensorf.n-voxel-final``), and only the chosen method's
+section exists (:func:`model_config_class`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Optional
+import dataclasses
+import functools
+import importlib
+import importlib.metadata
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import torch
+import tyro
 
-from nerfplex.data.scene import SceneData
-from nerfplex.models.base import Model
 from nerfplex.errors import NerfplexError
-from nerfplex.models.dvgo import DVGO, DVGOConfig
-from nerfplex.models.neus import NeuS, NeuSConfig
-from nerfplex.models.ngp import NGP, NGPConfig
-from nerfplex.models.tensorf import TensoRF, TensoRFConfig
-from nerfplex.models.vanilla_nerf import VanillaNeRF, VanillaNeRFConfig
 
-Method = Literal["nerf", "tensorf", "dvgo", "neus", "ngp"]
+if TYPE_CHECKING:
+    import torch
+
+    from nerfplex.data.scene import SceneData
+    from nerfplex.models.base import Model
+
+METHODS: dict[str, str] = {
+    "nerf": "nerfplex.models.vanilla_nerf:VanillaNeRFConfig",
+    "tensorf": "nerfplex.models.tensorf:TensoRFConfig",
+    "dvgo": "nerfplex.models.dvgo_config:DVGOConfig",
+    "neus": "nerfplex.models.neus:NeuSConfig",
+    "ngp": "nerfplex.models.ngp:NGPConfig",
+}
+"""The in-tree methods: name -> ``"module:ConfigClass"``."""
+
+ENTRY_POINT_GROUP = "nerfplex.methods"
+"""The entry-point group through which installed packages add methods (name = ``"module:ConfigClass"``)."""
 
 
-@dataclass
+def available_methods() -> dict[str, str]:
+    """Every method's name -> ``"module:ConfigClass"``: the in-tree ones, then installed plug-ins (read
+    afresh on each call; an in-tree name cannot be taken over by a plug-in)."""
+    methods = dict(METHODS)
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        methods.setdefault(entry.name, entry.value)
+    return methods
+
+
+def method_config_class(name: str) -> type:
+    """Import and return the config class of method ``name``; unknown or broken methods raise
+    :class:`NerfplexError` naming what is available."""
+    methods = available_methods()
+    if name not in methods:
+        raise NerfplexError(f"unknown method {name!r}. Available: {', '.join(methods)}. Installed packages add "
+                            f"methods through the '{ENTRY_POINT_GROUP}' entry-point group "
+                            f"(docs/adding-a-method.md).")
+    if not name.isidentifier() or name == "method":
+        raise NerfplexError(f"method name {name!r} ({methods[name]}) must be a Python identifier other than "
+                            f"'method' (it becomes the config section model.{name}).")
+    module_name, _, class_name = methods[name].partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as err:
+        raise NerfplexError(f"method {name!r} ({methods[name]}) cannot be loaded: {err}. Reinstall the package "
+                            f"that provides it.") from None
+    if not dataclasses.is_dataclass(cls) or not callable(getattr(cls, "build", None)):
+        raise NerfplexError(f"method {name!r}: {methods[name]} must be a dataclass with a "
+                            f"build(scene, device) -> Model method.")
+    return cls
+
+
+def method_summary(name: str) -> str:
+    """The first line of the method's config docstring (for ``nerfplex train --help``)."""
+    try:
+        doc = method_config_class(name).__doc__ or ""
+    except NerfplexError as err:
+        return f"(cannot be loaded: {err})"
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+@dataclasses.dataclass
 class ModelConfig:
-    """Which method to train, and each method's settings (only the chosen one is used)."""
+    """The method to train (``model.method``) and its settings (``model.<method>``, the only section)."""
 
-    method: Method = "nerf"
-    """The method: ``nerf`` (vanilla NeRF), ``tensorf`` (TensoRF), ``dvgo`` (DVGO), ``neus`` (NeuS) or
-    ``ngp`` (instant-ngp's hash-grid NeRF)."""
-    nerf: VanillaNeRFConfig = field(default_factory=VanillaNeRFConfig)
-    """Vanilla NeRF settings."""
-    tensorf: TensoRFConfig = field(default_factory=TensoRFConfig)
-    """TensoRF settings (the authors' lego defaults, for 30k steps)."""
-    dvgo: DVGOConfig = field(default_factory=DVGOConfig)
-    """DVGO settings (the authors' NeRF-synthetic defaults, for 5k coarse + 20k fine steps)."""
-    neus: NeuSConfig = field(default_factory=NeuSConfig)
-    """NeuS settings (the authors' womask.conf defaults, for 300k steps of 512 rays)."""
-    ngp: NGPConfig = field(default_factory=NGPConfig)
-    """Instant-NGP NeRF settings (nerfacc's instant-ngp example for NeRF-synthetic, 20k steps)."""
+    method: str = "tensorf"
+    """The method's name (see ``nerfplex train --help``)."""
+
+    @property
+    def settings(self) -> Any:
+        """The chosen method's config (the ``model.<method>`` section)."""
+        return getattr(self, self.method)
+
+    def __reduce__(self):
+        # The class is made at run time (model_config_class): pickle by name and settings.
+        return model_config, (self.method, self.settings)
 
 
-def build_model(config: ModelConfig, scene: SceneData, device: Optional[torch.device | str] = None) -> Model:
-    """Instantiate the configured method for ``scene`` (grid methods size their grids to its box).
+@functools.cache
+def model_config_class(name: str) -> type[ModelConfig]:
+    """The ``model`` section of an experiment training method ``name``: ``method`` (not a flag: the method
+    is chosen by name, ``nerfplex train NAME``) and one field ``name`` holding the method's config, so the
+    flags read ``--model.NAME.FIELD``."""
+    settings_class = method_config_class(name)
+    return dataclasses.make_dataclass(
+        f"{settings_class.__name__}Section",
+        [("method", Annotated[str, tyro.conf.Suppress], dataclasses.field(default=name)),
+         (name, settings_class, dataclasses.field(default_factory=settings_class))],
+        bases=(ModelConfig,), namespace={"__doc__": settings_class.__doc__, "__module__": __name__})
 
-    ``device``: where the model will run (None: CUDA if available); methods with CUDA-only
-    implementations (``ngp`` on tiny-cuda-nn) choose by it."""
-    if config.method == "nerf":
-        return VanillaNeRF(config.nerf)
-    if config.method == "tensorf":
-        return TensoRF(config.tensorf, scene.aabb)
-    if config.method == "dvgo":
-        return DVGO(config.dvgo, scene.aabb, scene.train.cameras, scene.near, scene.far)
-    if config.method == "neus":
-        if config.neus.mask_weight > 0 and scene.train.alpha is None:
-            raise NerfplexError("model.neus.mask_weight > 0 needs training images with alpha (masks); "
-                                "this dataset has none: set model.neus.mask_weight to 0.")
-        return NeuS(config.neus, scene.aabb, scene.sphere_radius)
-    if config.method == "ngp":
-        return NGP(config.ngp, scene.aabb, device)
-    raise ValueError(f"unknown method {config.method!r}")  # unreachable: the config loader checks
+
+def model_config(name: str, settings: Any = None) -> ModelConfig:
+    """The ``model`` section for method ``name`` with ``settings`` (None: the config class's defaults)."""
+    cls = model_config_class(name)
+    return cls(**({} if settings is None else {name: settings}))
+
+
+def build_model(config: ModelConfig, scene: "SceneData", device: Optional["torch.device | str"] = None) -> "Model":
+    """Instantiate the configured method for ``scene`` (its config's ``build``; grid methods size their grids
+    to the scene's box). ``device``: where the model will run (None: CUDA if available); methods with
+    CUDA-only implementations (``ngp`` on tiny-cuda-nn) choose by it."""
+    return config.settings.build(scene, device)

@@ -27,7 +27,8 @@ def test_ablation_writes_table_and_plot(tmp_path, capsys):
 
 
 def test_overrides_parse_yaml_values_and_reject_bad_keys():
-    config = apply_overrides(ExperimentConfig(), ["trainer.max-steps=7", "model.nerf.mlp.skip_layers=[1]"])
+    config = apply_overrides(ExperimentConfig(), ["trainer.max-steps=7", "model.method=nerf",
+                                                  "model.nerf.mlp.skip_layers=[1]"])
     assert config.trainer.max_steps == 7 and config.model.nerf.mlp.skip_layers == (1,)
     with pytest.raises(NerfplexError, match="trainer.max_stepz"):
         apply_overrides(ExperimentConfig(), ["trainer.max_stepz=7"])

@@ -7,6 +7,8 @@ import pytest
 import yaml
 
 from nerfplex.cli.main import main
+from nerfplex.config import SCHEMA_VERSION
+from nerfplex.errors import NerfplexError
 
 
 def _tiny_yaml(tmp_path: Path, **trainer) -> Path:
@@ -32,7 +34,7 @@ def test_train_then_resume_longer(tmp_path, capsys):
     for name in ("config.yaml", "metrics.json", "tensorboard", "checkpoints/step-0000004.pt"):
         assert (run / name).exists(), name
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["schema_version"] == 1 and saved["trainer"]["max_steps"] == 4
+    assert saved["schema_version"] == SCHEMA_VERSION and saved["trainer"]["max_steps"] == 4
 
     assert main(["train", "--resume", str(run), "--trainer.max-steps", "6"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
@@ -70,11 +72,43 @@ def test_unknown_command(capsys):
 
 
 def test_help_explains_options():
-    out = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--help"],
+    out = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "nerf", "--help"],
                          capture_output=True, text=True, check=True).stdout
     for text in ("--config", "--resume", "--trainer.max-steps", "Number of optimisation steps",
                  "--model.nerf.mlp.width", "--data.kind"):
         assert text in out, text
+
+
+def test_help_without_a_method_lists_the_methods_and_each_method_shows_only_its_own():
+    short = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--help"],
+                           capture_output=True, text=True, check=True).stdout
+    assert len(short.splitlines()) < 45 and "--config" in short
+    for method in ("nerf", "tensorf", "dvgo", "neus", "ngp"):
+        assert f"\n  {method} " in short, method
+    tensorf = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "tensorf", "--help"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "--model.tensorf.n-voxel-final" in tensorf and "--trainer.max-steps" in tensorf
+    assert not any(f"--model.{other}." in tensorf for other in ("nerf", "dvgo", "neus", "ngp"))
+    from_yaml = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--config",
+                                "configs/dvgo_demo.yaml", "--help"], capture_output=True, text=True, check=True,
+                               cwd=Path(__file__).resolve().parents[2]).stdout
+    assert "nerfplex train dvgo" in from_yaml and "--model.dvgo.coarse-steps" in from_yaml
+
+
+def test_method_by_name_and_the_version_1_flag(tmp_path):
+    from nerfplex.cli.train import parse
+
+    assert parse(["dvgo"])[0].model.method == "dvgo"
+    config = parse(["--model.method", "nerf", "--model.nerf.mlp.width", "32"])[0]
+    assert config.model.method == "nerf" and config.model.nerf.mlp.width == 32
+    with pytest.raises(NerfplexError, match="named twice"):
+        parse(["nerf", "--model.method", "dvgo"])
+    with pytest.raises(NerfplexError, match="unknown method 'nope'"):
+        parse(["nope"])
+    yaml_file = tmp_path / "x.yaml"
+    yaml_file.write_text("model:\n  method: neus\n")
+    assert parse(["--config", str(yaml_file)])[0].model.method == "neus"
+    assert parse(["nerf", "--config", str(yaml_file)])[0].model.method == "nerf"  # the name wins
 
 
 def test_bad_flag_value_is_rejected(tmp_path):

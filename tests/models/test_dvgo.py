@@ -10,7 +10,8 @@ from nerfplex.engine.trainer import Trainer
 from nerfplex.errors import NerfplexError
 from nerfplex.fields.dvgo import frustum_box, mask_from_coarse, resolution_for, scaled_box
 from nerfplex.losses.distortion import distortion_loss
-from nerfplex.models.dvgo import DVGO, DVGOConfig
+from nerfplex.models.dvgo import DVGO
+from nerfplex.models.dvgo_config import DVGOConfig
 from nerfplex.models.masked_adam import MaskedAdam
 from nerfplex.render.voxel_march import march_box
 
@@ -361,11 +362,11 @@ def test_resume_across_the_stage_switch_and_scaling_equals_straight_training(
 
 def test_config_checks_dvgo_values(tiny_config):
     with pytest.raises(NerfplexError, match="pg_scale"):
-        config_from_dict({"model": {"dvgo": {"pg_scale": [3, 2]}}}, base=tiny_config)
+        config_from_dict({"model": {"method": "dvgo", "dvgo": {"pg_scale": [3, 2]}}}, base=tiny_config)
     with pytest.raises(NerfplexError, match="fine_alpha_init"):
-        config_from_dict({"model": {"dvgo": {"fine_alpha_init": 1.0}}}, base=tiny_config)
+        config_from_dict({"model": {"method": "dvgo", "dvgo": {"fine_alpha_init": 1.0}}}, base=tiny_config)
     with pytest.raises(NerfplexError, match="rgbnet_depth"):
-        config_from_dict({"model": {"dvgo": {"rgbnet_depth": 1}}}, base=tiny_config)
+        config_from_dict({"model": {"method": "dvgo", "dvgo": {"rgbnet_depth": 1}}}, base=tiny_config)
 
 
 # ----------------------------------------------------------------- the contracted (unbounded) variant
@@ -440,10 +441,11 @@ def test_contracted_model_renders_and_trains(tiny_config, tiny_scene, tmp_path):
 
 def test_contracted_config_checks(tiny_config):
     with pytest.raises(NerfplexError, match="coarse_steps"):
-        config_from_dict({"data": {"ray_bounds": "near_far"}, "model": {"dvgo": {"contracted": True}}},
-                         base=tiny_config)
+        config_from_dict({"data": {"ray_bounds": "near_far"},
+                          "model": {"method": "dvgo", "dvgo": {"contracted": True}}}, base=tiny_config)
     with pytest.raises(NerfplexError, match="ray_bounds"):
-        config_from_dict({"model": {"dvgo": {"contracted": True, "coarse_steps": 0}}}, base=tiny_config)
+        config_from_dict({"model": {"method": "dvgo", "dvgo": {"contracted": True, "coarse_steps": 0}}},
+                         base=tiny_config)
 
 
 def test_surface_is_one_voxel_alpha_zeroed_in_free_space():

@@ -138,6 +138,6 @@ def test_config_values_are_checked():
     from nerfplex.errors import NerfplexError
 
     with pytest.raises(NerfplexError, match="render_step_size"):
-        config_from_dict({"model": {"ngp": {"render_step_size": 0}}})
+        config_from_dict({"model": {"method": "ngp", "ngp": {"render_step_size": 0}}})
     with pytest.raises(NerfplexError, match="log2_hashmap_size"):
-        config_from_dict({"model": {"ngp": {"grid": {"log2_hashmap_size": 40}}}})
+        config_from_dict({"model": {"method": "ngp", "ngp": {"grid": {"log2_hashmap_size": 40}}}})

@@ -191,9 +191,9 @@ def test_marching_ignores_the_scene_far_bound_inside_the_box():
 
 def test_config_checks_tensorf_values(tiny_config):
     with pytest.raises(NerfplexError, match="upsample_steps"):
-        config_from_dict({"model": {"tensorf": {"upsample_steps": [3, 2]}}}, base=tiny_config)
+        config_from_dict({"model": {"method": "tensorf", "tensorf": {"upsample_steps": [3, 2]}}}, base=tiny_config)
     with pytest.raises(NerfplexError, match="step_ratio"):
-        config_from_dict({"model": {"tensorf": {"step_ratio": 0}}}, base=tiny_config)
+        config_from_dict({"model": {"method": "tensorf", "tensorf": {"step_ratio": 0}}}, base=tiny_config)
 
 
 def test_learning_rate_restarts_at_upsampling_like_the_authors():
