@@ -20,6 +20,8 @@ from nerfplex.io import (OUTPUT_MARKER, check_free_space, check_writable, create
 from nerfplex.errors import NerfplexError
 from nerfplex.models.registry import available_methods, method_summary
 from nerfplex.eval.run_report import report_after_training
+from nerfplex.viewer.config import ViewerConfig, take_viewer_flags
+from nerfplex.viewer.training import close_training_viewer, start_training_viewer
 
 DESCRIPTION = """Train a neural field. With no arguments: the built-in demo scene (configs/demo.yaml).
 
@@ -28,6 +30,9 @@ DESCRIPTION = """Train a neural field. With no arguments: the built-in demo scen
   --config FILE.yaml   start from this YAML (it sets defaults; the flags below override it)
   --resume RUN_DIR     continue a run from its newest checkpoint, with its saved config
                        (flags still override it, e.g. a larger --trainer.max-steps)
+  --viewer             watch and steer training in a browser (docs/viewer.md); options: --viewer.host
+                       (default 127.0.0.1), --viewer.port, --viewer.render-share, --viewer.max-resolution,
+                       --viewer.no-keep-open ... (all listed by nerfplex view --help)
 
 Runs are written to OUTPUT_DIR/EXPERIMENT_NAME/TIMESTAMP: config.yaml, checkpoints/, tensorboard/,
 metrics.json. Watch with: tensorboard --logdir OUTPUT_DIR"""
@@ -155,6 +160,7 @@ def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
 
 
 def run(args: list[str]) -> int:
+    viewer_config, args = take_viewer_flags(args)
     config, run_dir = parse(args)
     resuming = run_dir is not None
     # Pre-flight, before any data is loaded: the folder exists (created here for a new run), is
@@ -173,7 +179,7 @@ def run(args: list[str]) -> int:
         check_writable(run_dir)
         check_free_space(run_dir, MIN_FREE_BYTES, "a run's config, logs and first checkpoint")
     try:
-        return _train(config, run_dir, resuming)
+        return _train(config, run_dir, resuming, viewer_config)
     except BaseException:
         if created is not None and latest_checkpoint(created) is None:
             _remove_run_files(created, created_root)  # a failed new run leaves nothing; with a checkpoint
@@ -221,7 +227,8 @@ def check_resumable(config: ExperimentConfig, run_dir: Path) -> None:
                   "or start a new run.")
 
 
-def _train(config: ExperimentConfig, run_dir: Path, resuming: bool) -> int:
+def _train(config: ExperimentConfig, run_dir: Path, resuming: bool,
+           viewer_config: ViewerConfig | None = None) -> int:
     trainer = Trainer(config, run_dir)
     run_dir, main = trainer.run_dir, trainer.dist.is_main  # under torchrun: rank 0's folder, rank 0 writes
     if resuming:
@@ -230,6 +237,7 @@ def _train(config: ExperimentConfig, run_dir: Path, resuming: bool) -> int:
         check_free_space(run_dir, checkpoint_bytes_estimate(trainer.model), "one checkpoint")
         save_config(config, run_dir / "config.yaml")
         print(f"run folder: {run_dir}", flush=True)
+    viewer = start_training_viewer(trainer, viewer_config, main)  # or prints how to turn it on
     try:
         metrics = trainer.train()
     except TrainingInterrupted as stop:
@@ -244,4 +252,5 @@ def _train(config: ExperimentConfig, run_dir: Path, resuming: bool) -> int:
           f"{metrics['step']} steps ({metrics['train_seconds']:.0f} s training)")
     print(f"run folder: {run_dir}")
     report_after_training(run_dir)
+    close_training_viewer(viewer)  # --viewer: serves on until Ctrl-C
     return 0

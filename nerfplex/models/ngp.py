@@ -35,7 +35,8 @@ from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.render.compositing import composite, density_weights
 from nerfplex.render.nerfacc_render import nerfacc_usable, render_nerfacc
 from nerfplex.render.occupancy_grid import OccupancyGrid
-from nerfplex.render.occupancy_march import march_occupied
+from nerfplex.render.contraction import contract
+from nerfplex.render.occupancy_march import StepRule, march_occupied, step_count
 
 if TYPE_CHECKING:
     from nerfplex.data.ray_sampler import RayBatch
@@ -86,6 +87,31 @@ class NGPConfig:
     """Decay of a cell's value at each evaluation (it keeps the maximum of that and the new value)."""
     occupancy_threshold: float = 0.01
     """A cell is occupied above min(this, mean cell value); values are density times the step."""
+    foreground: Literal["scene_box", "cameras"] = "scene_box"
+    """The finest occupancy level's box (also the contraction's inner box). ``scene_box``: the scene
+    box shrunk ``2^(occupancy_levels - 1)`` times, so the coarsest level is the scene box (instant-ngp:
+    the ``aabb_scale`` box). ``cameras``: the scene box cut down to the cube about its centre that holds
+    every training camera, with the coarser levels growing beyond it (nerfacc's ``roi_aabb`` + levels;
+    nerfstudio scales scenes so the cameras fit the unit cube); it suits every layout's box, from a
+    COLMAP point-cloud box to instant-ngp's ``aabb_scale`` box. Rays are clipped to the coarsest box."""
+    occupancy_levels: int = 1
+    """Cascades of the occupancy grid (instant-ngp's multi-scale grid for ``aabb_scale`` > 1, nerfacc's
+    ``levels``): the finest level covers the scene box shrunk ``2^(levels - 1)`` times about its
+    centre, each next level doubles it, the coarsest is the scene box. 1: one grid over the box. For an
+    instant-ngp scene, ``1 + log2(aabb_scale)`` makes level 0 instant-ngp's unit cube."""
+    contraction: Literal["none", "inf", "l2"] = "none"
+    """Mip-NeRF 360's scene contraction of the hash grid's input: points relative to the finest
+    occupancy level's box (its centre, half-side 1) stay inside it and the rest of space is squeezed
+    into a shell around it (``(2 - 1/|x|) x/|x|``; ``inf``: nerfacto's cube norm, ``l2``: the paper's
+    sphere), so the hash grid's resolution goes to the foreground and far background costs no extra
+    table entries. ``none``: the grid spans the scene box linearly (instant-ngp)."""
+    cone_angle: float = 0.0
+    """Step growth with distance: the step from distance ``t`` is ``clamp(t · cone_angle,
+    render_step_size, max_step_size)`` (instant-ngp's ``calc_dt``; its default for ``aabb_scale`` > 1 is
+    1/256, 0 for synthetic scenes). 0: the constant ``render_step_size``."""
+    max_step_size: float = 0.0
+    """Upper bound of the cone-angle step in world units (instant-ngp caps it); 0: no bound (nerfacc).
+    The nerfacc CUDA sampler has no cap, so a non-zero value keeps the torch sampler."""
     early_stop_eps: float = 1e-4
     """Drop samples whose transmittance is below this (0: keep all)."""
     alpha_threshold: float = 0.0
@@ -103,7 +129,7 @@ class NGPConfig:
 
     def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> "NGP":
         """The model over ``scene.aabb``; ``device`` picks tiny-cuda-nn (CUDA) or the torch modules."""
-        return NGP(self, scene.aabb, device)
+        return NGP(self, scene.aabb, device, camera_origins=scene.train.cameras.c2w[:, :, 3])
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
@@ -115,22 +141,72 @@ class NGPConfig:
                 within(self, "occupancy_ema_decay", 0.0, 1.0),
                 ("sh_degree", 1 <= self.sh_degree <= 4, "1, 2, 3 or 4"),
                 ("occupancy_resolution", self.occupancy_resolution <= 1024,
-                 "at most 1024 (a 1024^3 grid already takes 4 GiB)")]
+                 "at most 1024 (a 1024^3 grid already takes 4 GiB)"),
+                ("occupancy_levels", 1 <= self.occupancy_levels <= 16, "an integer in [1, 16]"),
+                ("contraction", self.contraction in ("none", "inf", "l2"), "none, inf or l2"),
+                ("cone_angle", 0 <= self.cone_angle < 1, "in [0, 1) (instant-ngp: 1/256 = 0.00390625)"),
+                ("max_step_size", self.max_step_size == 0 or self.max_step_size >= self.render_step_size,
+                 "0 (no bound) or at least render_step_size")]
+
+
+def foreground_box(aabb: Tensor, foreground: str, levels: int, camera_origins: Optional[Tensor]) -> Tensor:
+    """The finest occupancy level's box ``[2, 3]`` (see ``NGPConfig.foreground``) for the scene box
+    ``aabb [2, 3]`` and the training cameras' centres ``camera_origins [N, 3]``."""
+    box = aabb.detach().float().reshape(2, 3)
+    centre = box.mean(0)
+    if foreground == "scene_box":
+        return centre + (box - centre) / 2 ** (levels - 1)
+    if camera_origins is None or not len(camera_origins):
+        raise NerfplexError("model.ngp.foreground 'cameras' needs the training cameras; build the model "
+                            "with NGPConfig.build(scene) or use foreground 'scene_box'.")
+    half = float((camera_origins.detach().float().cpu() - centre).abs().max())
+    cube = torch.stack([centre - half, centre + half])
+    cut = torch.stack([torch.maximum(box[0], cube[0]), torch.minimum(box[1], cube[1])])
+    return cut if bool((cut[1] > cut[0]).all()) else box
 
 
 class NGP(Model):
     """Occupancy-grid marching through an :class:`NGPField`; MSE on the colour."""
 
-    def __init__(self, config: NGPConfig, aabb: Tensor, device: Optional[torch.device | str] = None) -> None:
+    def __init__(self, config: NGPConfig, aabb: Tensor, device: Optional[torch.device | str] = None,
+                 camera_origins: Optional[Tensor] = None) -> None:
         super().__init__()
         self.config = config
         backend = resolve_backend(config.backend, device)
-        self.field = NGPField(aabb, config.grid, backend, config.geo_feat_dim, config.density_neurons,
+        inner = foreground_box(aabb, config.foreground, config.occupancy_levels, camera_origins)
+        outer = (inner - inner.mean(0)) * 2 ** (config.occupancy_levels - 1) + inner.mean(0)
+        # The field's box: contracted coordinates span [-2, 2]^3; otherwise the grid's coarsest box.
+        field_box = torch.tensor([[-2.0] * 3, [2.0] * 3]) if config.contraction != "none" else outer
+        self.field = NGPField(field_box, config.grid, backend, config.geo_feat_dim, config.density_neurons,
                               config.density_hidden_layers, config.color_neurons,
                               config.color_hidden_layers, config.sh_degree)
-        self.grid = OccupancyGrid(aabb, config.occupancy_resolution, config.occupancy_ema_decay,
+        self.grid = OccupancyGrid(inner, config.occupancy_resolution, config.occupancy_ema_decay,
                                   config.occupancy_threshold, config.occupancy_warmup_steps,
-                                  config.occupancy_update_every)
+                                  config.occupancy_update_every, levels=config.occupancy_levels)
+        self.step_rule = StepRule(config.render_step_size, config.cone_angle, config.max_step_size)
+
+    # ----------------------------------------------------------------- the field in world coordinates
+    def field_points(self, points: Tensor) -> Tensor:
+        """World points ``[P, 3]`` -> the field's input: unchanged, or contracted about the finest
+        occupancy level's box (half-side 1) when ``contraction`` is on."""
+        if self.config.contraction == "none":
+            return points
+        lo, hi = self.grid.aabbs[0, :3], self.grid.aabbs[0, 3:]
+        return contract((points - (lo + hi) / 2) / ((hi - lo) / 2), 1.0, self.config.contraction)[0]
+
+    def density(self, points: Tensor) -> Tensor:
+        """Density σ ``[P]`` at world points ``[P, 3]``."""
+        return self.field.density(self.field_points(points))[0]
+
+    def query(self, points: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
+        """``(sigma [P], rgb [P, 3])`` at world points and unit directions ``[P, 3]``."""
+        return self.field(self.field_points(points), directions)
+
+    def max_samples_per_ray(self, rays: RayBundle) -> int:
+        """Candidate samples of the longest of ``rays`` (clipped to the scene box): the renderer's
+        bound on the samples a ray can hold."""
+        clipped = rays.clipped_to_aabb(self.grid.outer_aabb)
+        return int(step_count(self.step_rule, clipped.near, torch.maximum(clipped.far, clipped.near)).max())
 
     # ----------------------------------------------------------------- sampling and rendering
     def uses_nerfacc(self, device: torch.device) -> bool:
@@ -143,55 +219,61 @@ class NGP(Model):
         return usable
 
     def occupancy(self, points: Tensor) -> Tensor:
-        """Cell values for the occupancy grid: density x step ``[P]``."""
-        return self.field.density(points)[0] * self.config.render_step_size
+        """Cell values for the occupancy grid: density x (minimum) step ``[P]`` (nerfacc's rule, at
+        every level)."""
+        return self.density(points) * self.config.render_step_size
+
+    def uses_cone_cap(self) -> bool:
+        return self.config.cone_angle > 0 and self.config.max_step_size > 0
 
     def get_outputs(self, rays: RayBundle, background: Tensor,
                     generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
         cfg = self.config
-        clipped = rays.clipped_to_aabb(self.field.aabb)
+        clipped = rays.clipped_to_aabb(self.grid.outer_aabb)
         start, end = clipped.near, clipped.far
         if self.training and cfg.perturb:
             u = torch.rand(start.shape, device=start.device, dtype=start.dtype, generator=generator)
             start = start + u * cfg.render_step_size
-        if self.uses_nerfacc(rays.origins.device):
+        if not self.uses_cone_cap() and self.uses_nerfacc(rays.origins.device):
             def sigma_fn(points: Tensor, ray_indices: Tensor) -> Tensor:
-                return self.field.density(points)[0]
+                return self.density(points)
 
             def rgb_sigma_fn(points: Tensor, directions: Tensor, ray_indices: Tensor):
-                sigma, rgb = self.field(points, directions)
+                sigma, rgb = self.query(points, directions)
                 return rgb, sigma
 
             return render_nerfacc(self.grid, rays.origins, rays.directions, start, end,
                                   cfg.render_step_size, background, sigma_fn, rgb_sigma_fn,
-                                  cfg.early_stop_eps, cfg.alpha_threshold)
+                                  cfg.early_stop_eps, cfg.alpha_threshold, cfg.cone_angle)
         return self._render_torch(rays, start, end, background)
 
     def _render_torch(self, rays: RayBundle, start: Tensor, end: Tensor,
                       background: Tensor) -> dict[str, Tensor]:
         cfg = self.config
-        samples = march_occupied(rays.origins, rays.directions, start, end, self.grid, cfg.render_step_size)
+        samples = march_occupied(rays.origins, rays.directions, start, end, self.grid, self.step_rule)
         keep = samples.keep
         if cfg.early_stop_eps > 0 or cfg.alpha_threshold > 0:
-            keep = self._visible(samples.points, keep, cfg.render_step_size)
+            keep = self._visible(samples.points, keep, samples.deltas)
         ray, slot = keep.nonzero(as_tuple=True)
-        sigma, rgb = self.field(samples.points[ray, slot], rays.directions[ray])
+        sigma, rgb = self.query(samples.points[ray, slot], rays.directions[ray])
         dense_sigma = samples.t.new_zeros(samples.t.shape).index_put((ray, slot), sigma)
         dense_rgb = samples.t.new_zeros(samples.t.shape + (3,)).index_put((ray, slot), rgb)
-        deltas = keep.to(samples.t.dtype) * cfg.render_step_size
+        deltas = keep.to(samples.t.dtype) * samples.deltas
         weights = density_weights(dense_sigma, deltas)
-        return composite(weights, dense_rgb, samples.t, background)
+        out = composite(weights, dense_rgb, samples.t, background)
+        out["num_samples"] = keep.sum(dim=1, keepdim=True).to(samples.t.dtype)
+        return out
 
     @torch.no_grad()
-    def _visible(self, points: Tensor, keep: Tensor, step: float) -> Tensor:
-        """nerfacc's visibility test on the grid's samples ``keep [R, K]``: transmittance before the
-        sample at least ``early_stop_eps``, and alpha at least ``min(alpha_threshold, mean cell
-        value)`` when that is positive."""
+    def _visible(self, points: Tensor, keep: Tensor, deltas: Tensor) -> Tensor:
+        """nerfacc's visibility test on the grid's samples ``keep [R, K]`` (interval lengths ``deltas
+        [R, K]``): transmittance before the sample at least ``early_stop_eps``, and alpha at least
+        ``min(alpha_threshold, mean cell value)`` when that is positive."""
         cfg = self.config
         ray, slot = keep.nonzero(as_tuple=True)
         sigma = keep.new_zeros(keep.shape, dtype=points.dtype)
-        sigma[ray, slot] = self.field.density(points[ray, slot])[0]
-        optical = sigma * step
+        sigma[ray, slot] = self.density(points[ray, slot])
+        optical = sigma * deltas
         transmittance = torch.exp(-(torch.cumsum(optical, dim=-1) - optical))
         visible = keep & (transmittance >= cfg.early_stop_eps)
         alpha_threshold = min(cfg.alpha_threshold, self.grid.mean_occupancy())
@@ -225,12 +307,9 @@ class NGP(Model):
 
     def surface(self, aabb: Tensor) -> SurfaceField:
         """The field's density σ at ``surface_density`` over its box."""
-        def density(points: Tensor) -> Tensor:
-            return self.field.density(points)[0]
-
         def radiance(points: Tensor, directions: Tensor) -> Tensor:
-            return self.field(points, directions)[1]
+            return self.query(points, directions)[1]
 
-        return SurfaceField(density, "density", self.config.surface_density,
-                            self.field.aabb.detach().clone(), mean_over_axis_views(radiance),
+        return SurfaceField(self.density, "density", self.config.surface_density,
+                            self.grid.outer_aabb.detach().clone(), mean_over_axis_views(radiance),
                             f"density sigma of the hash-grid field, level {self.config.surface_density:g}")
