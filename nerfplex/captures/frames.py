@@ -72,14 +72,14 @@ def count_frames(video: Path) -> int:
 
 
 def extract_frames(video: Path, out_dir: Path, count: int, *,
-                   progress: Optional[Callable[[int], None]] = None) -> list[tuple[str, float]]:
+                   progress: Optional[Callable[[int, int], None]] = None) -> list[tuple[str, float]]:
     """Write the sharpest frame of each of ``count`` equal runs of the video into ``out_dir``.
 
     Args:
         video: the video file.
         out_dir: an existing folder; frames are written as ``frame_00001.jpg`` ... in time order.
         count: how many frames to keep (all of them when the video has fewer).
-        progress: called with the number of frames decoded so far.
+        progress: called with the number of frames decoded so far and the expected total.
     Returns:
         ``(file name, sharpness)`` of every kept frame, in time order.
     Raises:
@@ -90,9 +90,11 @@ def extract_frames(video: Path, out_dir: Path, count: int, *,
     video = Path(video)
     if not video.is_file():
         raise NerfplexError(f"video {video} not found; check --video.")
-    total = count_frames(video)
-    count = max(1, min(count, total))
     reader, meta = _open_video(video)
+    fps, duration = meta.get("fps") or 0, meta.get("duration") or 0
+    # The container's duration x frame rate (one decoding pass); count by decoding only when it has none.
+    total = int(round(fps * duration)) if fps > 0 and duration > 0 else count_frames(video)
+    count = max(1, min(count, total))
     width, height = meta["size"]
     frame_bytes = width * height * 3
     best: dict[int, tuple[float, np.ndarray]] = {}
@@ -118,7 +120,7 @@ def extract_frames(video: Path, out_dir: Path, count: int, *,
                 flush(done)
             decoded += 1
             if progress is not None:
-                progress(decoded)
+                progress(decoded, total)
     except (RuntimeError, OSError) as exc:
         raise NerfplexError(f"decoding video {video} failed after {decoded} frames: {exc}. The file is damaged; "
                             f"re-export it or pass --images with frames extracted another way.") from exc

@@ -38,17 +38,17 @@ REPORT_NAME = "process_data.json"
 """The report every process-data scene holds; its presence marks a folder nerfplex wrote."""
 
 
-def write_scene(stage: Path, source_dir: Path, reconstruction, registered: Sequence[str], report: dict, *,
+def write_scene(stage: Path, source_dir: Path, reconstruction, registered: Sequence[str], *,
                 downscales: Sequence[int] = DOWNSCALES, move_images: bool = False,
                 show_progress: bool = True) -> dict:
-    """Fill ``stage`` (an empty staging folder) with the scene; return the ``transforms.json`` content.
+    """Fill ``stage`` (an empty staging folder) with the scene but its report; return the ``transforms.json``
+    content (the caller writes :data:`REPORT_NAME` last, with the timings).
 
     Args:
         stage: the folder to fill.
         source_dir: where the images are (``registered`` names are relative to it).
         reconstruction: the pycolmap reconstruction of those images.
         registered: registered image names.
-        report: written as ``process_data.json`` (after ``transforms`` facts are added).
         downscales: which ``images_N/`` copies to write.
         move_images: move instead of copy (frames extracted from a video into the staging folder).
     """
@@ -83,9 +83,6 @@ def write_scene(stage: Path, source_dir: Path, reconstruction, registered: Seque
     reconstruction.write_binary(str(sparse))
     transforms = _transforms(sparse, sharp)
     write_text_atomic(stage / "transforms.json", json.dumps(transforms, indent=2) + "\n")
-    report = dict(report, near=transforms["nerfplex"]["near"], far=transforms["nerfplex"]["far"],
-                  aabb=transforms["nerfplex"]["aabb"])
-    write_text_atomic(stage / REPORT_NAME, json.dumps(report, indent=2) + "\n")
     return transforms
 
 

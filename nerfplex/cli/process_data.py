@@ -4,6 +4,7 @@ captures with pycolmap on the CPU, written as a scene folder that ``nerfplex tra
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -94,10 +95,10 @@ def _check_sizes(folder: Path, names: list[str]) -> tuple[int, int]:
 
 def process_data(args: ProcessDataArgs) -> dict:
     """Run the whole pipeline; return the summary (also written to ``OUT/process_data.json``)."""
-    from nerfplex.captures.frames import VIDEO_SUFFIXES, count_frames, extract_frames
+    from nerfplex.captures.frames import VIDEO_SUFFIXES, extract_frames
     from nerfplex.captures.scene_writer import REPORT_NAME, write_scene
     from nerfplex.captures.sfm import SfmOptions, import_pycolmap, reconstruct
-    from nerfplex.io import check_output_folder, staged_output
+    from nerfplex.io import check_output_folder, staged_output, write_text_atomic
 
     if (args.images is None) == (args.video is None):
         raise NerfplexError("pass exactly one of --images FOLDER (photos) or --video FILE.")
@@ -126,10 +127,12 @@ def process_data(args: ProcessDataArgs) -> dict:
             source = work / "frames"
             source.mkdir()
             start = time.perf_counter()
-            total = count_frames(args.video)
-            with tqdm(total=total, desc="frames (decode)", unit="frame", disable=not args.progress,
-                      dynamic_ncols=True) as bar:
-                kept = extract_frames(args.video, source, args.num_frames, progress=lambda n: bar.update(n - bar.n))
+            with tqdm(desc="frames (decode)", unit="frame", disable=not args.progress, dynamic_ncols=True) as bar:
+                def advance(done: int, total: int) -> None:
+                    bar.total = max(total, done)
+                    bar.update(done - bar.n)
+
+                kept = extract_frames(args.video, source, args.num_frames, progress=advance)
             seconds["frames"] = time.perf_counter() - start
             names = [name for name, _ in kept]
         else:
@@ -168,17 +171,12 @@ def process_data(args: ProcessDataArgs) -> dict:
             "partial_models": result.models_found,
         }
         start = time.perf_counter()
-        write_scene(stage, source, rec, registered, report | {"seconds": seconds}, downscales=args.downscales,
-                    move_images=args.video is not None, show_progress=args.progress)
-        seconds["writing"] = time.perf_counter() - start
-        report["seconds"] = seconds
-        import shutil
-
+        transforms = write_scene(stage, source, rec, registered, downscales=args.downscales,
+                                 move_images=args.video is not None, show_progress=args.progress)
         shutil.rmtree(work)
-        from nerfplex.io import write_text_atomic
-
-        write_text_atomic(stage / REPORT_NAME, json.dumps(
-            json.loads((stage / REPORT_NAME).read_text()) | {"seconds": seconds}, indent=2) + "\n")
+        seconds["writing"] = time.perf_counter() - start
+        report.update(transforms["nerfplex"], seconds=seconds)
+        write_text_atomic(stage / REPORT_NAME, json.dumps(report, indent=2) + "\n")
     return report
 
 

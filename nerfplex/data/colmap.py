@@ -315,7 +315,7 @@ def _scene_bounds(model: ColmapModel, present: list, c2w: np.ndarray, transform:
                   "has no 3D points" if len(model.points) == 0 else "links no image point to a 3D point")
         warnings.warn(f"the COLMAP model in {model_dir} {reason}, so near / far and the scene box cannot come "
                       f"from the points; using the cube [-1, 1]^3 that holds the cameras. Set --data.near / "
-                      f"--data.far / --data.box-scale if the scene reaches beyond it.", stacklevel=3)
+                      f"--data.far / --data.box-scale if the scene reaches beyond it.", stacklevel=4)
         aabb = np.array([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
         origins = (transform[:3, :3] @ c2w[:, :, 3].T).T + transform[:3, 3]
         near, far = near_far_around_box(aabb, origins)

@@ -34,8 +34,8 @@ def test_keeps_the_sharpest_frame_of_each_run(tmp_path):
         writer.send(np.clip(frame, 0, 255).astype(np.uint8).tobytes())
     writer.close()
     seen = []
-    kept = extract_frames(video, tmp_path, 5, progress=seen.append)
-    assert [name for name, _ in kept] == [f"frame_{i:05d}.jpg" for i in range(1, 6)] and seen[-1] == 20
+    kept = extract_frames(video, tmp_path, 5, progress=lambda done, total: seen.append((done, total)))
+    assert [name for name, _ in kept] == [f"frame_{i:05d}.jpg" for i in range(1, 6)] and seen[-1] == (20, 20)
     import imageio.v3 as iio
 
     for k, (name, score) in enumerate(kept):  # each kept frame is the sharp one of its run (shift 4k + 1)
