@@ -21,7 +21,7 @@ class ViewerConfig:
     render_share: float = 0.2
     """Largest share of the wall-clock time that renders may take from training (0.2: training keeps
     at least ~80% of its speed while a browser watches). Also a slider in the page."""
-    moving_resolution: int = 96
+    moving_resolution: int = 64
     """Longer image side, in pixels, of the quick frame rendered right after the camera moves."""
     max_resolution: int = 384
     """Longer image side, in pixels, of the refined frame rendered once the camera is still."""

@@ -118,5 +118,8 @@ class TimeShare:
                     self.lock.release()
 
     def slice_budget(self, limit: float) -> float:
-        """Seconds the next slice may take: the credit, at least a little, at most ``limit``."""
+        """Seconds the next slice may take: while training, the credit (at least a little), at most
+        ``limit``; without training, ``limit``."""
+        if not self._trainer_holds:
+            return limit
         return min(max(self._credit, 0.02), limit)

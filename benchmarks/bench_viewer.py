@@ -1,0 +1,195 @@
+"""What the live viewer costs training, and how fast it answers a camera move (docs/performance.md).
+
+On the built-in demo (TensoRF on the procedural object, 64x64, batch 1024), from step ``--start`` to
+``--start + --steps``, wall-clock steps/s of:
+  * plain training (no viewer);
+  * training with the viewer serving and no browser connected (target: <= 2% slower);
+  * training with one browser connected and still at the default render share (target: >= 75% of the
+    plain steps/s). The browser is simulated on the server side: a client that receives every frame
+    (rendering, colour mapping, JPEG encoding and queueing happen as for a real one); the browser's own
+    drawing is not on this machine's bill.
+Then the latency from a camera move to the first low-resolution frame sent (target <= 0.5 s), while
+training and in ``nerfplex view`` mode (no training). Run it alone: ``flock -x /tmp/nerfplex-cpu.lock``.
+
+    .venv/bin/python benchmarks/bench_viewer.py [--steps 40] [--start 20] [--moves 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nerfplex.config import ExperimentConfig
+from nerfplex.data.loading import load_scene
+from nerfplex.engine.trainer import Trainer
+from nerfplex.viewer.config import ViewerConfig
+from nerfplex.viewer.frames import camera_pose
+from nerfplex.viewer.server import ViewedRun, Viewer, _BrowserView
+from nerfplex.viewer.training import attach_viewer
+
+RESULTS = Path(__file__).parent / "results" / "viewer.json"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Client:
+    """A browser as the server sees it: frames go through the server's real path (encoding, message
+    queue), sent to every connected page (none here)."""
+
+    client_id = 0
+
+    def __init__(self, viewer: Viewer):
+        self.scene = viewer.server.scene
+
+
+def _config(tmp: Path) -> ExperimentConfig:
+    config = ExperimentConfig()
+    config.output_dir = str(tmp)
+    config.trainer.eval_every = 0
+    config.trainer.checkpoint_every = 10**6
+    config.trainer.progress_bar = False
+    return config
+
+
+def _browser(viewer: Viewer, scene, index: int = 0) -> _BrowserView:
+    wxyz, position, fov_y, _ = camera_pose(scene.test.cameras, index)
+    view = _BrowserView(_Client(viewer), camera=(wxyz, position, fov_y, 1.6), moved_at=time.monotonic())
+    viewer.views[0] = view
+    viewer._wake.set()
+    return view
+
+
+def _steps_per_second(mode: str, scene, start: int, steps: int, tmp: Path) -> dict:
+    config = _config(tmp)
+    trainer = Trainer(config, tmp / mode, scene=scene)
+    trainer.train(until_step=start)
+    viewer = None
+    if mode != "plain":
+        viewer = attach_viewer(trainer, ViewerConfig(port=_port(), keep_open=False))
+        if mode == "browser":
+            _browser(viewer, scene)
+    begin = time.perf_counter()
+    trainer.train(until_step=start + steps)
+    seconds = time.perf_counter() - begin
+    result = {"mode": mode, "steps": steps, "seconds": seconds, "steps_per_second": steps / seconds}
+    if viewer is not None:
+        result["frames_sent"] = viewer.frames_sent
+        result["render_seconds"] = viewer.time_share.render_seconds
+        viewer.stop()
+    return result
+
+
+def _move(view: _BrowserView, scene, angle: float) -> None:
+    """Orbit the camera by ``angle`` about the scene's vertical axis through the box centre."""
+    wxyz, position, fov_y, aspect = camera_pose(scene.test.cameras, 0)
+    centre = scene.aabb.mean(dim=0).double().numpy()
+    c, s = math.cos(angle), math.sin(angle)
+    turn = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+    from nerfplex.viewer.frames import quaternion_to_rotation, rotation_to_quaternion
+    rotation = turn @ quaternion_to_rotation(wxyz)
+    view.camera = (rotation_to_quaternion(rotation), centre + turn @ (position - centre), fov_y, aspect)
+    view.moved_at = time.monotonic()
+    view.version += 1
+
+
+def _latency(viewer: Viewer, view: _BrowserView, scene, moves: int, pause: float) -> list[float]:
+    latencies = []
+    for i in range(moves):
+        time.sleep(pause)
+        done = len(view.timings)
+        _move(view, scene, 0.3 * (i + 1))
+        viewer._wake.set()
+        deadline = time.monotonic() + 10
+        while len(view.timings) == done and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if len(view.timings) > done:
+            moved, sent = view.timings[-1]
+            latencies.append(sent - moved)
+    return latencies
+
+
+def _training_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
+    import threading
+    config = _config(tmp)
+    trainer = Trainer(config, tmp / "latency", scene=scene)
+    trainer.train(until_step=start)
+    viewer = attach_viewer(trainer, ViewerConfig(port=_port(), keep_open=False))
+    view = _browser(viewer, scene)
+    thread = threading.Thread(target=lambda: trainer.train(until_step=start + 10**5), daemon=True)
+    thread.start()
+    try:
+        return _latency(viewer, view, scene, moves, pause=1.5)
+    finally:
+        trainer._stop_requested = True
+        thread.join(timeout=60)
+        viewer.stop()
+
+
+def _view_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
+    config = _config(tmp)
+    trainer = Trainer(config, tmp / "view", scene=scene)
+    trainer.train(until_step=start)
+    trainer.model.eval()
+    viewer = Viewer(ViewedRun(trainer.model, scene, config, tmp / "view", trainer.step),
+                    ViewerConfig(port=_port(), keep_open=False))
+    view = _browser(viewer, scene)
+    try:
+        return _latency(viewer, view, scene, moves, pause=1.0)
+    finally:
+        viewer.stop()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--start", type=int, default=20)
+    parser.add_argument("--moves", type=int, default=8)
+    args = parser.parse_args(argv)
+    scene = load_scene(ExperimentConfig().data)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        runs = [_steps_per_second(mode, scene, args.start, args.steps, tmp) for mode in ("plain", "viewer", "browser")]
+        for run in runs:
+            print(f"{run['mode']:8s} {run['steps_per_second']:.3f} steps/s", flush=True)
+        train_latency = _training_latency(scene, args.start, args.moves, tmp)
+        view_latency = _view_latency(scene, args.start, args.moves, tmp)
+    plain = runs[0]["steps_per_second"]
+    result = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.python_version()}",
+        "scene": "demo (TensoRF, procedural object 64x64, batch 1024)",
+        "steps": f"{args.start}..{args.start + args.steps}",
+        "defaults": {"render_share": ViewerConfig().render_share, "moving_resolution": ViewerConfig().moving_resolution,
+                     "max_resolution": ViewerConfig().max_resolution},
+        "runs": runs,
+        "viewer_no_browser_slowdown_percent": 100 * (1 - runs[1]["steps_per_second"] / plain),
+        "browser_still_fraction_of_plain": runs[2]["steps_per_second"] / plain,
+        "first_frame_latency_training_s": train_latency,
+        "first_frame_latency_training_median_s": statistics.median(train_latency) if train_latency else None,
+        "first_frame_latency_training_max_s": max(train_latency) if train_latency else None,
+        "first_frame_latency_view_s": view_latency,
+        "first_frame_latency_view_median_s": statistics.median(view_latency) if view_latency else None,
+        "first_frame_latency_view_max_s": max(view_latency) if view_latency else None,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
