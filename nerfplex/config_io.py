@@ -118,8 +118,6 @@ def _is_number(text: str) -> bool:
 def load_yaml(path: Path) -> dict:
     """Read a YAML mapping; a missing or malformed file raises NerfplexError."""
     path = Path(path)
-    if str(path) in ("", "."):
-        raise NerfplexError("the config path is empty. Pass a YAML file, e.g. configs/demo.yaml.")
     if path.is_dir():
         raise NerfplexError(f"config file {path} is a folder. Pass a YAML file, e.g. configs/demo.yaml (or "
                             f"{path / 'config.yaml'} for a run folder).")
