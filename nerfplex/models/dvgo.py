@@ -35,16 +35,16 @@ from nerfplex.fields.view_count import count_views
 from nerfplex.losses.distortion import distortion_loss
 from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField, mean_over_axis_views
-from nerfplex.models.dvgo_config import DVGOConfig
 from nerfplex.models.masked_adam import MaskedAdam
 from nerfplex.render.compositing import composite
 from nerfplex.render.contraction import march_contracted
 from nerfplex.render.voxel_march import march_box
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # DVGOConfig.build imports this module: the config is named here for annotations only
     from nerfplex.data.ray_sampler import RayBatch
+    from nerfplex.models.dvgo_config import DVGOConfig
 
-__all__ = ["DVGO", "DVGOConfig"]
+__all__ = ["DVGO"]
 
 EARLY_STOP_TRANSMITTANCE = 1e-3
 """A ray stops accumulating once its transmittance falls below this (the authors' ``alpha2weight``)."""
