@@ -4,7 +4,9 @@ Layout::
 
     scene/
       images/IMG_0001.JPG ...          the photographs (names as in the model; sub-folders allowed)
-      images_2/ images_4/ images_8/    optional smaller copies, used for data.downscale 2 / 4 / 8
+      images_2/ images_4/ images_8/    optional smaller copies, used for data.downscale 2 / 4 / 8 (intrinsics:
+                                       exactly 1 / N when they are W // N x H // N, the box filter of nerfplex
+                                       and process-data; else the actual size ratio, as for resized copies)
       sparse/0/cameras.bin images.bin points3D.bin   (or the .txt files; or sparse/ directly)
 
 Cameras (:func:`camera_intrinsics`): SIMPLE_PINHOLE, PINHOLE, SIMPLE_RADIAL, RADIAL, OPENCV and FULL_OPENCV
@@ -253,9 +255,12 @@ def _split(ids: list[int], present: list, image_dir: Path, c2w: np.ndarray, intr
     paths = [image_dir / present[i].name for i in ids]
     stack = read_image_stack(paths, 1 if from_small_copy else factor, warned, label=str(image_dir),
                              describe=lambda k: f"image {present[ids[k]].name!r} of the COLMAP model")
-    if from_small_copy:  # a pre-shrunk folder: scale the intrinsics by its actual size
-        sx, sy = stack.width / width, stack.height / height
+    if from_small_copy:  # a pre-shrunk folder
         out_w, out_h = stack.width, stack.height
+        if (out_w, out_h) == (width // factor, height // factor):  # box filter of a cropped image (process-data)
+            sx = sy = 1.0 / factor
+        else:  # resized as a whole (e.g. Mip-NeRF 360's images_4): scale by the actual size ratio
+            sx, sy = out_w / width, out_h / height
     else:
         if (stack.width, stack.height) != (width, height):
             raise NerfplexError(f"image {paths[0]} is {stack.width}x{stack.height} but its COLMAP camera is "

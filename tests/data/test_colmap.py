@@ -98,12 +98,18 @@ def test_images_n_folder_and_area_downscale(tmp_path):
     assert (box.train.cameras.width, box.train.cameras.height) == (12, 8)
     np.testing.assert_allclose(box.train.cameras.fx.numpy(), full.train.cameras.fx.numpy() / 2, rtol=1e-6)
     (tmp_path / "images_2").mkdir()
-    for path in (tmp_path / "images").iterdir():  # a pre-shrunk copy of another size: 13 x 8
-        iio.imwrite(tmp_path / "images_2" / path.name, iio.imread(path)[::2, ::2][:, :13] * 0)
+    for path in (tmp_path / "images").iterdir():  # a pre-shrunk copy, W // 2 x H // 2: exactly 1 / 2
+        iio.imwrite(tmp_path / "images_2" / path.name, iio.imread(path)[::2, ::2] * 0)
     small = load_colmap(tmp_path, downscale=2)
     assert (small.train.cameras.width, small.train.cameras.height) == (12, 8)
     assert float(small.train.rgb.max()) == 0.0  # read from images_2/
     np.testing.assert_allclose(small.train.cameras.cx.numpy(), full.train.cameras.cx.numpy() * 12 / 24, rtol=1e-6)
+    (tmp_path / "images_4").mkdir()
+    for path in (tmp_path / "images").iterdir():  # resized as a whole and rounded up: 7 x 5, not 6 x 4
+        iio.imwrite(tmp_path / "images_4" / path.name, np.zeros((5, 7, 3), np.uint8))
+    rounded = load_colmap(tmp_path, downscale=4)
+    np.testing.assert_allclose(rounded.train.cameras.cx.numpy(), full.train.cameras.cx.numpy() * 7 / 24, rtol=1e-6)
+    np.testing.assert_allclose(rounded.train.cameras.fy.numpy(), full.train.cameras.fy.numpy() * 5 / 16, rtol=1e-6)
 
 
 def test_two_cameras_same_size(tmp_path):
