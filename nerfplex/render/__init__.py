@@ -1,1 +1,2 @@
-"""Ray sampling, compositing and backgrounds."""
+"""Ray sampling and marching, occupancy grids (alpha mask, mask cache, occupancy grid), contraction, compositing and
+backgrounds."""
