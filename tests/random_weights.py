@@ -1,6 +1,7 @@
 """Weight files in the real on-disk formats of the LPIPS trunks and DreamSim, filled with random values.
 
-For tests and for checking an install end to end without the real (downloaded) weights: the loaders of
+A test helper (imported as ``random_weights``: ``tests/`` is on ``sys.path`` under pytest), so that the
+tests run the real loading code without the real (downloaded) weights: the loaders of
 :mod:`nerfplex.metrics.lpips_metric` and :mod:`nerfplex.metrics.dreamsim_metric` read these files exactly as
 they read the real ones. **Distances computed with them mean nothing.**
 
