@@ -57,9 +57,13 @@ def recovered_cameras(scene_dir: Path) -> tuple[list[str], np.ndarray]:
 
 
 def run_process_data(photos: Path, out: Path, **options) -> dict:
+    """process-data, or its earlier report when ``out`` is a finished scene (a re-run resumes)."""
+    if (out / "process_data.json").is_file():
+        return json.loads((out / "process_data.json").read_text())
     start = time.perf_counter()
     report = process_data(ProcessDataArgs(out=out, images=photos, progress=False, **options))
     report["wall_seconds"] = time.perf_counter() - start
+    (out.parent / f"{out.name}_wall_seconds.txt").write_text(f"{report['wall_seconds']}\n")
     return report
 
 
@@ -116,6 +120,16 @@ def true_pose_scene(rec_dir: Path, out: Path, truth: dict[str, np.ndarray], widt
 
 
 def train_ngp(scene: Path, steps: int, kind: str) -> dict:
+    """One training in a fresh process (so the result does not depend on what this one imported)."""
+    import subprocess
+
+    out = scene.parent / f"{scene.name}_training.json"
+    if not out.is_file():
+        subprocess.run([sys.executable, __file__, "_train", str(scene), kind, str(steps), str(out)], check=True)
+    return json.loads(out.read_text())
+
+
+def _train_in_process(scene: Path, steps: int, kind: str) -> dict:
     from nerfplex.ablation import apply_overrides
     from nerfplex.config import load_config
     from nerfplex.data.loading import DataConfig, load_scene
@@ -135,25 +149,31 @@ def train_ngp(scene: Path, steps: int, kind: str) -> dict:
 
 
 def bench_lego(args) -> dict:
-    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
-        tmp = Path(tmp)
-        truth = lego_photos(args.data, tmp / "photos")
-        report = run_process_data(tmp / "photos", tmp / "scene", seed=args.seed)
-        truth_poses = {k: v for k, v in truth.items() if k != "__focal__"}
-        result = {"images_given": report["images_given"], "images_registered": report["images_registered"],
-                  "registered_fraction": report["images_registered"] / report["images_given"],
-                  "points3D": report["points3D"], "mean_reprojection_error_px": report["mean_reprojection_error_px"],
-                  "stage_seconds": report["seconds"], "process_data_wall_seconds": report["wall_seconds"],
-                  "options": report["options"], "pose_errors": errors_against(tmp / "scene", truth_poses)}
-        transforms = json.loads((tmp / "scene" / "transforms.json").read_text())
-        result["focal_px"] = {"recovered": transforms["fl_x"], "true": float(truth["__focal__"])}
-        if args.steps > 0:
+    tmp = args.work / "lego"
+    tmp.mkdir(parents=True, exist_ok=True)
+    # the work folder is kept, so an interrupted run resumes after its last finished stage
+    if (tmp / "photos").is_dir():
+        shutil.rmtree(tmp / "photos")
+    truth = lego_photos(args.data, tmp / "photos")
+    report = run_process_data(tmp / "photos", tmp / "scene", seed=args.seed)
+    report.setdefault("wall_seconds", _wall(tmp / "scene"))
+    truth_poses = {k: v for k, v in truth.items() if k != "__focal__"}
+    result = {"images_given": report["images_given"], "images_registered": report["images_registered"],
+              "registered_fraction": report["images_registered"] / report["images_given"],
+              "points3D": report["points3D"], "mean_reprojection_error_px": report["mean_reprojection_error_px"],
+              "stage_seconds": report["seconds"], "process_data_wall_seconds": report["wall_seconds"],
+              "options": report["options"], "pose_errors": errors_against(tmp / "scene", truth_poses)}
+    transforms = json.loads((tmp / "scene" / "transforms.json").read_text())
+    result["focal_px"] = {"recovered": transforms["fl_x"], "true": float(truth["__focal__"])}
+    if args.steps > 0:
+        if not (tmp / "true" / "transforms.json").is_file():
+            shutil.rmtree(tmp / "true", ignore_errors=True)
             true_pose_scene(tmp / "scene", tmp / "true", truth, 400)
-            result["training"] = {"backbone": "ngp (bench_lego_backbone.py CPU preset), lego at 100x100",
-                                  "recovered_poses": train_ngp(tmp / "scene", args.steps, "colmap"),
-                                  "true_poses": train_ngp(tmp / "true", args.steps, "blender")}
-            result["training"]["psnr_gap_db"] = (result["training"]["true_poses"]["heldout_psnr"]
-                                                 - result["training"]["recovered_poses"]["heldout_psnr"])
+        result["training"] = {"backbone": "ngp (bench_lego_backbone.py CPU preset), lego at 100x100",
+                              "recovered_poses": train_ngp(tmp / "scene", args.steps, "colmap"),
+                              "true_poses": train_ngp(tmp / "true", args.steps, "blender")}
+        result["training"]["psnr_gap_db"] = (result["training"]["true_poses"]["heldout_psnr"]
+                                             - result["training"]["recovered_poses"]["heldout_psnr"])
     return result
 
 
@@ -166,7 +186,7 @@ def bench_fruit(args) -> dict:
         c2w[:, :3] = c2w[:, :3] @ GL_TO_CV
         truth[Path(frame["file_path"]).name] = c2w
     photos = args.data / Path(meta["frames"][0]["file_path"]).parent
-    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:  # timed: always a fresh run
         report = run_process_data(photos, Path(tmp) / "scene", seed=args.seed)
         errors = errors_against(Path(tmp) / "scene", truth)
         transforms = json.loads((Path(tmp) / "scene" / "transforms.json").read_text())
@@ -180,16 +200,27 @@ def bench_fruit(args) -> dict:
             "reference": "the capture's own transforms.json (instant-ngp colmap2nerf output: COLMAP poses)"}
 
 
+def _wall(scene: Path) -> float | None:
+    path = scene.parent / f"{scene.name}_wall_seconds.txt"
+    return float(path.read_text()) if path.is_file() else None
+
+
 def main() -> int:
+    if len(sys.argv) == 6 and sys.argv[1] == "_train":  # one training, in its own process
+        scene, kind, steps, out = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), Path(sys.argv[5])
+        out.write_text(json.dumps(_train_in_process(scene, steps, kind), indent=1))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scene", choices=["lego", "fruit"])
     parser.add_argument("--data", type=Path, default=None, help="lego folder / fruit capture folder")
     parser.add_argument("--steps", type=int, default=600, help="lego: ngp training steps per run (0: no training)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, default=None, help="folder for temporary files")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nerfplex-bench-process-data",
+                        help="lego: kept work folder (a re-run resumes); fruit: where its temporary scene goes")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     shared = REPO.parent / "shared" / "data"
+    args.work.mkdir(parents=True, exist_ok=True)
     args.data = args.data or (shared / "lego" if args.scene == "lego" else shared / "captures" / "fruit")
     before = cpu_times()
     result = bench_lego(args) if args.scene == "lego" else bench_fruit(args)
