@@ -29,12 +29,19 @@ class SfmOptions:
     """How to run structure from motion."""
 
     matcher: Literal["exhaustive", "sequential"] = "exhaustive"
+    """Every image pair, or each image with its next ``sequential_overlap`` ones (video frames)."""
     camera_model: str = "SIMPLE_RADIAL"
+    """COLMAP camera model to estimate (one of :data:`CAMERA_MODELS`)."""
     shared_camera: bool = True
+    """One camera (intrinsics) for all images; False: one per image."""
     max_image_size: int = 1600
+    """Long side of the images SIFT sees (poses stay in full-size pixels)."""
     sequential_overlap: int = 10
+    """Sequential matching: following images each image is matched with."""
     num_threads: int = -1
+    """pycolmap threads; -1: every core."""
     seed: int = 0
+    """pycolmap's random seed (RANSAC, mapper)."""
 
 
 @dataclass
