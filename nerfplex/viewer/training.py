@@ -32,6 +32,8 @@ class ViewerHook(TrainerHook):
     def on_train_start(self, trainer: "Trainer") -> None:
         self.viewer.time_share.attach_trainer()
         self._attached = True
+        self.viewer.finished = False
+        self.viewer.pause_button.disabled = False
         self._last_end = time.perf_counter()
         self._report(trainer, {}, "running")
 
@@ -61,8 +63,7 @@ class ViewerHook(TrainerHook):
         done = trainer.step >= trainer.config.trainer.max_steps
         self.viewer.finished = True
         self._report(trainer, {}, "finished" if done else "stopped")
-        if self.viewer.training:
-            self.viewer.pause_button.disabled = True
+        self.viewer.pause_button.disabled = True
 
     # ------------------------------------------------------------------
     def _pause(self, trainer: "Trainer", values) -> None:
