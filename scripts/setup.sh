@@ -32,5 +32,8 @@ PYTHON="${PYTHON:-python3}"
 # video: imageio-ffmpeg for mp4 output. See docs/evaluation.md. viewer: viser (docs/viewer.md);
 # browser-test: playwright for Python, pointed at the chromium installed above.
 # captures: pycolmap for nerfplex process-data (docs/datasets.md).
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,perceptual,video,viewer,browser-test,captures]"
+EXTRAS="dev,perceptual,video,viewer,browser-test,captures"
+# --test (scripts/test.sh, CI): also the ray extra (nerfplex sweep --executor ray, ~285 MB) so the Ray tests run.
+if [ "${1:-}" = "--test" ]; then EXTRAS="$EXTRAS,ray"; fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
 echo "setup: done (.venv/bin/nerfplex)"

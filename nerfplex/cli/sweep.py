@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,10 +54,7 @@ class SweepArgs:
 
 def _executor(args: SweepArgs, n_runs: int):
     if args.executor == "ray":
-        gpus = args.gpus_per_run
-        if gpus is None:
-            gpus = 0.0 if args.ray_address is None and not _local_gpus() else 1.0
-        return RayExecutor(args.ray_address, args.cpus_per_run, gpus)
+        return RayExecutor(args.ray_address, args.cpus_per_run, args.gpus_per_run)
     if args.ray_address:
         raise NerfplexError("--ray-address needs --executor ray.")
     for name in ("concurrency", "threads"):
@@ -64,12 +62,6 @@ def _executor(args: SweepArgs, n_runs: int):
         if value is not None and value < 1:
             raise NerfplexError(f"--{name} must be a positive integer, got {value}.")
     return LocalExecutor(*local_plan(n_runs, args.concurrency, args.threads))
-
-
-def _local_gpus() -> int:
-    from nerfplex.sweep.executors import gpu_count
-
-    return gpu_count()
 
 
 def run_sweep(spec: SweepSpec, out: Path, executor, spec_text: Optional[str] = None,
@@ -81,12 +73,18 @@ def run_sweep(spec: SweepSpec, out: Path, executor, spec_text: Optional[str] = N
     print(f"sweep {spec.name}: {len(tasks)} runs -> {out} ({executor.describe()})", flush=True)
     progress = SweepProgress(tasks, enabled=progress_bar)
     code = 0
+    try:  # Ctrl-C stops the sweep even when it was started with SIGINT ignored (nohup, a background job)
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread
+        previous = None
     try:
         outcomes = executor.execute(tasks, progress.tick)
     except SweepInterrupted as stop:
         outcomes, code = stop.args[0], 130
     finally:
         progress.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     rows = write_results(spec, out) if write_tables else collect(spec, out)
     failed = [o for o in outcomes if o["status"] == "failed"]
     skipped = sum(o["status"] == "skipped" for o in outcomes)

@@ -125,7 +125,8 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1, gpus_per_run: float = 0):
+    def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1,
+                 gpus_per_run: Optional[float] = None):
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -135,7 +136,18 @@ class RayExecutor:
 
     def describe(self) -> str:
         where = self.address or "a local Ray instance"
-        return f"ray: {where}, {self.cpus:g} CPU(s) and {self.gpus:g} GPU(s) per run"
+        gpus = "GPUs if the cluster has any" if self.gpus is None else f"{self.gpus:g} GPU(s)"
+        return f"ray: {where}, {self.cpus:g} CPU(s) and {gpus} per run"
+
+    def _resources(self, ray) -> tuple[float, float]:
+        """(CPUs, GPUs) per run, checked against the cluster (a run no node can hold would wait forever)."""
+        total = ray.cluster_resources()
+        gpus = self.gpus if self.gpus is not None else (1.0 if total.get("GPU", 0) > 0 else 0.0)
+        for name, need in (("CPU", self.cpus), ("GPU", gpus)):
+            if need > total.get(name, 0):
+                raise NerfplexError(f"each run asks for {need:g} {name}(s) but the Ray cluster has "
+                                    f"{total.get(name, 0):g}. Lower --{name.lower()}s-per-run.")
+        return self.cpus, gpus
 
     def execute(self, tasks: list[RunTask], on_tick: Callable[[], None]) -> list[dict]:
         import ray
@@ -145,8 +157,9 @@ class RayExecutor:
             kwargs = {"address": self.address} if self.address else {"include_dashboard": False}
             ray.init(log_to_driver=False, **kwargs)
         try:
-            threads = max(1, int(self.cpus))
-            remote = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus,
+            cpus, gpus = self._resources(ray)
+            threads = max(1, int(cpus))
+            remote = ray.remote(num_cpus=cpus, num_gpus=gpus,
                                 max_retries=max(t.retries for t in tasks) if tasks else 0)(run_point)
             refs = {remote.remote(replace(task, threads=threads)): task for task in tasks}
             pending, outcomes = list(refs), []
