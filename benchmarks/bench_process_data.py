@@ -95,28 +95,36 @@ def lego_photos(lego: Path, photos: Path) -> dict[str, np.ndarray]:
     return truth
 
 
-def true_pose_scene(rec_dir: Path, out: Path, truth: dict[str, np.ndarray], width: int) -> None:
-    """The recovered scene's images, split, box and bounds with the true poses (mapped into the recovered
-    normalised frame by the Umeyama similarity) and the true focal length, as an instant-ngp folder."""
+def lego_frame_scenes(rec_dir: Path, out: Path, truth: dict[str, np.ndarray]) -> None:
+    """Two instant-ngp folders in lego's own frame, box ([-1.5, 1.5]^3) and bounds (2, 6), with the same
+    registered images and split: ``out/recovered`` (the recovered poses, moved into lego's frame by the
+    Umeyama similarity, and the recovered intrinsics and distortion) and ``out/true`` (the true poses and
+    focal length). Only the cameras differ, and the backbone runs at the scale its preset was made for."""
     transforms = json.loads((rec_dir / "transforms.json").read_text())
     names = [Path(f["file_path"]).name for f in transforms["frames"]]
     rec = np.stack([np.array(f["transform_matrix"])[:3] for f in transforms["frames"]])
     rec[:, :, :3] = rec[:, :, :3] @ GL_TO_CV  # recovered, normalised frame, OpenCV axes
     true = np.stack([truth[n] for n in names])
-    errors = pose_errors(true, rec)  # similarity true -> recovered frame
-    s, rot, t = errors.scale, errors.rotation, errors.translation
-    mapped = np.concatenate([rot @ true[:, :, :3], (s * true[:, :, 3] @ rot.T + t)[:, :, None]], axis=2)
-    shutil.copytree(rec_dir / "images", out / "images")
-    frames = []
-    for name, c2w in zip(names, mapped):
-        m = np.eye(4)
-        m[:3] = c2w
-        m[:3, 1:3] *= -1.0  # OpenCV -> OpenGL
-        frames.append({"file_path": f"images/{name}", "transform_matrix": m.tolist()})
-    focal = float(truth["__focal__"]) * width / 400.0
-    meta = {"fl_x": focal, "fl_y": focal, "cx": width / 2, "cy": width / 2, "w": width, "h": width,
-            "frames": frames, "nerfplex": transforms["nerfplex"]}
-    (out / "transforms.json").write_text(json.dumps(meta, indent=1))
+    align = pose_errors(rec, true)  # similarity recovered -> lego frame
+    s, rot, t = align.scale, align.rotation, align.translation
+    mapped = np.concatenate([rot @ rec[:, :, :3], (s * rec[:, :, 3] @ rot.T + t)[:, :, None]], axis=2)
+    width, height = transforms["w"], transforms["h"]
+    focal = float(truth["__focal__"])
+    lens = {k: transforms[k] for k in ("fl_x", "fl_y", "cx", "cy", "k1", "k2", "p1", "p2", "k3") if k in transforms}
+    block = {"near": 2.0, "far": 6.0, "aabb": [[-1.5] * 3, [1.5] * 3]}
+    for label, poses, intrinsics in (("recovered", mapped, lens),
+                                     ("true", true, {"fl_x": focal, "fl_y": focal, "cx": width / 2, "cy": height / 2})):
+        folder = out / label
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(rec_dir / "images", folder / "images")
+        frames = []
+        for name, c2w in zip(names, poses):
+            m = np.eye(4)
+            m[:3] = c2w
+            m[:3, 1:3] *= -1.0  # OpenCV -> OpenGL
+            frames.append({"file_path": f"images/{name}", "transform_matrix": m.tolist()})
+        meta = {**intrinsics, "w": width, "h": height, "frames": frames, "nerfplex": block}
+        (folder / "transforms.json").write_text(json.dumps(meta, indent=1))
 
 
 def train_ngp(scene: Path, steps: int, kind: str) -> dict:
@@ -136,7 +144,7 @@ def _train_in_process(scene: Path, steps: int, kind: str) -> dict:
     from nerfplex.engine.trainer import Trainer
 
     aabb = load_scene(DataConfig(kind=kind, path=scene)).aabb.numpy()
-    step = 0.02 * float(np.linalg.norm(aabb[1] - aabb[0])) / (3.0 * math.sqrt(3.0))
+    step = 0.02 * float(np.linalg.norm(aabb[1] - aabb[0])) / (3.0 * math.sqrt(3.0))  # 0.02 in lego's box
     overrides = [*NGP_PRESET, f"data.kind={kind}", f"data.path={scene}", f"model.ngp.render_step_size={step}",
                  f"trainer.max_steps={steps}", f"model.ngp.schedule_steps={steps}", "trainer.eval_every=0"]
     config = apply_overrides(load_config(REPO / "configs" / "ngp_lego.yaml"), overrides)
@@ -166,14 +174,18 @@ def bench_lego(args) -> dict:
     transforms = json.loads((tmp / "scene" / "transforms.json").read_text())
     result["focal_px"] = {"recovered": transforms["fl_x"], "true": float(truth["__focal__"])}
     if args.steps > 0:
-        if not (tmp / "true" / "transforms.json").is_file():
-            shutil.rmtree(tmp / "true", ignore_errors=True)
-            true_pose_scene(tmp / "scene", tmp / "true", truth, 400)
-        result["training"] = {"backbone": "ngp (bench_lego_backbone.py CPU preset), lego at 100x100",
-                              "recovered_poses": train_ngp(tmp / "scene", args.steps, "colmap"),
-                              "true_poses": train_ngp(tmp / "true", args.steps, "blender")}
+        if not (tmp / "lego_frame" / "true" / "transforms.json").is_file():
+            lego_frame_scenes(tmp / "scene", tmp / "lego_frame", truth)
+        result["training"] = {
+            "backbone": "ngp, bench_lego_backbone.py's CPU preset (lego at 100x100, 1024 rays)",
+            "protocol": "the registered images, split every 8th in name order, in lego's frame / box / near-far; "
+                        "recovered poses moved there by the Umeyama similarity, with the recovered intrinsics",
+            "recovered_poses": train_ngp(tmp / "lego_frame" / "recovered", args.steps, "blender"),
+            "true_poses": train_ngp(tmp / "lego_frame" / "true", args.steps, "blender")}
         result["training"]["psnr_gap_db"] = (result["training"]["true_poses"]["heldout_psnr"]
                                              - result["training"]["recovered_poses"]["heldout_psnr"])
+        if args.loader_frame:  # the scene as `nerfplex train --data.path` loads it (normalised, point box)
+            result["training"]["recovered_as_loaded"] = train_ngp(tmp / "scene", args.steps, "colmap")
     return result
 
 
@@ -215,6 +227,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None, help="lego folder / fruit capture folder")
     parser.add_argument("--steps", type=int, default=600, help="lego: ngp training steps per run (0: no training)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loader-frame", action="store_true",
+                        help="lego: also train on the scene as the COLMAP reader loads it (normalised frame)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nerfplex-bench-process-data",
                         help="lego: kept work folder (a re-run resumes); fruit: where its temporary scene goes")
     parser.add_argument("--out", type=Path, default=None)
