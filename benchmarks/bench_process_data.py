@@ -199,7 +199,7 @@ def bench_fruit(args) -> dict:
         truth[Path(frame["file_path"]).name] = c2w
     photos = args.data / Path(meta["frames"][0]["file_path"]).parent
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:  # timed: always a fresh run
-        report = run_process_data(photos, Path(tmp) / "scene", seed=args.seed)
+        report = run_process_data(photos, Path(tmp) / "scene", seed=args.seed, camera_model=args.camera_model)
         errors = errors_against(Path(tmp) / "scene", truth)
         transforms = json.loads((Path(tmp) / "scene" / "transforms.json").read_text())
     return {"images_given": report["images_given"], "images_registered": report["images_registered"],
@@ -227,6 +227,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None, help="lego folder / fruit capture folder")
     parser.add_argument("--steps", type=int, default=600, help="lego: ngp training steps per run (0: no training)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--camera-model", default="SIMPLE_RADIAL",
+                        help="fruit: process-data's --camera-model (the capture's own poses used OPENCV)")
     parser.add_argument("--loader-frame", action="store_true",
                         help="lego: also train on the scene as the COLMAP reader loads it (normalised frame)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nerfplex-bench-process-data",
@@ -240,7 +242,8 @@ def main() -> int:
     result = bench_lego(args) if args.scene == "lego" else bench_fruit(args)
     result = {"machine": machine_info(), "scene": args.scene, "data": str(args.data), **result,
               "cpu_steal_fraction": steal_fraction(before, cpu_times())}
-    save_result(args.out or REPO / "benchmarks" / "results" / f"process_data_{args.scene}.json", result)
+    suffix = "" if args.camera_model == "SIMPLE_RADIAL" else f"_{args.camera_model.lower()}"
+    save_result(args.out or REPO / "benchmarks" / "results" / f"process_data_{args.scene}{suffix}.json", result)
     print(json.dumps({k: v for k, v in result.items() if k not in ("machine",)}, indent=1, default=str)[:3000])
     return 0
 
