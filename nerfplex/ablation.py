@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from nerfplex.config import ExperimentConfig, config_from_dict
-from nerfplex.io import atomic_path, write_text_atomic
 from nerfplex.errors import NerfplexError
+from nerfplex.io import atomic_path, write_text_atomic
 
 
 def apply_overrides(config: ExperimentConfig, pairs: list[str]) -> ExperimentConfig:

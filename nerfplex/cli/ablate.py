@@ -12,6 +12,7 @@ import tyro
 from nerfplex.ablation import apply_overrides, plot_curves, write_tables
 from nerfplex.config import ExperimentConfig, load_config
 from nerfplex.errors import NerfplexError
+from nerfplex.sweep.driver import run_sweep
 from nerfplex.sweep.executors import LocalExecutor, local_plan
 from nerfplex.sweep.results import collect
 from nerfplex.sweep.spec import SweepSpec, parse_spec
@@ -69,8 +70,6 @@ def _geometry(run_dir: Path, args: AblateArgs) -> dict:
 def run(argv: list[str]) -> int:
     """A thin case of ``nerfplex sweep``: the same run folders, skipping and resuming, in a child process
     per run; then the ablation's own tables (results.csv, summary.md) and psnr_curves.png."""
-    from nerfplex.cli.sweep import run_sweep
-
     args = tyro.cli(AblateArgs, args=argv, prog="nerfplex ablate")
     base = load_config(args.config) if args.config else ExperimentConfig()
     base = apply_overrides(base, list(args.overrides))

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import Callable, Optional
+from typing import Optional
 
 from nerfplex.errors import NerfplexError
 from nerfplex.sweep.runner import RunTask, run_point
@@ -44,7 +45,7 @@ def local_plan(n_runs: int, concurrency: Optional[int], threads: Optional[int]) 
     """(concurrent runs, threads per run, GPU ids) for this machine.
 
     With GPUs: one run per GPU (each process sees only its GPU). Without: ``concurrency x threads`` never
-    exceeds the cores (by default as many one-... processes as fill them, at most one per run)."""
+    exceeds the cores (by default single-threaded processes, one per core, at most one per run)."""
     gpus = [str(i) for i in range(gpu_count())]
     cores = cpu_count()
     if gpus:

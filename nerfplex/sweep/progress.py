@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Optional
 
 from tqdm import tqdm
@@ -86,7 +85,3 @@ def status_table(tasks: list[RunTask], now: Optional[float] = None) -> str:
         lines.append(f"ETA: about {per_run * left / slots / 60:.0f} min ({per_run / 60:.1f} min per run, "
                      f"{slots} at a time)")
     return "\n".join(lines)
-
-
-def sweep_dir_of(tasks: list[RunTask]) -> Path:
-    return Path(tasks[0].sweep_dir) if tasks else Path(".")

@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from nerfplex.config import load_config, save_config
 from nerfplex.config_io import to_dict
@@ -246,5 +246,3 @@ def make_tasks(spec: SweepSpec, out: Path, threads: int = 1, invocation: Optiona
                     max_steps=run.config.trainer.max_steps, retries=spec.retries, invocation=invocation,
                     threads=threads) for run in spec.runs]
 
-
-ProgressCallback = Callable[[], None]
