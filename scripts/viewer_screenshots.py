@@ -71,8 +71,11 @@ def main() -> None:
             centre = trainer.scene.aabb.mean(dim=0).numpy()
             viewer.move_camera(view.client, wxyz, centre + 1.9 * (position - centre), fov_y)
             args.out.mkdir(parents=True, exist_ok=True)
+            for button in page.locator(".mantine-Notification-root button").all():  # the software-WebGL notice
+                button.click()
             for output in ("rgb", "depth", "normals", "s3im"):
                 if output != "rgb":
+                    viewer.set_helpers_visible(False)  # the pictures alone
                     page.get_by_role("combobox", name="Output").click()
                     page.get_by_role("option", name=output).click()
                     _wait(lambda: viewer.output == output)

@@ -125,7 +125,7 @@ def s3im_picture(rgb: Tensor, target: Tensor, config: S3IMConfig, seed: int = 0,
     dissimilarity = (1 - similarity.mean(dim=1))[0]  # [h', w']
     up = torch.nn.functional.interpolate(dissimilarity[None, None], size=(config.patch_height, width),
                                          mode="nearest")[0, 0]
-    gap = torch.ones(2, width, 3)
+    gap = torch.full((2, width, 3), 0.5)  # grey rows between the three pictures
     stacked = torch.cat([pred_image, gap, target_image, gap, colormap(up.clamp(0, 1))], dim=0)
     stacked = stacked.repeat_interleave(scale, dim=0).repeat_interleave(scale, dim=1)
     return to_uint8(stacked)

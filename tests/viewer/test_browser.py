@@ -110,7 +110,7 @@ def training(tmp_path):
             errors.append(err)
 
     thread = threading.Thread(target=train, daemon=True)
-    for _ in range(30):  # a model with some structure before the page opens
+    for _ in range(15):  # a model with some structure before the page opens
         trainer.train_step()
     thread.start()
     yield trainer, viewer
