@@ -150,6 +150,7 @@ def check_output_folder(final: Path, overwrite: bool, flag: str = "--output") ->
     one will be replaced. A file, a non-empty folder without ``overwrite``, or a non-empty folder that
     nerfplex did not write raise :class:`NerfplexError`."""
     final = Path(final)
+    check_can_create(final)
     if final.is_symlink() or (final.exists() and not final.is_dir()):
         raise NerfplexError(f"{flag} {final} is an existing file, not a folder; nerfplex does not replace "
                             f"it. Pass a new folder path.")
@@ -218,6 +219,16 @@ def check_writable(folder: Path) -> None:
             probe.unlink(missing_ok=True)
     except OSError as err:
         raise NerfplexError(os_error_message(err, folder)) from None
+
+
+def check_can_create(path: Path) -> None:
+    """Before any work: probe the nearest existing folder at or above ``path``'s parent (without creating
+    anything else), so a read-only or full disk is a one-line :class:`NerfplexError` up front."""
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir():
+        check_writable(folder)
 
 
 def check_free_space(folder: Path, need_bytes: int, what: str) -> None:

@@ -11,7 +11,7 @@ from typing import Optional
 
 import tyro
 
-from nerfplex.io import write_text_atomic
+from nerfplex.io import check_can_create, write_text_atomic
 from nerfplex.errors import NerfplexError
 
 
@@ -56,6 +56,7 @@ def _check_mesh_output(output: Path, overwrite: bool) -> None:
     if output.exists() and not overwrite:
         raise NerfplexError(f"--output {output} already exists; pass --overwrite to replace it or choose "
                             f"another file name.")
+    check_can_create(output)
 
 
 def export_mesh(args: ExportMeshArgs) -> dict:

@@ -30,6 +30,8 @@ DESCRIPTION = """Train a neural field. With no arguments: the built-in demo scen
   --config FILE.yaml   start from this YAML (it sets defaults; the flags below override it)
   --resume RUN_DIR     continue a run from its newest checkpoint, with its saved config
                        (flags still override it, e.g. a larger --trainer.max-steps)
+  --run-dir DIR        write a new run into DIR (absent or empty) instead of OUTPUT_DIR/NAME/TIMESTAMP
+                       (nerfplex sweep names its runs this way)
   --viewer             watch and steer training in a browser (docs/viewer.md); options: --viewer.host
                        (default 127.0.0.1), --viewer.port, --viewer.render-share, --viewer.max-resolution,
                        --viewer.no-keep-open ... (all listed by nerfplex view --help)
@@ -38,7 +40,8 @@ Runs are written to OUTPUT_DIR/EXPERIMENT_NAME/TIMESTAMP: config.yaml, checkpoin
 metrics.json. Watch with: tensorboard --logdir OUTPUT_DIR"""
 
 
-_EXAMPLES = {"--config": "configs/demo.yaml", "--resume": "outputs/demo/20260101-120000"}
+_EXAMPLES = {"--config": "configs/demo.yaml", "--resume": "outputs/demo/20260101-120000",
+             "--run-dir": "outputs/sweep/run-0"}
 
 
 def _take_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
@@ -161,8 +164,16 @@ def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
 
 def run(args: list[str]) -> int:
     viewer_config, args = take_viewer_flags(args)
+    explicit_dir, args = _take_option(args, "--run-dir")
     config, run_dir = parse(args)
     resuming = run_dir is not None
+    if explicit_dir and resuming:
+        raise NerfplexError("use either --run-dir or --resume, not both (--resume continues in its folder).")
+    if explicit_dir:
+        run_dir = Path(explicit_dir)
+        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+            raise NerfplexError(f"--run-dir {run_dir} exists and is not an empty folder; nerfplex does not "
+                                f"overwrite it. Resume it with --resume {run_dir}, or choose a new folder.")
     # Pre-flight, before any data is loaded: the folder exists (created here for a new run), is
     # writable, has room; a resumed run's checkpoint fits the config.
     created = None
@@ -171,14 +182,14 @@ def run(args: list[str]) -> int:
     elif _rank() == 0:
         target = run_dir or Path(config.output_dir) / config.experiment_name
         created_root = next((p for p in reversed([target, *target.parents]) if not p.exists()), None)
-        created = run_dir = new_run_dir(config)
-        created_root = created_root or run_dir
+        created = run_dir = (_claim_empty_folder(run_dir) if run_dir else new_run_dir(config))
+        created_root = created_root or (None if explicit_dir else run_dir)  # never a folder the user made
     else:  # torchrun: rank 0 creates the folder, the Trainer hands its name to the other ranks
         run_dir = run_dir or Path(config.output_dir)
-    if _rank() == 0:
-        check_writable(run_dir)
-        check_free_space(run_dir, MIN_FREE_BYTES, "a run's config, logs and first checkpoint")
     try:
+        if _rank() == 0:
+            check_writable(run_dir)
+            check_free_space(run_dir, MIN_FREE_BYTES, "a run's config, logs and first checkpoint")
         return _train(config, run_dir, resuming, viewer_config)
     except BaseException:
         if created is not None and latest_checkpoint(created) is None:
@@ -192,6 +203,16 @@ MIN_FREE_BYTES = 16 * 2**20
 
 def _rank() -> int:
     return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+
+
+def _claim_empty_folder(run_dir: Path) -> Path:
+    """``--run-dir``: create it (or take it while empty) and mark it as nerfplex's."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NerfplexError(os_error_message(err, run_dir)) from None
+    mark_output(run_dir, "run")
+    return run_dir
 
 
 def _remove_run_files(run_dir: Path, created_root: Path | None) -> None:
