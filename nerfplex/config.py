@@ -18,14 +18,19 @@ from pathlib import Path
 from nerfplex.config_checks import run_checks
 from nerfplex.config_io import dump_yaml, from_dict, load_yaml, to_dict
 from nerfplex.config_migration import SCHEMA_VERSION, migrate
-from nerfplex.io import write_text_atomic
 from nerfplex.data.loading import DataConfig
 from nerfplex.engine.optim import OptimConfig
 from nerfplex.engine.trainer_config import TrainerConfig
 from nerfplex.errors import NerfplexError
+from nerfplex.io import write_text_atomic
 from nerfplex.losses.shared_losses import LossConfig
-from nerfplex.models.registry import (ModelConfig, available_methods, method_config_class, model_config,
-                                      model_config_class)
+from nerfplex.models.registry import (
+    ModelConfig,
+    available_methods,
+    method_config_class,
+    model_config,
+    model_config_class,
+)
 
 DEMO_METHOD = "tensorf"
 """The built-in demo's method."""

@@ -31,8 +31,10 @@ def migrate(data: dict, default_method: str, source: str = "") -> dict:
         data = v1_to_v2(data, default_method)
     elif version != SCHEMA_VERSION:
         where = f"config {source} has" if source else "the config has"
-        raise NerfplexError(f"{where} schema_version {version!r}; this nerfplex reads versions 1 and "
-                            f"{SCHEMA_VERSION}. Re-create it from configs/demo.yaml (or upgrade nerfplex).")
+        raise NerfplexError(
+            f"{where} schema_version {version!r}; this nerfplex reads versions 1 and "
+            f"{SCHEMA_VERSION}. Re-create it from configs/demo.yaml (or upgrade nerfplex)."
+        )
     return data
 
 
@@ -45,6 +47,7 @@ def v1_to_v2(data: dict, default_method: str) -> dict:
     if not isinstance(model, dict):
         return data
     method = model.get("method", default_method)
-    kept = {key: value for key, value in model.items()
-            if key == "method" or key == method or key not in V1_METHOD_SECTIONS}
+    kept = {
+        key: value for key, value in model.items() if key == "method" or key == method or key not in V1_METHOD_SECTIONS
+    }
     return {**data, "model": kept}

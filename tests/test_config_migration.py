@@ -23,18 +23,30 @@ from nerfplex.run_loading import load_run
 
 REPO = Path(__file__).resolve().parents[1]
 V1_RUN_CONFIG = REPO / "tests" / "fixtures" / "v1_run_config.yaml"
-SHIPPED = sorted(p for p in (REPO / "configs").rglob("*.yaml")
-                 if "schema_version" in (yaml.safe_load(p.read_text()) or {}))
+SHIPPED = sorted(
+    p for p in (REPO / "configs").rglob("*.yaml") if "schema_version" in (yaml.safe_load(p.read_text()) or {})
+)
 
 
 def test_v1_to_v2_keeps_only_the_chosen_section():
-    v1 = {"model": {"method": "dvgo", "nerf": {"num_coarse_samples": 3}, "dvgo": {"coarse_steps": 7},
-                    "neus": {}, "typo": 1}, "trainer": {"max_steps": 5}}
-    assert v1_to_v2(v1, "tensorf") == {"model": {"method": "dvgo", "dvgo": {"coarse_steps": 7}, "typo": 1},
-                                       "trainer": {"max_steps": 5}}
+    v1 = {
+        "model": {
+            "method": "dvgo",
+            "nerf": {"num_coarse_samples": 3},
+            "dvgo": {"coarse_steps": 7},
+            "neus": {},
+            "typo": 1,
+        },
+        "trainer": {"max_steps": 5},
+    }
+    assert v1_to_v2(v1, "tensorf") == {
+        "model": {"method": "dvgo", "dvgo": {"coarse_steps": 7}, "typo": 1},
+        "trainer": {"max_steps": 5},
+    }
     # No method named: the base config's method keeps its section.
-    assert v1_to_v2({"model": {"nerf": {}, "tensorf": {"mlp_width": 8}}}, "tensorf") == \
-        {"model": {"tensorf": {"mlp_width": 8}}}
+    assert v1_to_v2({"model": {"nerf": {}, "tensorf": {"mlp_width": 8}}}, "tensorf") == {
+        "model": {"tensorf": {"mlp_width": 8}}
+    }
     assert migrate({"schema_version": 1, "model": {"nerf": {}}}, "tensorf") == {"model": {}}
     assert migrate({"trainer": {}}, "tensorf") == {"trainer": {}}  # no version: the current one
     with pytest.raises(NerfplexError, match="schema_version 99"):
@@ -71,9 +83,15 @@ def _tiny_v1_run_config(output_dir: Path) -> dict:
     data = yaml.safe_load(V1_RUN_CONFIG.read_text())
     data["output_dir"] = str(output_dir)
     data["data"].update(resolution=16, num_train_views=4, num_test_views=2)
-    data["model"]["tensorf"].update(n_voxel_init=4096, n_voxel_final=8000, upsample_steps=[2],
-                                    alpha_mask_steps=[], density_ranks=[2, 2, 2], color_ranks=[4, 4, 4],
-                                    mlp_width=16)
+    data["model"]["tensorf"].update(
+        n_voxel_init=4096,
+        n_voxel_final=8000,
+        upsample_steps=[2],
+        alpha_mask_steps=[],
+        density_ranks=[2, 2, 2],
+        color_ranks=[4, 4, 4],
+        mlp_width=16,
+    )
     data["trainer"].update(max_steps=3, batch_size=128, eval_every=0, checkpoint_every=2, progress_bar=False)
     return data
 

@@ -59,21 +59,27 @@ def method_config_class(name: str) -> type:
     :class:`NerfplexError` naming what is available."""
     methods = available_methods()
     if name not in methods:
-        raise NerfplexError(f"unknown method {name!r}. Available: {', '.join(methods)}. Installed packages add "
-                            f"methods through the '{ENTRY_POINT_GROUP}' entry-point group "
-                            f"(docs/adding-a-method.md).")
+        raise NerfplexError(
+            f"unknown method {name!r}. Available: {', '.join(methods)}. Installed packages add "
+            f"methods through the '{ENTRY_POINT_GROUP}' entry-point group "
+            f"(docs/adding-a-method.md)."
+        )
     if not name.isidentifier() or name == "method":
-        raise NerfplexError(f"method name {name!r} ({methods[name]}) must be a Python identifier other than "
-                            f"'method' (it becomes the config section model.{name}).")
+        raise NerfplexError(
+            f"method name {name!r} ({methods[name]}) must be a Python identifier other than "
+            f"'method' (it becomes the config section model.{name})."
+        )
     module_name, _, class_name = methods[name].partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as err:
-        raise NerfplexError(f"method {name!r} ({methods[name]}) cannot be loaded: {err}. Reinstall the package "
-                            f"that provides it.") from None
+        raise NerfplexError(
+            f"method {name!r} ({methods[name]}) cannot be loaded: {err}. Reinstall the package that provides it."
+        ) from None
     if not dataclasses.is_dataclass(cls) or not callable(getattr(cls, "build", None)):
-        raise NerfplexError(f"method {name!r}: {methods[name]} must be a dataclass with a "
-                            f"build(scene, device) -> Model method.")
+        raise NerfplexError(
+            f"method {name!r}: {methods[name]} must be a dataclass with a build(scene, device) -> Model method."
+        )
     return cls
 
 
@@ -111,9 +117,13 @@ def model_config_class(name: str) -> type[ModelConfig]:
     settings_class = method_config_class(name)
     return dataclasses.make_dataclass(
         f"{settings_class.__name__}Section",
-        [("method", Annotated[str, tyro.conf.Suppress], dataclasses.field(default=name)),
-         (name, settings_class, dataclasses.field(default_factory=settings_class))],
-        bases=(ModelConfig,), namespace={"__doc__": settings_class.__doc__, "__module__": __name__})
+        [
+            ("method", Annotated[str, tyro.conf.Suppress], dataclasses.field(default=name)),
+            (name, settings_class, dataclasses.field(default_factory=settings_class)),
+        ],
+        bases=(ModelConfig,),
+        namespace={"__doc__": settings_class.__doc__, "__module__": __name__},
+    )
 
 
 def model_config(name: str, settings: Any = None) -> ModelConfig:
@@ -122,7 +132,7 @@ def model_config(name: str, settings: Any = None) -> ModelConfig:
     return cls(**({} if settings is None else {name: settings}))
 
 
-def build_model(config: ModelConfig, scene: "SceneData", device: Optional["torch.device | str"] = None) -> "Model":
+def build_model(config: ModelConfig, scene: SceneData, device: Optional[torch.device | str] = None) -> Model:
     """Instantiate the configured method for ``scene`` (its config's ``build``; grid methods size their grids
     to the scene's box). ``device``: where the model will run (None: CUDA if available); methods with
     CUDA-only implementations (``ngp`` on tiny-cuda-nn) choose by it."""

@@ -17,14 +17,27 @@ import yaml
 from nerfplex.cli.main import main
 from nerfplex.config import config_from_dict
 from nerfplex.errors import NerfplexError
-from nerfplex.models.registry import (ENTRY_POINT_GROUP, METHODS, available_methods, method_config_class,
-                                      model_config)
+from nerfplex.models.registry import ENTRY_POINT_GROUP, METHODS, available_methods, method_config_class, model_config
 from nerfplex.run_loading import load_run
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["--data.resolution", "12", "--data.num-train-views", "4", "--data.num-test-views", "2",
-        "--trainer.max-steps", "3", "--trainer.batch-size", "64", "--trainer.eval-every", "0",
-        "--trainer.checkpoint-every", "3", "--trainer.no-progress-bar"]
+TINY = [
+    "--data.resolution",
+    "12",
+    "--data.num-train-views",
+    "4",
+    "--data.num-test-views",
+    "2",
+    "--trainer.max-steps",
+    "3",
+    "--trainer.batch-size",
+    "64",
+    "--trainer.eval-every",
+    "0",
+    "--trainer.checkpoint-every",
+    "3",
+    "--trainer.no-progress-bar",
+]
 
 
 def doc_files() -> dict[str, str]:
@@ -108,13 +121,32 @@ def test_a_pip_installed_plugin_trains_through_the_cli(tmp_path):
     toy`` in a fresh process that sees it only through its entry point."""
     source = write_package(tmp_path / "toy-method")
     target = tmp_path / "site"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps",
-                          "--no-index", "--quiet", "--target", str(target), str(source)],
-                         capture_output=True, text=True)
+    pip = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert pip.returncode == 0, pip.stderr
     assert (next(target.glob("toy_method-*.dist-info")) / "entry_points.txt").is_file()
     env = {"PYTHONPATH": f"{target}:{REPO}", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "toy", "--output-dir",
-                             str(tmp_path / "out"), *TINY], capture_output=True, text=True, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "nerfplex.cli.main", "train", "toy", "--output-dir", str(tmp_path / "out"), *TINY],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "held-out PSNR" in result.stdout
