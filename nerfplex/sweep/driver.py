@@ -11,7 +11,7 @@ from typing import Optional
 from nerfplex.sweep.executors import SweepInterrupted
 from nerfplex.sweep.progress import SweepProgress
 from nerfplex.sweep.results import collect, write_results
-from nerfplex.sweep.runner import make_tasks, prepare
+from nerfplex.sweep.runner import make_tasks, mark_stale, prepare
 from nerfplex.sweep.spec import SweepSpec
 
 
@@ -21,6 +21,7 @@ def run_sweep(spec: SweepSpec, out: Path, executor, spec_text: Optional[str] = N
     Returns (exit status, result rows): 0 when every run finished, 1 when some failed, 130 after Ctrl-C."""
     prepare(spec, out, spec_text)
     tasks = make_tasks(spec, out)
+    mark_stale(tasks)
     print(f"sweep {spec.name}: {len(tasks)} runs -> {out} ({executor.describe()})", flush=True)
     progress = SweepProgress(tasks, enabled=progress_bar)
     code = 0

@@ -238,6 +238,13 @@ def _comparable(config) -> dict:
     return data
 
 
+def mark_stale(tasks: list[RunTask]) -> None:
+    """Before a sweep starts: runs a previous invocation left "running" (it was killed) are "interrupted"."""
+    for task in tasks:
+        if read_state(task.state_file).get("status") in ("running", "retrying"):
+            _write_state(task, status="interrupted", pid=None)
+
+
 def make_tasks(spec: SweepSpec, out: Path, threads: int = 1, invocation: Optional[str] = None,
                cwd: Optional[Path] = None) -> list[RunTask]:
     """One :class:`RunTask` per run of ``spec`` (absolute paths)."""

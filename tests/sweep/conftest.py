@@ -45,6 +45,12 @@ def _running_with_checkpoint(out):
 
 
 @pytest.fixture
+def running_with_checkpoint():
+    """``running_with_checkpoint(out)``: (run id, pid) of a run training past its first checkpoint, or None."""
+    return _running_with_checkpoint
+
+
+@pytest.fixture
 def kill_one_run():
     """``kill_one_run(out)`` starts a thread that SIGKILLs the training process of the first run seen with a
     checkpoint and no metrics; ``.join()`` returns the killed run id (None if none was caught)."""

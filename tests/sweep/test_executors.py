@@ -120,17 +120,17 @@ def test_ray_grid_survives_a_killed_run(tmp_path, ray_cluster, write_spec, kill_
 
 
 @pytest.mark.slow
-def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(tmp_path, ray_cluster, write_spec):
+def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(tmp_path, ray_cluster, write_spec,
+                                                                        running_with_checkpoint):
     spec = write_spec({"loss.s3im.weight": [0, 1], "data.train_fraction": [0.5, 1.0]}, seeds=[0], steps=300)
     out = tmp_path / "out"
     sweep = _sweep_process(spec, out, ray_cluster)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:  # wait for one finished run and one still training
+    while time.monotonic() < deadline:  # wait for one finished run and one training past a checkpoint
         states = _states(out) if (out / "state").is_dir() else {}
-        if (any(s.get("status") == "done" for s in states.values())
-                and any(s.get("status") == "running" for s in states.values())):
+        if any(s.get("status") == "done" for s in states.values()) and running_with_checkpoint(out):
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     sweep.send_signal(signal.SIGINT)
     output, _ = sweep.communicate(timeout=240)
     assert sweep.returncode == 130, output
@@ -145,3 +145,5 @@ def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(tmp_path,
         log = (out / "logs" / f"{path.parent.name}.log").read_text()
         assert log.count("=== attempt") == 1
     assert len(list((out / "runs").glob("*/metrics.json"))) == 4
+    logs = [(out / "logs" / f"{run_id}.log").read_text() for run_id in interrupted]
+    assert any("attempt 1 (resumed)" in log for log in logs)  # continued from the Ctrl-C checkpoint
