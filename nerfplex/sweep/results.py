@@ -167,13 +167,16 @@ def summary_markdown(spec: SweepSpec, rows: list[dict]) -> str:
     if pairs:
         axis_name, base_label = spec.baseline
         lines += ["", f"## Paired differences against {axis_name} = {base_label} (same seed)", "",
-                  "| " + " | ".join(names + ["pairs", "Δ PSNR (dB)", "Δ SSIM", "Δ PSNR per seed"]) + " |",
-                  "|" + "---|" * len(names) + "---:|---:|---:|---|"]
+                  "| " + " | ".join(names + ["pairs", "Δ PSNR (dB)", "Δ SSIM", "Δ PSNR per seed",
+                                             "Δ SSIM per seed"]) + " |",
+                  "|" + "---|" * len(names) + "---:|---:|---:|---|---|"]
         for pair in pairs:
             labels = [label for _, label in pair["point"]]
-            per_seed = ", ".join(f"{s}: {_fmt(d, 2, True)}" for s, d in zip(pair["seeds"], pair["psnr"][0]))
+            per_seed = {m: ", ".join(f"{s}: {_fmt(d, digits, True)}" for s, d in zip(pair["seeds"], pair[m][0]))
+                        or "n/a" for m, digits in (("psnr", 2), ("ssim", 4))}
             lines.append("| " + " | ".join(labels + [str(len(pair["seeds"])), _cell(pair["psnr"][1], 2, True),
-                                                   _cell(pair["ssim"][1], 4, True), per_seed or "n/a"]) + " |")
+                                                   _cell(pair["ssim"][1], 4, True), per_seed["psnr"],
+                                                   per_seed["ssim"]]) + " |")
     failed = [r for r in rows if r["status"] not in ("done",)]
     if failed:
         lines += ["", "## Not finished", ""]
@@ -189,6 +192,7 @@ def plot_curves(spec: SweepSpec, rows: list[dict], out: Path) -> Optional[Path]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 20 distinguishable colours (the default cycle has 10)
     drawn = 0
     for point in _points(spec):
         histories = [r["history"] for r in rows
