@@ -5,8 +5,9 @@ Layout of a sweep folder ``OUT``::
     OUT/spec.yaml               the spec as given (a record)
     OUT/configs/RUN_ID.yaml     each run's resolved config (what ``nerfplex train --config`` receives)
     OUT/runs/RUN_ID/            each run's folder (config.yaml, checkpoints/, tensorboard/, metrics.json)
-    OUT/state/RUN_ID.json       each run's status (queued / running / done / failed / interrupted),
-                                attempts, host and process id, the last error: the progress view reads it
+    OUT/state/RUN_ID.json       each run's status (running / retrying / done / failed / interrupted),
+                                attempts, host, the worker's and the trainer's process ids, the last
+                                error: the progress view reads it
     OUT/logs/RUN_ID.log         each run's training output, all attempts appended
     OUT/results.csv, summary.md, psnr_curves.png   (nerfplex.sweep.results)
 
@@ -185,7 +186,8 @@ def run_point(task: RunTask, stop: Optional[threading.Event] = None,
             if children is not None:
                 children[task.run_id] = proc
             _write_state(task, status="running", attempts=attempts, invocation=task.invocation,
-                         host=socket.gethostname(), pid=proc.pid, started=time.time(), how=how)
+                         host=socket.gethostname(), worker=os.getpid(), pid=proc.pid, started=time.time(),
+                         how=how)
             try:
                 code = _wait(proc)
             except KeyboardInterrupt:  # Ray's cancel (or Ctrl-C in this process): checkpoint and stop

@@ -2,6 +2,10 @@
 uninterrupted run; a second sweep skips what finished; a failing point does not stop the others."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -46,3 +50,32 @@ def test_a_failing_point_does_not_stop_the_others(tmp_path, write_spec, capsys):
     summary = (out / "summary.md").read_text()
     assert "kind-blender_seed-0: failed (attempt 2: exit status 2" in summary
     assert "FAILED kind-blender_seed-0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_checkpoints_running_runs_and_the_next_sweep_continues(tmp_path, write_spec,
+                                                                      running_with_checkpoint):
+    spec = write_spec({"loss.s3im.weight": [0, 1]}, seeds=[0, 1], steps=300)
+    out = tmp_path / "out"
+    sweep = subprocess.Popen([sys.executable, "-m", "nerfplex.cli.main", "sweep", str(spec), "--out", str(out),
+                              "--concurrency", "1", "--threads", "1", "--no-progress-bar"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # one run finished, the next one past its first checkpoint
+        if list((out / "runs").glob("*/metrics.json")) and running_with_checkpoint(out):
+            break
+        time.sleep(0.02)
+    sweep.send_signal(signal.SIGINT)
+    output, _ = sweep.communicate(timeout=240)
+    assert sweep.returncode == 130, output
+    assert "run the same command again" in output
+    finished = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
+    interrupted = [k for k, s in ((p.stem, json.loads(p.read_text())) for p in (out / "state").glob("*.json"))
+                   if s["status"] == "interrupted"]
+    assert len(finished) == 1 and len(interrupted) == 1
+
+    assert main(["sweep", str(spec), "--out", str(out), "--concurrency", "1", "--no-progress-bar"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    log = (out / "logs" / f"{interrupted[0]}.log").read_text()
+    assert "Ctrl-C" in log and "attempt 1 (resumed)" in log
+    assert len(list((out / "runs").glob("*/metrics.json"))) == 4
