@@ -61,9 +61,9 @@ def ray_cluster():
             shutil.rmtree(temp, ignore_errors=True)
 
 
-def _sweep_process(spec, out, address):
+def _sweep_process(spec, out, address, cpus_per_run=1):
     return subprocess.Popen([sys.executable, "-m", "nerfplex.cli.main", "sweep", str(spec), "--out", str(out),
-                             "--executor", "ray", "--ray-address", address, "--cpus-per-run", "1",
+                             "--executor", "ray", "--ray-address", address, "--cpus-per-run", str(cpus_per_run),
                              "--no-progress-bar"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -121,9 +121,9 @@ def test_ray_grid_survives_a_killed_run(tmp_path, ray_cluster, write_spec, kill_
 @pytest.mark.slow
 def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(tmp_path, ray_cluster, write_spec,
                                                                         running_with_checkpoint):
-    spec = write_spec({"loss.s3im.weight": [0, 1], "data.train_fraction": [0.5, 1.0]}, seeds=[0], steps=300)
+    spec = write_spec({"loss.s3im.weight": [0, 1]}, seeds=[0], steps=300)
     out = tmp_path / "out"
-    sweep = _sweep_process(spec, out, ray_cluster)
+    sweep = _sweep_process(spec, out, ray_cluster, cpus_per_run=2)  # one run at a time
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # wait for one finished run and one training past a checkpoint
         states = _states(out) if (out / "state").is_dir() else {}
@@ -134,7 +134,7 @@ def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(tmp_path,
     output, _ = sweep.communicate(timeout=240)
     assert sweep.returncode == 130, output
     finished = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
-    assert 1 <= len(finished) < 4
+    assert len(finished) == 1
     interrupted = [k for k, s in _states(out).items() if s["status"] == "interrupted"]
     assert interrupted, _states(out)
 
@@ -143,6 +143,6 @@ def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(tmp_path,
     for path in finished:
         log = (out / "logs" / f"{path.parent.name}.log").read_text()
         assert log.count("=== attempt") == 1
-    assert len(list((out / "runs").glob("*/metrics.json"))) == 4
+    assert len(list((out / "runs").glob("*/metrics.json"))) == 2
     logs = [(out / "logs" / f"{run_id}.log").read_text() for run_id in interrupted]
     assert any("attempt 1 (resumed)" in log for log in logs)  # continued from the Ctrl-C checkpoint
