@@ -104,9 +104,8 @@ def test_trains_a_detected_layout(tmp_path, tiny_config, one_thread, layout):
         make_colmap_scene(scene_dir, n_images=9)
         data = replace(tiny_config.data, path=scene_dir)
     else:
-        from test_llff import FOCAL, H, W, _forward_facing
-
         from colmap_fixtures import write_llff
+        from test_llff import FOCAL, H, W, _forward_facing
 
         scene_dir.mkdir()
         _, llff, bounds = _forward_facing()
