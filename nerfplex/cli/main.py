@@ -18,7 +18,6 @@ COMMANDS = {
     "train": ("nerfplex.cli.train", "train a model (no arguments: the built-in demo)"),
     "ablate": ("nerfplex.cli.ablate", "train a config with and without S3IM (weights x seeds): table + plot"),
     "sweep": ("nerfplex.cli.sweep", "a grid of runs (axes x seeds; local or Ray), resumable: tables with 95% CIs"),
-    "sweep": ("nerfplex.cli.sweep", "a grid of runs (axes x seeds; local or Ray), resumable: tables with 95% CIs"),
     "export-mesh": ("nerfplex.cli.export_mesh", "marching cubes on a trained run; metrics vs a ground-truth mesh"),
     "process-data": ("nerfplex.cli.process_data", "camera poses for your photos / video (pycolmap): a scene folder"),
     "make-scene": ("nerfplex.cli.make_scene", "write a built-in procedural scene as a Blender-layout dataset"),
