@@ -142,7 +142,10 @@ def _check_sections(model: object, method: str) -> None:
 
 
 def load_config(path: Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
-    return config_from_dict(load_yaml(path), base, source=str(path))
+    """Read a YAML config on top of ``base``. A file without ``schema_version`` was written for version 1
+    (which did not require it) and migrates as such; that is a no-op for version-2 content."""
+    data = load_yaml(path)
+    return config_from_dict({"schema_version": 1, **data}, base, source=str(path))
 
 
 def save_config(config: ExperimentConfig, path: Path) -> None:

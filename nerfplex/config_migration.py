@@ -8,6 +8,8 @@ Version history:
   come from plug-ins; nerfplex/models/registry.py).
 
 Each step is a pure function on plain mappings, so any older file migrates by running the steps in order.
+Files without ``schema_version`` are read as version 1 (:func:`nerfplex.config.load_config`); mappings
+built in code (``--set`` overrides) without one are the current version.
 """
 
 from __future__ import annotations

@@ -60,6 +60,15 @@ def test_a_v1_run_folder_config_loads_as_the_demo():
     assert (config.optim, config.trainer, config.loss) == (demo.optim, demo.trainer, demo.loss)
 
 
+def test_a_v1_file_without_schema_version_still_loads(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("model:\n  method: nerf\n  nerf:\n    num_fine_samples: 0\n  tensorf:\n    mlp_width: 8\n")
+    config = load_config(path)
+    assert config.model.method == "nerf" and config.model.nerf.num_fine_samples == 0
+    with pytest.raises(NerfplexError, match="holds only its method's section"):  # a mapping built in code
+        config_from_dict(yaml.safe_load(path.read_text()))
+
+
 def _v1_form(data: dict) -> dict:
     """``data`` (a version-2 mapping) as the version-1 release saved it: every other method's section too,
     at the values the version-1 defaults had (the demo's CPU sizes for nerf and tensorf)."""
