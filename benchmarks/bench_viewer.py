@@ -1,7 +1,7 @@
 """What the live viewer costs training, and how fast it answers a camera move (docs/performance.md).
 
 On the built-in demo (TensoRF on the procedural object, 64x64, batch 1024), from step ``--start`` to
-``--start + --steps``, wall-clock steps/s of:
+``--start + --steps``, wall-clock steps/s of three runs advanced in turns (``--rounds``):
   * plain training (no viewer);
   * training with the viewer serving and no browser connected (target: <= 2% slower);
   * training with one browser connected and still at the default render share (target: >= 75% of the
@@ -32,7 +32,7 @@ import torch
 
 from nerfplex.config import ExperimentConfig
 from nerfplex.data.loading import load_scene
-from nerfplex.engine.trainer import Trainer
+from nerfplex.engine.trainer import Trainer, TrainingInterrupted
 from nerfplex.viewer.config import ViewerConfig
 from nerfplex.viewer.frames import camera_pose
 from nerfplex.viewer.server import ViewedRun, Viewer, _BrowserView
@@ -74,24 +74,49 @@ def _browser(viewer: Viewer, scene, index: int = 0) -> _BrowserView:
     return view
 
 
-def _steps_per_second(mode: str, scene, start: int, steps: int, tmp: Path) -> dict:
-    config = _config(tmp)
-    trainer = Trainer(config, tmp / mode, scene=scene)
-    trainer.train(until_step=start)
-    viewer = None
-    if mode != "plain":
-        viewer = attach_viewer(trainer, ViewerConfig(port=_port(), keep_open=False))
-        if mode == "browser":
-            _browser(viewer, scene)
-    begin = time.perf_counter()
-    trainer.train(until_step=start + steps)
-    seconds = time.perf_counter() - begin
-    result = {"mode": mode, "steps": steps, "seconds": seconds, "steps_per_second": steps / seconds}
-    if viewer is not None:
-        result["frames_sent"] = viewer.frames_sent
-        result["render_seconds"] = viewer.time_share.render_seconds
-        viewer.stop()
-    return result
+def _steps_per_second(scene, start: int, steps: int, rounds: int, tmp: Path) -> list[dict]:
+    """Three runs from the same state, advanced in turns of ``steps // rounds`` steps (plain, viewer
+    without a browser, viewer with a still browser), so that a change in the machine's load hits all
+    three alike. The browser's view is taken away (and its frame in flight cancelled) while the other
+    two train, so its renders never run beside them."""
+    runs = {}
+    for mode in ("plain", "viewer", "browser"):
+        config = _config(tmp)
+        trainer = Trainer(config, tmp / mode, scene=scene)
+        trainer.train(until_step=start)
+        viewer = view = None
+        if mode != "plain":
+            viewer = attach_viewer(trainer, ViewerConfig(port=_port(), keep_open=False))
+            if mode == "browser":
+                view = _browser(viewer, scene)
+                viewer.views.pop(0)
+        runs[mode] = {"trainer": trainer, "viewer": viewer, "view": view, "seconds": 0.0, "steps": 0}
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        for mode, run in runs.items():
+            trainer, viewer, view = run["trainer"], run["viewer"], run["view"]
+            if view is not None:
+                viewer.views[0] = view
+                viewer._wake.set()
+            begin = time.perf_counter()
+            trainer.train(until_step=trainer.step + per_round)
+            run["seconds"] += time.perf_counter() - begin
+            run["steps"] += per_round
+            if view is not None:
+                viewer.views.pop(0)
+                view.version += 1  # cancels a refined frame in flight
+                view.shown_version = view.version  # and asks for no new quick frame
+                time.sleep(0.5)
+    results = []
+    for mode, run in runs.items():
+        result = {"mode": mode, "steps": run["steps"], "seconds": run["seconds"],
+                  "steps_per_second": run["steps"] / run["seconds"]}
+        if run["viewer"] is not None:
+            result["frames_sent"] = run["viewer"].frames_sent
+            result["render_seconds"] = run["viewer"].time_share.render_seconds
+            run["viewer"].stop()
+        results.append(result)
+    return results
 
 
 def _move(view: _BrowserView, scene, angle: float) -> None:
@@ -130,7 +155,13 @@ def _training_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
     trainer.train(until_step=start)
     viewer = attach_viewer(trainer, ViewerConfig(port=_port(), keep_open=False))
     view = _browser(viewer, scene)
-    thread = threading.Thread(target=lambda: trainer.train(until_step=start + 10**5), daemon=True)
+    def train():
+        try:
+            trainer.train()
+        except TrainingInterrupted:  # stopped below
+            pass
+
+    thread = threading.Thread(target=train, daemon=True)
     thread.start()
     try:
         return _latency(viewer, view, scene, moves, pause=1.5)
@@ -159,11 +190,12 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--start", type=int, default=20)
     parser.add_argument("--moves", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=6, help="turns the three runs take (steps / rounds each)")
     args = parser.parse_args(argv)
     scene = load_scene(ExperimentConfig().data)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        runs = [_steps_per_second(mode, scene, args.start, args.steps, tmp) for mode in ("plain", "viewer", "browser")]
+        runs = _steps_per_second(scene, args.start, args.steps, args.rounds, tmp)
         for run in runs:
             print(f"{run['mode']:8s} {run['steps_per_second']:.3f} steps/s", flush=True)
         train_latency = _training_latency(scene, args.start, args.moves, tmp)
@@ -172,7 +204,7 @@ def main(argv=None) -> int:
     result = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.python_version()}",
         "scene": "demo (TensoRF, procedural object 64x64, batch 1024)",
-        "steps": f"{args.start}..{args.start + args.steps}",
+        "steps": f"{args.start}..{args.start + args.steps} in {args.rounds} turns per run",
         "defaults": {"render_share": ViewerConfig().render_share, "moving_resolution": ViewerConfig().moving_resolution,
                      "max_resolution": ViewerConfig().max_resolution},
         "runs": runs,

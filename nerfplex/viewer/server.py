@@ -32,7 +32,7 @@ from nerfplex.viewer.config import ViewerConfig
 from nerfplex.viewer.frames import (OUTPUTS, browser_camera, camera_pose, image_size, output_picture, row_band,
                                     s3im_picture)
 from nerfplex.viewer.keyframes import Keyframe, render_command, save_keyframe_path
-from nerfplex.viewer.time_share import TimeShare
+from nerfplex.viewer.time_share import SliceCancelled, TimeShare
 
 if TYPE_CHECKING:
     from nerfplex.config import ExperimentConfig
@@ -379,7 +379,12 @@ class Viewer:
             budget = self.time_share.slice_budget(self.config.slice_seconds)
             rows = camera.height if priority else max(1, int(budget * self._rays_per_second / camera.width))
             band = row_band(camera, row, rows)
-            image, seconds = self.time_share.run_slice(lambda: self._timed_render(band), priority)
+            try:
+                image, seconds = self.time_share.run_slice(
+                    lambda: self._timed_render(band), priority,
+                    cancelled=None if priority else lambda: view.version != version or self._stop.is_set())
+            except SliceCancelled:
+                return None
             bands.append(image)
             rate = band.width * band.height / max(seconds, 1e-4)
             self._rays_per_second = 0.5 * self._rays_per_second + 0.5 * rate

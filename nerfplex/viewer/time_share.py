@@ -25,6 +25,10 @@ from typing import Any, Callable, Optional, TypeVar
 T = TypeVar("T")
 
 
+class SliceCancelled(Exception):
+    """A render slice was withdrawn before it ran."""
+
+
 @dataclass
 class _Ticket:
     """A slice of render work waiting for the training thread."""
@@ -95,16 +99,22 @@ class TimeShare:
         return spent
 
     # ------------------------------------------------------------ render thread
-    def run_slice(self, work: Callable[[], T], priority: bool = False) -> T:
+    def run_slice(self, work: Callable[[], T], priority: bool = False,
+                  cancelled: Optional[Callable[[], bool]] = None) -> T:
         """Run ``work`` (a render slice) with the model held: by the training thread at its next turn
-        while a trainer is attached, else here under the lock. ``priority`` slices may borrow credit."""
+        while a trainer is attached, else here under the lock. ``priority`` slices may borrow credit.
+        Raises :class:`SliceCancelled` when ``cancelled()`` turns true while the slice still waits (the
+        camera moved: the render thread has a quicker frame to ask for)."""
         while True:
             with self._cond:
                 if self._trainer_holds:
                     ticket = _Ticket(work, priority)
                     self._queue.append(ticket)
                     while not ticket.done and self._trainer_holds:
-                        self._cond.wait()
+                        self._cond.wait(timeout=0.02 if cancelled else None)
+                        if not ticket.done and cancelled is not None and cancelled():
+                            self._queue.remove(ticket)
+                            raise SliceCancelled
                     if ticket.done:
                         if ticket.error is not None:
                             raise ticket.error

@@ -87,3 +87,25 @@ def test_slices_waiting_when_training_pauses_run_in_the_render_thread():
     share.detach_trainer()  # pause
     renderer.join(timeout=5)
     assert result == [42]
+
+
+def test_a_waiting_slice_can_be_withdrawn():
+    from nerfplex.viewer.time_share import SliceCancelled
+    share = TimeShare(0.2)
+    share.attach_trainer()
+    moved = threading.Event()
+    outcome = []
+
+    def band():
+        try:
+            share.run_slice(lambda: outcome.append("ran"), cancelled=moved.is_set)
+        except SliceCancelled:
+            outcome.append("cancelled")
+
+    renderer = threading.Thread(target=band)
+    renderer.start()
+    time.sleep(0.1)
+    moved.set()
+    renderer.join(timeout=5)
+    assert outcome == ["cancelled"] and share.lend(1.0) == 0.0  # nothing left to run
+    share.detach_trainer()
