@@ -19,8 +19,8 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from nerfplex.errors import NerfplexError
 

@@ -8,8 +8,7 @@ import stat
 import pytest
 
 from nerfplex.errors import NerfplexError
-from nerfplex.io import (atomic_path, is_orphan_temporary, remove_orphan_temporaries, staged_directory,
-                         write_text_atomic)
+from nerfplex.io import atomic_path, is_orphan_temporary, remove_orphan_temporaries, staged_directory, write_text_atomic
 
 
 @pytest.fixture
@@ -84,3 +83,44 @@ def test_staged_directory_never_replaces_a_users_folder_unless_asked(tmp_path):
     with staged_directory(user, replace=True) as staging:
         (staging / "a.txt").write_text("a")
     assert sorted(p.name for p in user.iterdir()) == ["a.txt"]
+
+
+def test_staged_output_marks_and_replaces_only_nerfplex_folders(tmp_path):
+    from nerfplex.io import OUTPUT_MARKER, check_output_folder, staged_output, written_by_nerfplex
+
+    out = tmp_path / "eval"
+    with staged_output(out, "eval") as staging:
+        (staging / "metrics.json").write_text("{}")
+    assert written_by_nerfplex(out) and (out / "metrics.json").is_file()
+    with pytest.raises(NerfplexError, match="--overwrite"):
+        check_output_folder(out, overwrite=False)
+    with staged_output(out, "eval", overwrite=True) as staging:
+        (staging / "metrics.json").write_text('{"new": 1}')
+    assert (out / "metrics.json").read_text() == '{"new": 1}' and (out / OUTPUT_MARKER).is_file()
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "a.txt").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(NerfplexError, match="did not write"):
+            check_output_folder(user, overwrite)
+    (tmp_path / "file.json").write_text("x")
+    with pytest.raises(NerfplexError, match="existing file"):
+        check_output_folder(tmp_path / "file.json", overwrite=True)
+
+
+def test_unique_folders_never_collide(tmp_path):
+    from nerfplex.io import create_unique_folder
+
+    made = [create_unique_folder(tmp_path / "run") for _ in range(3)]
+    assert [p.name for p in made] == ["run", "run-1", "run-2"]
+
+
+def test_disk_errors_are_one_line_with_what_to_do(tmp_path):
+    import errno
+
+    from nerfplex.io import check_free_space, os_error_message
+
+    assert "full" in os_error_message(OSError(errno.ENOSPC, "No space left"), tmp_path)
+    assert "write" in os_error_message(OSError(errno.EROFS, "Read-only file system"), tmp_path)
+    with pytest.raises(NerfplexError, match="MiB free"):
+        check_free_space(tmp_path, 2**62, "one checkpoint")

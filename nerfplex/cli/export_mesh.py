@@ -11,8 +11,8 @@ from typing import Optional
 
 import tyro
 
-from nerfplex.io import check_can_create, write_text_atomic
 from nerfplex.errors import NerfplexError
+from nerfplex.io import check_can_create, write_text_atomic
 
 
 @dataclass
@@ -61,9 +61,9 @@ def _check_mesh_output(output: Path, overwrite: bool) -> None:
 
 def export_mesh(args: ExportMeshArgs) -> dict:
     """Extract, write and (with a ground truth) evaluate; returns the report written as JSON."""
-    from nerfplex.run_loading import load_run
-    from nerfplex.geometry.mesh_io import write_mesh
     from nerfplex.eval.surface_evaluation import extract_and_score
+    from nerfplex.geometry.mesh_io import write_mesh
+    from nerfplex.run_loading import load_run
 
     if args.resolution < 8:
         raise NerfplexError(f"--resolution must be at least 8, got {args.resolution}.")

@@ -11,15 +11,30 @@ from pathlib import Path
 
 import tyro
 
-from nerfplex.config import (ExperimentConfig, as_experiment_config, experiment_config_class, load_config,
-                             save_config, validate, with_method)
+from nerfplex.config import (
+    ExperimentConfig,
+    as_experiment_config,
+    experiment_config_class,
+    load_config,
+    save_config,
+    validate,
+    with_method,
+)
 from nerfplex.engine.checkpoint import check_matches, latest_checkpoint, load_checkpoint
 from nerfplex.engine.trainer import Trainer, TrainingInterrupted
-from nerfplex.io import (OUTPUT_MARKER, check_free_space, check_writable, create_unique_folder, mark_output,
-                         os_error_message, remove_orphan_temporaries, written_by_nerfplex)
 from nerfplex.errors import NerfplexError
-from nerfplex.models.registry import available_methods, method_summary
 from nerfplex.eval.run_report import report_after_training
+from nerfplex.io import (
+    OUTPUT_MARKER,
+    check_free_space,
+    check_writable,
+    create_unique_folder,
+    mark_output,
+    os_error_message,
+    remove_orphan_temporaries,
+    written_by_nerfplex,
+)
+from nerfplex.models.registry import available_methods, method_summary
 from nerfplex.viewer.config import ViewerConfig, take_viewer_flags
 from nerfplex.viewer.training import close_training_viewer, start_training_viewer
 

@@ -14,7 +14,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Optional
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch

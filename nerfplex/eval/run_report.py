@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Optional
 
 from nerfplex.data.files import read_json_object
-from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.errors import NerfplexError
+from nerfplex.io import staged_output, write_text_atomic
 
 Series = dict[str, list[tuple[int, float]]]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from reliability_helpers import write_tiny_config
 
 from nerfplex.cli.main import main
-from reliability_helpers import write_tiny_config
 
 
 @pytest.fixture(scope="session")

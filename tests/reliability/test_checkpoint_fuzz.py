@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from reliability_helpers import assert_user_error, run_cli, snapshot
 
 from nerfplex.engine.checkpoint import latest_checkpoint, load_checkpoint
 from nerfplex.errors import NerfplexError
-from reliability_helpers import assert_user_error, run_cli, snapshot
 
 
 class Payload:

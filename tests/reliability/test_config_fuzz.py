@@ -15,8 +15,8 @@ from typing import Any, Literal, Union
 
 import pytest
 import yaml
-
 from reliability_helpers import assert_user_error, run_cli
+
 from nerfplex.config import ExperimentConfig, config_from_dict, load_config
 from nerfplex.config_checks import collect, flag
 from nerfplex.errors import NerfplexError

@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # the layout writers of tests/data
 
 from layouts import all_views, tiny_scene, write_dtu, write_monosdf, write_ngp, write_nsvf  # noqa: E402
+
 from nerfplex.data.blender_writer import write_blender_scene  # noqa: E402
 from nerfplex.data.loading import DataConfig, load_scene  # noqa: E402
 from nerfplex.errors import NerfplexError  # noqa: E402

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from reliability_helpers import assert_user_error, run_cli, snapshot, write_tiny_config
 
 import nerfplex.engine.checkpoint as checkpoint_module
 from nerfplex.engine.checkpoint import list_checkpoints, load_checkpoint
 from nerfplex.io import remove_orphan_temporaries
-from reliability_helpers import assert_user_error, run_cli, snapshot, write_tiny_config
 
 
 @contextlib.contextmanager
@@ -134,7 +134,8 @@ def test_checkpoint_write_failure_keeps_the_previous_checkpoint(tmp_path, capsys
 def test_orphan_temporaries_of_a_killed_run_are_cleaned_at_the_next_start(tiny_run, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    ours = [run / "checkpoints" / ".step-0000004.pt.0123abcd.nerfplex-tmp.pt", run / ".metrics.json.89abcdef.nerfplex-tmp.json"]
+    ours = [run / "checkpoints" / ".step-0000004.pt.0123abcd.nerfplex-tmp.pt",
+            run / ".metrics.json.89abcdef.nerfplex-tmp.json"]
     for path in ours:
         path.write_bytes(b"half")
     theirs = run / "checkpoints" / "my-notes.txt"

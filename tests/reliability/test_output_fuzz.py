@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from reliability_helpers import assert_user_error, run_cli, snapshot
 
 from nerfplex.io import OUTPUT_MARKER
-from reliability_helpers import assert_user_error, run_cli, snapshot
 
 
 def _user_file(tmp_path: Path, run: Path) -> tuple[Path, list[str]]:

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from reliability_helpers import TINY, run_cli, write_tiny_config
 
+from nerfplex.cli.train import new_run_dir
 from nerfplex.config import config_from_dict
 from nerfplex.engine.checkpoint import latest_checkpoint, load_checkpoint
-from nerfplex.cli.train import new_run_dir
 from nerfplex.io import OUTPUT_MARKER, create_unique_folder
-from reliability_helpers import TINY, run_cli, write_tiny_config
 
 
 def _env() -> dict:
