@@ -11,7 +11,7 @@ from typing import Optional
 from nerfplex.sweep.executors import SweepInterrupted
 from nerfplex.sweep.progress import SweepProgress
 from nerfplex.sweep.results import collect, write_results
-from nerfplex.sweep.runner import make_tasks, mark_stale, prepare
+from nerfplex.sweep.runner import make_tasks, mark_stale, prepare, stop_requested
 from nerfplex.sweep.spec import SweepSpec
 
 
@@ -22,6 +22,7 @@ def run_sweep(spec: SweepSpec, out: Path, executor, spec_text: Optional[str] = N
     prepare(spec, out, spec_text)
     tasks = make_tasks(spec, out)
     mark_stale(tasks)
+    stop_requested(out).unlink(missing_ok=True)  # a previous Ctrl-C's request is served
     print(f"sweep {spec.name}: {len(tasks)} runs -> {out} ({executor.describe()})", flush=True)
     progress = SweepProgress(tasks, enabled=progress_bar)
     code = 0

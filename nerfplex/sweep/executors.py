@@ -1,23 +1,24 @@
 """Where a sweep's runs execute: processes on this machine (``local``) or tasks on a Ray cluster (``ray``).
 
 Both run :func:`nerfplex.sweep.runner.run_point` once per run and return its outcomes; ``on_tick`` is
-called about once a second (the progress view). Ctrl-C stops starting new runs, gives every running
-training process one SIGINT (it saves a checkpoint and exits) and returns with the finished outcomes;
-a later ``nerfplex sweep`` resumes exactly there.
+called about once a second (the progress view). Ctrl-C stops starting new runs and asks every running
+run to stop (a threading event locally, the sweep folder's stop file on Ray): each gives its training
+process one SIGINT (it saves a checkpoint and exits). A later ``nerfplex sweep`` resumes exactly there.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
+from pathlib import Path
 from typing import Optional
 
 from nerfplex.errors import NerfplexError
-from nerfplex.sweep.runner import RunTask, run_point
+from nerfplex.io import write_text_atomic
+from nerfplex.sweep.runner import RunTask, run_point, stop_requested
 
 
 class SweepInterrupted(Exception):
@@ -77,7 +78,6 @@ class LocalExecutor:
 
     def execute(self, tasks: list[RunTask], on_tick: Callable[[], None]) -> list[dict]:
         stop = threading.Event()
-        children: dict = {}
         free_gpus = list(self.gpus)
         lock = threading.Lock()
 
@@ -87,7 +87,7 @@ class LocalExecutor:
                 with lock:
                     gpu = free_gpus.pop(0)
             try:
-                return run_point(replace(task, threads=self.threads, gpu=gpu), stop=stop, children=children)
+                return run_point(replace(task, threads=self.threads, gpu=gpu), stop=stop)
             finally:
                 if gpu is not None:
                     with lock:
@@ -102,14 +102,9 @@ class LocalExecutor:
                 outcomes += [future.result() for future in done]
                 on_tick()
         except KeyboardInterrupt:
-            stop.set()
+            stop.set()  # each running run_point sends its child one SIGINT: checkpoint, then exit
             for future in pending:
                 future.cancel()
-            for proc in list(children.values()):
-                try:
-                    proc.send_signal(signal.SIGINT)  # one Ctrl-C each: checkpoint, then exit
-                except ProcessLookupError:
-                    pass
             pool.shutdown(wait=True)
             outcomes += [f.result() for f in pending if f.done() and not f.cancelled()]
             raise SweepInterrupted(outcomes) from None
@@ -171,8 +166,9 @@ class RayExecutor:
                         outcomes.append(self._outcome(ray, ref, refs[ref]))
                     on_tick()
             except KeyboardInterrupt:
-                for ref in pending:
-                    ray.cancel(ref, force=False)  # KeyboardInterrupt in run_point: SIGINT to its child
+                # every run_point, on any node, sees the stop file: one SIGINT to its child, which
+                # checkpoints and exits; runs not started yet return at once
+                write_text_atomic(stop_requested(Path(tasks[0].sweep_dir)), "stop requested by Ctrl-C\n")
                 for ref in pending:
                     try:
                         outcomes.append(self._outcome(ray, ref, refs[ref], timeout=600))

@@ -136,26 +136,43 @@ def _tail(path: Path, lines: int = 6) -> str:
     return "\n".join(kept[-lines:])
 
 
-def _wait(proc: subprocess.Popen) -> int:
-    """Wait for ``proc`` in short slices, so that an asynchronous KeyboardInterrupt (Ray's cancel) lands."""
+def _wait(proc: subprocess.Popen, should_stop) -> tuple[int, bool]:
+    """Wait for ``proc`` in short slices; when ``should_stop()`` turns true or a KeyboardInterrupt arrives
+    (Ctrl-C, Ray's cancel), send it one SIGINT (it checkpoints and exits) and keep waiting. Returns
+    (exit status, whether it was interrupted)."""
+    interrupted = False
     while True:
         try:
-            return proc.wait(timeout=0.5)
+            return proc.wait(timeout=0.5), interrupted
         except subprocess.TimeoutExpired:
-            continue
+            stop_now = should_stop()
+        except KeyboardInterrupt:
+            stop_now = True
+        if stop_now and not interrupted:
+            interrupted = True
+            proc.send_signal(signal.SIGINT)  # once: a second SIGINT would abort without a checkpoint
 
 
-def run_point(task: RunTask, stop: Optional[threading.Event] = None,
-              children: Optional[dict] = None) -> dict:
+def stop_requested(sweep_dir: Path) -> Path:
+    """The file whose presence asks every run of the sweep to checkpoint and stop (Ctrl-C of the driver;
+    seen by workers on every node through the shared sweep folder)."""
+    return Path(sweep_dir) / "state" / "STOP"
+
+
+def run_point(task: RunTask, stop: Optional[threading.Event] = None) -> dict:
     """Train ``task``'s run to completion; returns ``{"run_id", "status", "attempts", "error"}``.
 
     ``status``: ``skipped`` (already finished), ``done``, ``failed`` (every attempt failed; ``error`` says
-    why) or ``interrupted`` (Ctrl-C: ``stop`` was set, or KeyboardInterrupt arrived, as Ray's cancel
-    delivers it; the child got one SIGINT and saved a checkpoint). ``children`` (local executor) maps run
-    ids to the live child processes so the caller can forward Ctrl-C."""
+    why) or ``interrupted`` (Ctrl-C: ``stop`` was set or the sweep's stop file appeared; the child got
+    one SIGINT and saved a checkpoint)."""
     if read_metrics(task.run_dir, task.max_steps) is not None:
         _write_state(task, status="done", error=None)
         return {"run_id": task.run_id, "status": "skipped", "attempts": 0, "error": None}
+    stop_file = stop_requested(Path(task.sweep_dir))
+
+    def should_stop() -> bool:
+        return (stop is not None and stop.is_set()) or stop_file.exists()
+
     state = read_state(task.state_file)
     attempts = state.get("attempts", 0) if state.get("invocation") == task.invocation else 0
     env = dict(os.environ, OMP_NUM_THREADS=str(task.threads), MKL_NUM_THREADS=str(task.threads),
@@ -164,8 +181,8 @@ def run_point(task: RunTask, stop: Optional[threading.Event] = None,
         env["CUDA_VISIBLE_DEVICES"] = task.gpu
     error = None
     while attempts <= task.retries:
-        if stop is not None and stop.is_set():
-            _write_state(task, status="interrupted")
+        if should_stop():
+            _write_state(task, status="interrupted", pid=None)
             return {"run_id": task.run_id, "status": "interrupted", "attempts": attempts, "error": None}
         attempts += 1
         run_dir = task.run_dir
@@ -183,28 +200,14 @@ def run_point(task: RunTask, stop: Optional[threading.Event] = None,
                                     cwd=task.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                     preexec_fn=_parent_death_signal if sys.platform == "linux" else None)
-            if children is not None:
-                children[task.run_id] = proc
             _write_state(task, status="running", attempts=attempts, invocation=task.invocation,
                          host=socket.gethostname(), worker=os.getpid(), pid=proc.pid, started=time.time(),
                          how=how)
-            try:
-                code = _wait(proc)
-            except KeyboardInterrupt:  # Ray's cancel (or Ctrl-C in this process): checkpoint and stop
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=600)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                _write_state(task, status="interrupted", pid=None)
-                raise
-            finally:
-                if children is not None:
-                    children.pop(task.run_id, None)
+            code, interrupted = _wait(proc, should_stop)
         if code == 0 and read_metrics(run_dir, task.max_steps) is not None:
             _write_state(task, status="done", pid=None, error=None, finished=time.time())
             return {"run_id": task.run_id, "status": "done", "attempts": attempts, "error": None}
-        if code == INTERRUPTED and stop is not None and stop.is_set():
+        if interrupted:
             _write_state(task, status="interrupted", pid=None)
             return {"run_id": task.run_id, "status": "interrupted", "attempts": attempts, "error": None}
         why = f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
