@@ -121,7 +121,7 @@ def test_ray_grid_survives_a_killed_run(tmp_path, ray_cluster, write_spec, kill_
 @pytest.mark.slow
 def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(tmp_path, ray_cluster, write_spec,
                                                                         running_with_checkpoint):
-    spec = write_spec({"loss.s3im.weight": [0, 1]}, seeds=[0], steps=300)
+    spec = write_spec({"loss.s3im.weight": [0, 1]}, seeds=[0], steps=2000)  # long enough to be caught
     out = tmp_path / "out"
     sweep = _sweep_process(spec, out, ray_cluster, cpus_per_run=2)  # one run at a time
     deadline = time.monotonic() + 240
