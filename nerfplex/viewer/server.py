@@ -351,52 +351,64 @@ class Viewer:
         return False
 
     def _send_frame(self, view: _BrowserView, version: int, long_side: int, priority: bool) -> bool:
-        """Render the view's camera at ``long_side`` and send it; False when the camera moved meanwhile."""
+        """Render the view's camera at ``long_side`` and send it; False when the camera moved meanwhile.
+        All torch work (rendering and making the picture) runs inside slices, i.e. in the training thread
+        while training runs: a second thread's OpenMP team would slow training down."""
         wxyz, position, fov_y, aspect = view.camera
         if self.output == "s3im":
             batch = self.last_batch
             if batch is None:
                 return True
-            picture = s3im_picture(batch["rgb"], batch["target"], self.run.config.loss.s3im)
+            config = self.run.config.loss.s3im
+            picture = self.time_share.run_slice(lambda: s3im_picture(batch["rgb"], batch["target"], config),
+                                                priority)
         else:
             width, height = image_size(aspect, long_side)
             camera = browser_camera(wxyz, position, fov_y, width, height)
-            image = self._render_progressively(camera, view, version, priority)
-            if image is None:
+            picture = self._render_progressively(camera, view, version, priority)
+            if picture is None:
                 return False
-            picture = output_picture(self.output, image.rgb, image.depth, image.opacity, image.normals, camera)
         view.client.scene.set_background_image(picture, format="jpeg", jpeg_quality=90)
         self.frames_sent += 1
         return True
 
     def _render_progressively(self, camera: Cameras, view: _BrowserView, version: int,
-                              priority: bool) -> Optional[RenderedView]:
-        """Render ``camera`` in row bands, one slice of the time share each (a priority frame: one slice)."""
-        bands, row = [], 0
+                              priority: bool) -> Optional[np.ndarray]:
+        """Render ``camera`` in row bands, one slice of the time share each (a priority frame: one slice);
+        the last slice also makes the picture. None when the camera moved meanwhile."""
+        bands: list[RenderedView] = []
+        row, picture = 0, None
         while row < camera.height:
             if view.version != version and not priority or self._stop.is_set():
                 return None
             budget = self.time_share.slice_budget(self.config.slice_seconds)
             rows = camera.height if priority else max(1, int(budget * self._rays_per_second / camera.width))
             band = row_band(camera, row, rows)
+
+            def work(band=band, last=row + band.height >= camera.height):
+                start = time.perf_counter()
+                bands.append(self.render(band))
+                seconds = time.perf_counter() - start
+                return seconds, (self._picture(bands, camera) if last else None)
+
             try:
-                image, seconds = self.time_share.run_slice(
-                    lambda: self._timed_render(band), priority,
+                seconds, picture = self.time_share.run_slice(
+                    work, priority,
                     cancelled=None if priority else lambda: view.version != version or self._stop.is_set())
             except SliceCancelled:
                 return None
-            bands.append(image)
             rate = band.width * band.height / max(seconds, 1e-4)
             self._rays_per_second = 0.5 * self._rays_per_second + 0.5 * rate
             row += band.height
+        return picture
+
+    def _picture(self, bands: list[RenderedView], camera: Cameras) -> np.ndarray:
+        """The selected output's picture of a frame rendered in ``bands``."""
         normals = [b.normals for b in bands]
-        return RenderedView(torch.cat([b.rgb for b in bands]), torch.cat([b.depth for b in bands]),
+        image = RenderedView(torch.cat([b.rgb for b in bands]), torch.cat([b.depth for b in bands]),
                              torch.cat([b.opacity for b in bands]),
                              None if normals[0] is None else torch.cat(normals))
-
-    def _timed_render(self, camera: Cameras) -> tuple[RenderedView, float]:
-        start = time.perf_counter()
-        return self.render(camera), time.perf_counter() - start
+        return output_picture(self.output, image.rgb, image.depth, image.opacity, image.normals, camera)
 
     def render(self, camera: Cameras) -> RenderedView:
         """Render a one-camera image with the run's settings: eval mode, no gradients, the global random
