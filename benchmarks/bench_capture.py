@@ -79,8 +79,8 @@ def save_pictures(trainer: Trainer, prefix: Path, index: int) -> dict:
     depth_png = write_png(prefix.with_name(prefix.name + "_depth.png"),
                           depth_image(view.depth, view.opacity, low, max(high, low + 1e-3)))
     pixels = split.cameras.width * split.cameras.height
-    return {"view": split.names[index], "heldout_png": str(side.relative_to(REPO)),
-            "depth_png": str(depth_png.relative_to(REPO)), "depth_range": [low, high],
+    return {"view": split.names[index], "heldout_png": str(side), "depth_png": str(depth_png),
+            "depth_range": [low, high],
             "render_seconds": seconds, "render_rays_per_second": pixels / seconds}
 
 
@@ -94,6 +94,7 @@ def main() -> int:
                         help="prefix of the PNGs (<prefix>_heldout.png, <prefix>_depth.png)")
     parser.add_argument("--view", type=int, default=0, help="held-out view for the pictures")
     args = parser.parse_args()
+    args.images = args.images.resolve()
     overrides = [f"data.path={args.data}", *args.set]
     config = apply_overrides(load_config(args.config), overrides)
     before = cpu_times()

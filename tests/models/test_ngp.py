@@ -141,3 +141,36 @@ def test_config_values_are_checked():
         config_from_dict({"model": {"method": "ngp", "ngp": {"render_step_size": 0}}})
     with pytest.raises(NerfplexError, match="log2_hashmap_size"):
         config_from_dict({"model": {"method": "ngp", "ngp": {"grid": {"log2_hashmap_size": 40}}}})
+
+
+def test_foreground_box_from_the_scene_box_or_the_cameras():
+    from nerfplex.models.ngp import foreground_box
+
+    box = torch.tensor([[-48.0] * 3, [48.0] * 3])
+    torch.testing.assert_close(foreground_box(box, "scene_box", 6, None), box / 32)
+    cameras = torch.tensor([[3.0, -1.0, 2.0], [-1.0, 4.5, 0.5]])
+    torch.testing.assert_close(foreground_box(box, "cameras", 5, cameras), torch.tensor([[-4.5] * 3, [4.5] * 3]))
+    small = torch.tensor([[-1.5] * 3, [1.5] * 3])  # lego: the cameras' cube is cut to the scene box
+    torch.testing.assert_close(foreground_box(small, "cameras", 5, cameras), small)
+    with pytest.raises(Exception, match="cameras"):
+        foreground_box(box, "cameras", 5, None)
+
+
+def test_unbounded_options_render_the_background_within_the_sample_bound():
+    """Cascades + contraction + cone angle: rays run far past the finest box, the field sees contracted
+    points (inside [-2, 2]^3), samples stay within the renderer's bound, and the result is finite."""
+    model = NGP(NGPConfig(grid=SMALL_GRID, occupancy_resolution=8, render_step_size=0.05, backend="torch",
+                          sampler="torch", occupancy_levels=4, contraction="inf", cone_angle=1 / 64,
+                          foreground="cameras"), BOX * 10, camera_origins=torch.tensor([[2.0, 0.0, 0.0]]))
+    torch.testing.assert_close(model.grid.aabbs[0], torch.tensor([-2.0, -2, -2, 2, 2, 2]))
+    torch.testing.assert_close(model.grid.outer_aabb, torch.tensor([[-16.0] * 3, [16.0] * 3]))
+    seen = []
+    original = model.field.density
+    model.field.density = lambda p: seen.append(p.abs().max()) or original(p)
+    model.eval()
+    rays = RayBundle.with_bounds(torch.zeros(8, 3), torch.nn.functional.normalize(torch.randn(8, 3), dim=-1),
+                                 0.1, 100.0)
+    out = model.get_outputs(rays, torch.ones(8, 3))
+    assert torch.isfinite(out["rgb"]).all() and 1.0 < float(max(seen)) < 2.0  # beyond the finest box
+    bound = model.max_samples_per_ray(rays)
+    assert 0 < float(out["num_samples"].max()) <= bound < 300  # a constant 0.05 step: up to ~550
