@@ -104,7 +104,12 @@ def _write_state(task: RunTask, **values) -> dict:
     return state
 
 
-def _parent_death_signal() -> None:  # runs in the child before exec (Linux): die with the worker
+def _child_setup() -> None:
+    """Runs in the training process before exec (Linux): SIGINT / SIGTERM delivered and handled even when
+    the parent blocks or ignores them (Ray's worker threads block them, and a mask is inherited), and
+    SIGTERM when the parent dies, so no trainer outlives its sweep."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         import ctypes
 
@@ -199,7 +204,7 @@ def run_point(task: RunTask, stop: Optional[threading.Event] = None) -> dict:
             proc = subprocess.Popen([task.python, "-m", "nerfplex.cli.main", "train", *command],
                                     cwd=task.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
-                                    preexec_fn=_parent_death_signal if sys.platform == "linux" else None)
+                                    preexec_fn=_child_setup if sys.platform == "linux" else None)
             _write_state(task, status="running", attempts=attempts, invocation=task.invocation,
                          host=socket.gethostname(), worker=os.getpid(), pid=proc.pid, started=time.time(),
                          how=how)
