@@ -52,8 +52,8 @@ def ray_cluster():
         patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
         import ray  # after the environment: Ray reads its settings when first imported
 
-        context = ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
         try:
+            context = ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
             assert context.address_info["node_ip_address"] == "127.0.0.1"
             yield context.address_info["gcs_address"]
         finally:
