@@ -125,7 +125,7 @@ def test_trains_in_the_trainer_and_exports_a_surface(tiny_scene, tiny_config, tm
 
 def test_config_checks():
     from nerfplex.errors import NerfplexError
-    with pytest.raises(NerfplexError, match="hash_grid.d_hidden and hash_grid.n_layers"):
+    with pytest.raises(NerfplexError, match=r"hash_grid.n_layers = 0 is invalid.*--model.neus.hash-grid.n-layers"):
         NeuS(_config(hash_grid=HashSDFConfig(grid=GRID, n_layers=0)), BOX)
     # The frequency MLP's skip check does not apply to the hash-grid network.
     NeuS(_config(sdf_network=SDFNetworkConfig(d_hidden=8, d_out=9)), BOX)
