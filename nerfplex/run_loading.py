@@ -11,7 +11,7 @@ import torch
 from nerfplex.config import ExperimentConfig, load_config
 from nerfplex.data.loading import load_scene
 from nerfplex.data.scene import SceneData
-from nerfplex.engine.checkpoint import latest_checkpoint, load_checkpoint
+from nerfplex.engine.checkpoint import check_matches, latest_checkpoint, load_checkpoint, load_model_weights
 from nerfplex.errors import NerfplexError
 from nerfplex.models.base import Model
 from nerfplex.models.registry import build_model
@@ -44,9 +44,12 @@ def load_run(config_path: Path, checkpoint: Optional[Path] = None) -> LoadedRun:
         raise NerfplexError(f"no checkpoint in {run_dir / 'checkpoints'}: the run saved none yet. Train "
                             f"longer (or resume it) first.")
     state = load_checkpoint(Path(checkpoint))
+    fix = (f"Pass a checkpoint of this run (from {run_dir / 'checkpoints'}) or the config.yaml of the run "
+           f"that wrote {checkpoint}.")
+    check_matches(state.get("meta"), config, Path(checkpoint), fix)  # before the data is loaded
     scene = load_scene(config.data)
     torch.manual_seed(config.trainer.seed)
     model = build_model(config.model, scene)
-    model.load_state_dict(state["model"])
+    load_model_weights(model, state, Path(checkpoint), fix)
     model.eval()
     return LoadedRun(run_dir, config, scene, model, int(state["step"]), Path(checkpoint))
