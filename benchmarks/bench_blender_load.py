@@ -46,37 +46,46 @@ def _measure(data: str, factor: int, repeats: int) -> dict:
         scene = load_blender(Path(data), downscale=factor)
         times.append(time.perf_counter() - start)
         peak = _peak_rss_mib()
-        nbytes = sum(t.numel() * t.element_size() for s in (scene.train, scene.test)
-                       for t in (s.rgb, s.alpha) if t is not None)
+        nbytes = sum(
+            t.numel() * t.element_size() for s in (scene.train, scene.test) for t in (s.rgb, s.alpha) if t is not None
+        )
         summary = {
             "downscale": factor,
-            "train_images": len(scene.train), "test_images": len(scene.test),
-            "width": scene.train.cameras.width, "height": scene.train.cameras.height,
+            "train_images": len(scene.train),
+            "test_images": len(scene.test),
+            "width": scene.train.cameras.width,
+            "height": scene.train.cameras.height,
             "has_alpha": scene.train.alpha is not None,
             "tensor_mib": round(nbytes / 2**20, 1),
         }
         del scene
-    summary.update({
-        "first_load_s": round(times[0], 3), "best_load_s": round(min(times), 3),
-        "load_s": [round(t, 3) for t in times],
-        "rss_before_load_mib": round(baseline, 1), "peak_rss_mib": round(peak, 1),
-    })
+    summary.update(
+        {
+            "first_load_s": round(times[0], 3),
+            "best_load_s": round(min(times), 3),
+            "load_s": [round(t, 3) for t in times],
+            "rss_before_load_mib": round(baseline, 1),
+            "peak_rss_mib": round(peak, 1),
+        }
+    )
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"dataset folder (default: {DEFAULT_DATA})")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"dataset folder (default: {DEFAULT_DATA})")
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
     if not args.data.is_dir():
-        print(f"error: dataset folder {args.data} not found. Pass --data PATH to a NeRF-synthetic scene "
-              f"(e.g. lego, with transforms_train.json); the default is ../shared/data/lego relative to "
-              f"the repository root.", file=sys.stderr)
+        print(
+            f"error: dataset folder {args.data} not found. Pass --data PATH to a NeRF-synthetic scene "
+            f"(e.g. lego, with transforms_train.json); the default is ../shared/data/lego relative to "
+            f"the repository root.",
+            file=sys.stderr,
+        )
         return 2
 
     ctx = mp.get_context("spawn")
@@ -89,15 +98,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: loading {args.data} at downscale {factor} failed: {exc}", file=sys.stderr)
                 return 2
         results.append(result)
-        print(f"downscale {factor}: {result['train_images']} train + {result['test_images']} test images "
-              f"at {result['width']}x{result['height']}, first load {result['first_load_s']:.3f} s, "
-              f"best {result['best_load_s']:.3f} s, peak RSS {result['peak_rss_mib']:.0f} MiB "
-              f"(before loading {result['rss_before_load_mib']:.0f} MiB)")
+        print(
+            f"downscale {factor}: {result['train_images']} train + {result['test_images']} test images "
+            f"at {result['width']}x{result['height']}, first load {result['first_load_s']:.3f} s, "
+            f"best {result['best_load_s']:.3f} s, peak RSS {result['peak_rss_mib']:.0f} MiB "
+            f"(before loading {result['rss_before_load_mib']:.0f} MiB)"
+        )
 
     report = {
         "data": str(args.data.resolve()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -67,21 +67,39 @@ def save_pictures(trainer: Trainer, prefix: Path, index: int) -> dict:
     split, scene = trainer.scene.test, trainer.scene
     trainer.model.eval()
     start = time.perf_counter()
-    view = render_view(trainer.model, split.cameras, index, scene.near, scene.far, background, cfg.render_chunk,
-                       trainer.aabb, max_samples=cfg.render_max_samples)
+    view = render_view(
+        trainer.model,
+        split.cameras,
+        index,
+        scene.near,
+        scene.far,
+        background,
+        cfg.render_chunk,
+        trainer.aabb,
+        max_samples=cfg.render_max_samples,
+    )
     seconds = time.perf_counter() - start
     photo = split.composite(background, index)
     side = write_png(prefix.with_name(prefix.name + "_heldout.png"), torch.cat([view.rgb.clamp(0, 1), photo], 1))
     # depth colour-mapped over the 2nd..98th percentile of the rendered depths (the scene spans decades)
     depth = view.depth[view.opacity > 0.5]
-    low, high = (float(torch.quantile(depth, 0.02)), float(torch.quantile(depth, 0.98))) if depth.numel() \
+    low, high = (
+        (float(torch.quantile(depth, 0.02)), float(torch.quantile(depth, 0.98)))
+        if depth.numel()
         else (scene.near, scene.far)
-    depth_png = write_png(prefix.with_name(prefix.name + "_depth.png"),
-                          depth_image(view.depth, view.opacity, low, max(high, low + 1e-3)))
+    )
+    depth_png = write_png(
+        prefix.with_name(prefix.name + "_depth.png"), depth_image(view.depth, view.opacity, low, max(high, low + 1e-3))
+    )
     pixels = split.cameras.width * split.cameras.height
-    return {"view": split.names[index], "heldout_png": str(side), "depth_png": str(depth_png),
-            "depth_range": [low, high],
-            "render_seconds": seconds, "render_rays_per_second": pixels / seconds}
+    return {
+        "view": split.names[index],
+        "heldout_png": str(side),
+        "depth_png": str(depth_png),
+        "depth_range": [low, high],
+        "render_seconds": seconds,
+        "render_rays_per_second": pixels / seconds,
+    }
 
 
 def main() -> int:
@@ -90,8 +108,12 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "capture.yaml")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra config overrides")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "capture_fruit.json")
-    parser.add_argument("--images", type=Path, default=REPO / "docs" / "images" / "capture_fruit",
-                        help="prefix of the PNGs (<prefix>_heldout.png, <prefix>_depth.png)")
+    parser.add_argument(
+        "--images",
+        type=Path,
+        default=REPO / "docs" / "images" / "capture_fruit",
+        help="prefix of the PNGs (<prefix>_heldout.png, <prefix>_depth.png)",
+    )
     parser.add_argument("--view", type=int, default=0, help="held-out view for the pictures")
     args = parser.parse_args()
     args.images = args.images.resolve()
@@ -113,17 +135,23 @@ def main() -> int:
     result = {
         "machine": machine_info(),
         "config": str(args.config.relative_to(REPO)) if args.config.is_relative_to(REPO) else str(args.config),
-        "overrides": overrides, "scene": trainer.scene.name, "steps": config.trainer.max_steps,
-        "batch_size": config.trainer.batch_size, "image_size": [cameras.width, cameras.height],
-        "train_views": len(trainer.scene.train), "heldout_views": metrics["num_test_views"],
-        "train_seconds": metrics["train_seconds"], "wall_seconds_with_data_and_eval": wall,
+        "overrides": overrides,
+        "scene": trainer.scene.name,
+        "steps": config.trainer.max_steps,
+        "batch_size": config.trainer.batch_size,
+        "image_size": [cameras.width, cameras.height],
+        "train_views": len(trainer.scene.train),
+        "heldout_views": metrics["num_test_views"],
+        "train_seconds": metrics["train_seconds"],
+        "wall_seconds_with_data_and_eval": wall,
         "train_rays_per_second": metrics["rays_per_second"],
         "median_samples_per_ray_after_warmup": statistics.median(after_warmup) if after_warmup else None,
         "samples_per_ray_by_step": medians[::25],
         "interim_eval_seconds": eval_seconds,
         "interim_eval_fraction_of_training": eval_seconds / max(metrics["train_seconds"], 1e-9),
         "final_eval_seconds": history[-1]["render_seconds"],
-        "heldout_psnr": metrics["psnr"], "heldout_ssim": metrics["ssim"],
+        "heldout_psnr": metrics["psnr"],
+        "heldout_ssim": metrics["ssim"],
         "eval_history": history,
         "full_view": pictures,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

@@ -65,14 +65,23 @@ def bench_encoding(device: torch.device, points: int, repeats: int, autocast: bo
         out.float().sum().backward()
 
     seconds = _time(run, device, repeats)
-    return {"points": points, "seconds_fwd_bwd": seconds, "points_per_second": points / seconds,
-            "autocast_bf16": autocast}
+    return {
+        "points": points,
+        "seconds_fwd_bwd": seconds,
+        "points_per_second": points / seconds,
+        "autocast_bf16": autocast,
+    }
 
 
 def bench_training(device: torch.device, steps: int, mixed_precision: bool) -> dict:
-    config = apply_overrides(load_config(REPO / "configs" / "ngp_demo.yaml"),
-                             [f"trainer.device={device.type}", "trainer.progress_bar=false",
-                              f"trainer.mixed_precision={str(mixed_precision).lower()}"])
+    config = apply_overrides(
+        load_config(REPO / "configs" / "ngp_demo.yaml"),
+        [
+            f"trainer.device={device.type}",
+            "trainer.progress_bar=false",
+            f"trainer.mixed_precision={str(mixed_precision).lower()}",
+        ],
+    )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(config, Path(run_dir))
         for _ in range(16):  # warm-up, including the first grid updates
@@ -83,11 +92,17 @@ def bench_training(device: torch.device, steps: int, mixed_precision: bool) -> d
             values = trainer.train_step()
         _sync(device)
         seconds = time.perf_counter() - start
-    return {"steps": steps, "batch_size": config.trainer.batch_size, "seconds": seconds,
-            "steps_per_second": steps / seconds, "rays_per_second": steps * config.trainer.batch_size / seconds,
-            "mixed_precision": mixed_precision, "train_psnr_last": float(values["train/psnr"]),
-            "backend": trainer.model.field.backend,
-            "sampler": "nerfacc" if trainer.model.uses_nerfacc(device) else "torch"}
+    return {
+        "steps": steps,
+        "batch_size": config.trainer.batch_size,
+        "seconds": seconds,
+        "steps_per_second": steps / seconds,
+        "rays_per_second": steps * config.trainer.batch_size / seconds,
+        "mixed_precision": mixed_precision,
+        "train_psnr_last": float(values["train/psnr"]),
+        "backend": trainer.model.field.backend,
+        "sampler": "nerfacc" if trainer.model.uses_nerfacc(device) else "torch",
+    }
 
 
 def main() -> int:
@@ -99,9 +114,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
-    result = {"machine": machine_info(), "device": str(device),
-              "encoding": [bench_encoding(device, args.points, args.repeats, False)],
-              "training": [bench_training(device, args.steps, False)]}
+    result = {
+        "machine": machine_info(),
+        "device": str(device),
+        "encoding": [bench_encoding(device, args.points, args.repeats, False)],
+        "training": [bench_training(device, args.steps, False)],
+    }
     if device.type == "cuda":
         result["encoding"].append(bench_encoding(device, args.points, args.repeats, True))
         result["encoding"].append(bench_encoding(device, args.points * 16, args.repeats, False))

@@ -36,13 +36,19 @@ STEPS = 56
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("setting", choices=["default", "keep"], help="glibc's defaults or keep freed memory")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "lego",
-                        help="NeRF-synthetic lego folder")
+    parser.add_argument(
+        "--data", type=Path, default=REPO.parent / "shared" / "data" / "lego", help="NeRF-synthetic lego folder"
+    )
     args = parser.parse_args()
     preset = PRESETS["tensorf"]
     keep = args.setting == "keep"
-    overrides = [*preset["set"], f"data.path={args.data}", "trainer.eval_every=0",
-                 "trainer.progress_bar=false", f"trainer.keep_freed_memory={str(keep).lower()}"]
+    overrides = [
+        *preset["set"],
+        f"data.path={args.data}",
+        "trainer.eval_every=0",
+        "trainer.progress_bar=false",
+        f"trainer.keep_freed_memory={str(keep).lower()}",
+    ]
     config = apply_overrides(load_config(REPO / preset["config"]), overrides)
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(config, Path(run_dir))
@@ -53,11 +59,17 @@ def main() -> int:
             times.append(time.perf_counter() - start)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result = {
-        "machine": machine_info(), "keep_freed_memory": keep, "overrides": overrides,
-        "s_per_step_0_20": sum(times[:20]) / 20, "s_per_step_20_53": sum(times[20:53]) / 33,
-        "s_per_step_53_56": sum(times[53:]) / 3, "total_s": sum(times),
-        "peak_rss_gb": usage.ru_maxrss / 2 ** 20, "system_cpu_s": usage.ru_stime,
-        "user_cpu_s": usage.ru_utime, "minor_faults": usage.ru_minflt,
+        "machine": machine_info(),
+        "keep_freed_memory": keep,
+        "overrides": overrides,
+        "s_per_step_0_20": sum(times[:20]) / 20,
+        "s_per_step_20_53": sum(times[20:53]) / 33,
+        "s_per_step_53_56": sum(times[53:]) / 3,
+        "total_s": sum(times),
+        "peak_rss_gb": usage.ru_maxrss / 2**20,
+        "system_cpu_s": usage.ru_stime,
+        "user_cpu_s": usage.ru_utime,
+        "minor_faults": usage.ru_minflt,
     }
     save_result(REPO / "benchmarks" / "results" / f"host_memory_{args.setting}.json", result)
     return 0

@@ -39,35 +39,54 @@ def _peak_rss_mib() -> float:
 
 
 def budget_run(scene, args) -> dict:
-    config = config_from_dict({
-        "data": {"kind": "blender", "downscale": args.downscale},
-        "model": {"method": "nerf"}, "optim": {"beta2": 0.999},  # the default method is TensoRF
-        "trainer": {"max_steps": args.steps, "batch_size": args.batch_size, "eval_every": 0,
-                    "checkpoint_every": args.steps, "progress_bar": True},
-    })
+    config = config_from_dict(
+        {
+            "data": {"kind": "blender", "downscale": args.downscale},
+            "model": {"method": "nerf"},
+            "optim": {"beta2": 0.999},  # the default method is TensoRF
+            "trainer": {
+                "max_steps": args.steps,
+                "batch_size": args.batch_size,
+                "eval_every": 0,
+                "checkpoint_every": args.steps,
+                "progress_bar": True,
+            },
+        }
+    )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(config, Path(run_dir), scene=scene)
         start = time.perf_counter()
         metrics = trainer.train()
         wall = time.perf_counter() - start
     return {
-        "steps": args.steps, "batch_size": args.batch_size,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
         "image_size": [scene.train.cameras.width, scene.train.cameras.height],
-        "train_seconds": metrics["train_seconds"], "wall_seconds_with_eval": wall,
+        "train_seconds": metrics["train_seconds"],
+        "wall_seconds_with_eval": wall,
         "steps_per_second": args.steps / metrics["train_seconds"],
         "rays_per_second": metrics["rays_per_second"],
-        "heldout_psnr": metrics["psnr"], "heldout_views": metrics["num_test_views"],
+        "heldout_psnr": metrics["psnr"],
+        "heldout_views": metrics["num_test_views"],
         "model": "nerf 4x128, 32 coarse + 32 fine samples, aabb-clipped rays",
     }
 
 
 def paper_step(scene, steps: int) -> dict:
-    config = config_from_dict({
-        "data": {"kind": "blender", "ray_bounds": "near_far"},
-        "model": {"method": "nerf", "nerf": {"mlp": {"num_layers": 8, "width": 256, "skip_layers": [4]},
-                           "num_coarse_samples": 64, "num_fine_samples": 128}},
-        "trainer": {"max_steps": 1000, "batch_size": 1024, "progress_bar": False},
-    })
+    config = config_from_dict(
+        {
+            "data": {"kind": "blender", "ray_bounds": "near_far"},
+            "model": {
+                "method": "nerf",
+                "nerf": {
+                    "mlp": {"num_layers": 8, "width": 256, "skip_layers": [4]},
+                    "num_coarse_samples": 64,
+                    "num_fine_samples": 128,
+                },
+            },
+            "trainer": {"max_steps": 1000, "batch_size": 1024, "progress_bar": False},
+        }
+    )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(config, Path(run_dir), scene=scene)
         trainer.train_step()  # warm-up
@@ -75,9 +94,13 @@ def paper_step(scene, steps: int) -> dict:
         for _ in range(steps):
             trainer.train_step()
         seconds = (time.perf_counter() - start) / steps
-    return {"seconds_per_step": seconds, "steps_timed": steps, "batch_size": 1024,
-            "model": "nerf 8x256 coarse + fine, 64 + 128 samples (the authors' lego config)",
-            "reference_nerf_pytorch_seconds_per_step": 11.1}
+    return {
+        "seconds_per_step": seconds,
+        "steps_timed": steps,
+        "batch_size": 1024,
+        "model": "nerf 8x256 coarse + fine, 64 + 128 samples (the authors' lego config)",
+        "reference_nerf_pytorch_seconds_per_step": 11.1,
+    }
 
 
 def main() -> int:
@@ -90,8 +113,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "nerf_lego.json")
     args = parser.parse_args()
     if not (args.data / "transforms_train.json").is_file():
-        print(f"error: no lego data at {args.data}; pass --data PATH/TO/lego (NeRF-synthetic layout).",
-              file=sys.stderr)
+        print(f"error: no lego data at {args.data}; pass --data PATH/TO/lego (NeRF-synthetic layout).", file=sys.stderr)
         return 2
     before = cpu_times()
     result = {"machine": machine_info()}

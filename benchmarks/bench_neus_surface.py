@@ -36,8 +36,12 @@ from nerfplex.eval.surface_evaluation import extract_and_score  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scene", choices=["object", "bunny"], help="which surface to recover")
-    parser.add_argument("--mesh", type=Path, default=REPO.parent / "shared" / "data" / "meshes" / "bunny.obj",
-                        help="mesh rendered for the bunny scene")
+    parser.add_argument(
+        "--mesh",
+        type=Path,
+        default=REPO.parent / "shared" / "data" / "meshes" / "bunny.obj",
+        help="mesh rendered for the bunny scene",
+    )
     parser.add_argument("--resolution", type=int, default=256, help="marching-cubes resolution")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     args = parser.parse_args()
@@ -49,8 +53,7 @@ def main() -> int:
                 print(f"error: no mesh at {args.mesh}; pass --mesh PATH.", file=sys.stderr)
                 return 2
             data = Path(work) / "bunny"
-            make_scene(MakeSceneArgs(out=data, mesh=args.mesh, resolution=64, num_train_views=100,
-                                     num_test_views=20))
+            make_scene(MakeSceneArgs(out=data, mesh=args.mesh, resolution=64, num_train_views=100, num_test_views=20))
             overrides = ["data.kind=blender", f"data.path={data}", "data.max_test_views=10", *overrides]
         config = apply_overrides(load_config(REPO / "configs" / "neus_demo.yaml"), overrides)
         start = time.perf_counter()
@@ -60,12 +63,19 @@ def main() -> int:
         trainer.model.eval()
         _, surface = extract_and_score(trainer.model, trainer.scene, args.resolution)
     result = {
-        "machine": machine_info(), "scene": args.scene, "config": "configs/neus_demo.yaml",
-        "overrides": overrides, "steps": config.trainer.max_steps, "batch_size": config.trainer.batch_size,
-        "train_seconds": metrics["train_seconds"], "wall_seconds_train_and_eval": wall,
-        "heldout_psnr": metrics["psnr"], "heldout_ssim": metrics["ssim"],
+        "machine": machine_info(),
+        "scene": args.scene,
+        "config": "configs/neus_demo.yaml",
+        "overrides": overrides,
+        "steps": config.trainer.max_steps,
+        "batch_size": config.trainer.batch_size,
+        "train_seconds": metrics["train_seconds"],
+        "wall_seconds_train_and_eval": wall,
+        "heldout_psnr": metrics["psnr"],
+        "heldout_ssim": metrics["ssim"],
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "surface": surface, "cpu_steal_fraction": steal_fraction(before, cpu_times()),
+        "surface": surface,
+        "cpu_steal_fraction": steal_fraction(before, cpu_times()),
     }
     save_result(REPO / "benchmarks" / "results" / f"neus_surface_{args.scene}.json", result)
     return 0

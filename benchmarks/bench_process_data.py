@@ -35,11 +35,19 @@ from nerfplex.data.colmap_model import read_model  # noqa: E402
 
 GL_TO_CV = np.diag([1.0, -1.0, -1.0])
 
-NGP_PRESET = ["data.downscale=4", "trainer.max_steps=600", "trainer.batch_size=1024",
-              "model.ngp.schedule_steps=600", "model.ngp.occupancy_resolution=32",
-              "model.ngp.occupancy_warmup_steps=128", "model.ngp.grid.n_levels=8",
-              "model.ngp.grid.log2_hashmap_size=16", "model.ngp.grid.per_level_scale=1.4859942891369484",
-              "trainer.train_background=white", "trainer.eval_background=white"]
+NGP_PRESET = [
+    "data.downscale=4",
+    "trainer.max_steps=600",
+    "trainer.batch_size=1024",
+    "model.ngp.schedule_steps=600",
+    "model.ngp.occupancy_resolution=32",
+    "model.ngp.occupancy_warmup_steps=128",
+    "model.ngp.grid.n_levels=8",
+    "model.ngp.grid.log2_hashmap_size=16",
+    "model.ngp.grid.per_level_scale=1.4859942891369484",
+    "trainer.train_background=white",
+    "trainer.eval_background=white",
+]
 """benchmarks/bench_lego_backbone.py's CPU ngp preset (lego at 100 x 100, 1024 rays x 600 steps); the
 marching step 0.02 of lego's [-1.5, 1.5]^3 box is scaled to the scene's box."""
 
@@ -70,8 +78,12 @@ def run_process_data(photos: Path, out: Path, **options) -> dict:
 def errors_against(scene_dir: Path, truth: dict[str, np.ndarray]) -> dict:
     names, c2w = recovered_cameras(scene_dir)
     errors = pose_errors(c2w, np.stack([truth[n] for n in names]))
-    return {**errors.summary(), "rotation_deg": errors.rotation_deg.tolist(),
-            "position_pct": errors.position_pct.tolist(), "names": names}
+    return {
+        **errors.summary(),
+        "rotation_deg": errors.rotation_deg.tolist(),
+        "position_pct": errors.position_pct.tolist(),
+        "names": names,
+    }
 
 
 # ----------------------------------------------------------------------------------------------- lego
@@ -112,8 +124,10 @@ def lego_frame_scenes(rec_dir: Path, out: Path, truth: dict[str, np.ndarray]) ->
     focal = float(truth["__focal__"])
     lens = {k: transforms[k] for k in ("fl_x", "fl_y", "cx", "cy", "k1", "k2", "p1", "p2", "k3") if k in transforms}
     block = {"near": 2.0, "far": 6.0, "aabb": [[-1.5] * 3, [1.5] * 3]}
-    for label, poses, intrinsics in (("recovered", mapped, lens),
-                                     ("true", true, {"fl_x": focal, "fl_y": focal, "cx": width / 2, "cy": height / 2})):
+    for label, poses, intrinsics in (
+        ("recovered", mapped, lens),
+        ("true", true, {"fl_x": focal, "fl_y": focal, "cx": width / 2, "cy": height / 2}),
+    ):
         folder = out / label
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(rec_dir / "images", folder / "images")
@@ -145,15 +159,27 @@ def _train_in_process(scene: Path, steps: int, kind: str) -> dict:
 
     aabb = load_scene(DataConfig(kind=kind, path=scene)).aabb.numpy()
     step = 0.02 * float(np.linalg.norm(aabb[1] - aabb[0])) / (3.0 * math.sqrt(3.0))  # 0.02 in lego's box
-    overrides = [*NGP_PRESET, f"data.kind={kind}", f"data.path={scene}", f"model.ngp.render_step_size={step}",
-                 f"trainer.max_steps={steps}", f"model.ngp.schedule_steps={steps}", "trainer.eval_every=0"]
+    overrides = [
+        *NGP_PRESET,
+        f"data.kind={kind}",
+        f"data.path={scene}",
+        f"model.ngp.render_step_size={step}",
+        f"trainer.max_steps={steps}",
+        f"model.ngp.schedule_steps={steps}",
+        "trainer.eval_every=0",
+    ]
     config = apply_overrides(load_config(REPO / "configs" / "ngp_lego.yaml"), overrides)
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
         metrics = Trainer(config, Path(run_dir)).train()
-    return {"overrides": overrides, "heldout_psnr": metrics["psnr"], "heldout_ssim": metrics.get("ssim"),
-            "heldout_views": metrics["num_test_views"], "train_seconds": metrics["train_seconds"],
-            "wall_seconds": time.perf_counter() - start}
+    return {
+        "overrides": overrides,
+        "heldout_psnr": metrics["psnr"],
+        "heldout_ssim": metrics.get("ssim"),
+        "heldout_views": metrics["num_test_views"],
+        "train_seconds": metrics["train_seconds"],
+        "wall_seconds": time.perf_counter() - start,
+    }
 
 
 def bench_lego(args) -> dict:
@@ -166,11 +192,17 @@ def bench_lego(args) -> dict:
     report = run_process_data(tmp / "photos", tmp / "scene", seed=args.seed)
     report.setdefault("wall_seconds", _wall(tmp / "scene"))
     truth_poses = {k: v for k, v in truth.items() if k != "__focal__"}
-    result = {"images_given": report["images_given"], "images_registered": report["images_registered"],
-              "registered_fraction": report["images_registered"] / report["images_given"],
-              "points3D": report["points3D"], "mean_reprojection_error_px": report["mean_reprojection_error_px"],
-              "stage_seconds": report["seconds"], "process_data_wall_seconds": report["wall_seconds"],
-              "options": report["options"], "pose_errors": errors_against(tmp / "scene", truth_poses)}
+    result = {
+        "images_given": report["images_given"],
+        "images_registered": report["images_registered"],
+        "registered_fraction": report["images_registered"] / report["images_given"],
+        "points3D": report["points3D"],
+        "mean_reprojection_error_px": report["mean_reprojection_error_px"],
+        "stage_seconds": report["seconds"],
+        "process_data_wall_seconds": report["wall_seconds"],
+        "options": report["options"],
+        "pose_errors": errors_against(tmp / "scene", truth_poses),
+    }
     transforms = json.loads((tmp / "scene" / "transforms.json").read_text())
     result["focal_px"] = {"recovered": transforms["fl_x"], "true": float(truth["__focal__"])}
     if args.steps > 0:
@@ -179,11 +211,13 @@ def bench_lego(args) -> dict:
         result["training"] = {
             "backbone": "ngp, bench_lego_backbone.py's CPU preset (lego at 100x100, 1024 rays)",
             "protocol": "the registered images, split every 8th in name order, in lego's frame / box / near-far; "
-                        "recovered poses moved there by the Umeyama similarity, with the recovered intrinsics",
+            "recovered poses moved there by the Umeyama similarity, with the recovered intrinsics",
             "recovered_poses": train_ngp(tmp / "lego_frame" / "recovered", args.steps, "blender"),
-            "true_poses": train_ngp(tmp / "lego_frame" / "true", args.steps, "blender")}
-        result["training"]["psnr_gap_db"] = (result["training"]["true_poses"]["heldout_psnr"]
-                                             - result["training"]["recovered_poses"]["heldout_psnr"])
+            "true_poses": train_ngp(tmp / "lego_frame" / "true", args.steps, "blender"),
+        }
+        result["training"]["psnr_gap_db"] = (
+            result["training"]["true_poses"]["heldout_psnr"] - result["training"]["recovered_poses"]["heldout_psnr"]
+        )
         if args.loader_frame:  # the scene as `nerfplex train --data.path` loads it (normalised, point box)
             result["training"]["recovered_as_loaded"] = train_ngp(tmp / "scene", args.steps, "colmap")
     return result
@@ -202,14 +236,23 @@ def bench_fruit(args) -> dict:
         report = run_process_data(photos, Path(tmp) / "scene", seed=args.seed, camera_model=args.camera_model)
         errors = errors_against(Path(tmp) / "scene", truth)
         transforms = json.loads((Path(tmp) / "scene" / "transforms.json").read_text())
-    return {"images_given": report["images_given"], "images_registered": report["images_registered"],
-            "registered_fraction": report["images_registered"] / report["images_given"],
-            "points3D": report["points3D"], "mean_reprojection_error_px": report["mean_reprojection_error_px"],
-            "stage_seconds": report["seconds"], "process_data_wall_seconds": report["wall_seconds"],
-            "options": report["options"], "pose_errors": errors,
-            "focal_px": {"recovered": transforms["fl_x"], "reference_fl_x": meta.get("fl_x"),
-                         "reference_fl_y": meta.get("fl_y")},
-            "reference": "the capture's own transforms.json (instant-ngp colmap2nerf output: COLMAP poses)"}
+    return {
+        "images_given": report["images_given"],
+        "images_registered": report["images_registered"],
+        "registered_fraction": report["images_registered"] / report["images_given"],
+        "points3D": report["points3D"],
+        "mean_reprojection_error_px": report["mean_reprojection_error_px"],
+        "stage_seconds": report["seconds"],
+        "process_data_wall_seconds": report["wall_seconds"],
+        "options": report["options"],
+        "pose_errors": errors,
+        "focal_px": {
+            "recovered": transforms["fl_x"],
+            "reference_fl_x": meta.get("fl_x"),
+            "reference_fl_y": meta.get("fl_y"),
+        },
+        "reference": "the capture's own transforms.json (instant-ngp colmap2nerf output: COLMAP poses)",
+    }
 
 
 def _wall(scene: Path) -> float | None:
@@ -227,12 +270,22 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None, help="lego folder / fruit capture folder")
     parser.add_argument("--steps", type=int, default=600, help="lego: ngp training steps per run (0: no training)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--camera-model", default="SIMPLE_RADIAL",
-                        help="fruit: process-data's --camera-model (the capture's own poses used OPENCV)")
-    parser.add_argument("--loader-frame", action="store_true",
-                        help="lego: also train on the scene as the COLMAP reader loads it (normalised frame)")
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nerfplex-bench-process-data",
-                        help="lego: kept work folder (a re-run resumes); fruit: where its temporary scene goes")
+    parser.add_argument(
+        "--camera-model",
+        default="SIMPLE_RADIAL",
+        help="fruit: process-data's --camera-model (the capture's own poses used OPENCV)",
+    )
+    parser.add_argument(
+        "--loader-frame",
+        action="store_true",
+        help="lego: also train on the scene as the COLMAP reader loads it (normalised frame)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "nerfplex-bench-process-data",
+        help="lego: kept work folder (a re-run resumes); fruit: where its temporary scene goes",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     shared = REPO.parent / "shared" / "data"
@@ -240,8 +293,13 @@ def main() -> int:
     args.data = args.data or (shared / "lego" if args.scene == "lego" else shared / "captures" / "fruit")
     before = cpu_times()
     result = bench_lego(args) if args.scene == "lego" else bench_fruit(args)
-    result = {"machine": machine_info(), "scene": args.scene, "data": str(args.data), **result,
-              "cpu_steal_fraction": steal_fraction(before, cpu_times())}
+    result = {
+        "machine": machine_info(),
+        "scene": args.scene,
+        "data": str(args.data),
+        **result,
+        "cpu_steal_fraction": steal_fraction(before, cpu_times()),
+    }
     suffix = "" if args.camera_model == "SIMPLE_RADIAL" else f"_{args.camera_model.lower()}"
     save_result(args.out or REPO / "benchmarks" / "results" / f"process_data_{args.scene}{suffix}.json", result)
     print(json.dumps({k: v for k, v in result.items() if k not in ("machine",)}, indent=1, default=str)[:3000])

@@ -59,8 +59,12 @@ def time_loss(batch: int, repeats: int, device: str) -> dict:
 def time_steps(scene, batch: int, steps: int, device: str) -> dict:
     result = {}
     for weight in (0.0, 1.0):
-        config = config_from_dict({"loss": {"s3im": {"weight": weight}},
-                                   "trainer": {"batch_size": batch, "device": device, "progress_bar": False}})
+        config = config_from_dict(
+            {
+                "loss": {"s3im": {"weight": weight}},
+                "trainer": {"batch_size": batch, "device": device, "progress_bar": False},
+            }
+        )
         with tempfile.TemporaryDirectory() as run_dir:
             trainer = Trainer(config, Path(run_dir), scene=scene)
             trainer.train_step()
@@ -89,8 +93,10 @@ def main() -> int:
     before = cpu_times()
     result = {"machine": machine_info(), "batch_size": args.batch_size}
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
-        result[device] = {"loss": time_loss(args.batch_size, args.repeats, device),
-                          "step": time_steps(scene, args.batch_size, args.steps, device)}
+        result[device] = {
+            "loss": time_loss(args.batch_size, args.repeats, device),
+            "step": time_steps(scene, args.batch_size, args.steps, device),
+        }
     result["cpu_steal_fraction"] = steal_fraction(before, cpu_times())
     save_result(args.out, result)
     return 0

@@ -93,7 +93,7 @@ def _steps_per_second(scene, start: int, steps: int, rounds: int, tmp: Path) -> 
         runs[mode] = {"trainer": trainer, "viewer": viewer, "view": view, "seconds": 0.0, "steps": 0}
     per_round = max(1, steps // rounds)
     for _ in range(rounds):
-        for mode, run in runs.items():
+        for run in runs.values():
             trainer, viewer, view = run["trainer"], run["viewer"], run["view"]
             if view is not None:
                 viewer.views[0] = view
@@ -109,8 +109,12 @@ def _steps_per_second(scene, start: int, steps: int, rounds: int, tmp: Path) -> 
                 time.sleep(0.5)
     results = []
     for mode, run in runs.items():
-        result = {"mode": mode, "steps": run["steps"], "seconds": run["seconds"],
-                  "steps_per_second": run["steps"] / run["seconds"]}
+        result = {
+            "mode": mode,
+            "steps": run["steps"],
+            "seconds": run["seconds"],
+            "steps_per_second": run["steps"] / run["seconds"],
+        }
         if run["viewer"] is not None:
             result["frames_sent"] = run["viewer"].frames_sent
             result["render_seconds"] = run["viewer"].time_share.render_seconds
@@ -126,6 +130,7 @@ def _move(view: _BrowserView, scene, angle: float) -> None:
     c, s = math.cos(angle), math.sin(angle)
     turn = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
     from nerfplex.viewer.frames import quaternion_to_rotation, rotation_to_quaternion
+
     rotation = turn @ quaternion_to_rotation(wxyz)
     view.camera = (rotation_to_quaternion(rotation), centre + turn @ (position - centre), fov_y, aspect)
     view.moved_at = time.monotonic()
@@ -150,11 +155,13 @@ def _latency(viewer: Viewer, view: _BrowserView, scene, moves: int, pause: float
 
 def _training_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
     import threading
+
     config = _config(tmp)
     trainer = Trainer(config, tmp / "latency", scene=scene)
     trainer.train(until_step=start)
     viewer = attach_viewer(trainer, ViewerConfig(port=_port(), keep_open=False))
     view = _browser(viewer, scene)
+
     def train():
         try:
             trainer.train()
@@ -176,8 +183,9 @@ def _view_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
     trainer = Trainer(config, tmp / "view", scene=scene)
     trainer.train(until_step=start)
     trainer.model.eval()
-    viewer = Viewer(ViewedRun(trainer.model, scene, config, tmp / "view", trainer.step),
-                    ViewerConfig(port=_port(), keep_open=False))
+    viewer = Viewer(
+        ViewedRun(trainer.model, scene, config, tmp / "view", trainer.step), ViewerConfig(port=_port(), keep_open=False)
+    )
     view = _browser(viewer, scene)
     try:
         return _latency(viewer, view, scene, moves, pause=1.0)
@@ -205,8 +213,11 @@ def main(argv=None) -> int:
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.python_version()}",
         "scene": "demo (TensoRF, procedural object 64x64, batch 1024)",
         "steps": f"{args.start}..{args.start + args.steps} in {args.rounds} turns per run",
-        "defaults": {"render_share": ViewerConfig().render_share, "moving_resolution": ViewerConfig().moving_resolution,
-                     "max_resolution": ViewerConfig().max_resolution},
+        "defaults": {
+            "render_share": ViewerConfig().render_share,
+            "moving_resolution": ViewerConfig().moving_resolution,
+            "max_resolution": ViewerConfig().max_resolution,
+        },
         "runs": runs,
         "viewer_no_browser_slowdown_percent": 100 * (1 - runs[1]["steps_per_second"] / plain),
         "browser_still_fraction_of_plain": runs[2]["steps_per_second"] / plain,

@@ -31,9 +31,13 @@ def steal_fraction(before: list[int], after: list[int]) -> float | None:
 def machine_info() -> dict:
     import torch
 
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
 
 
 def save_result(path: Path, result: dict) -> None:

@@ -46,26 +46,34 @@ from nerfplex.fields.tensorf import resolution_for_voxels  # noqa: E402
 
 PRESETS = {
     "small": {  # minutes on one CPU thread
-        "steps": 300, "batch": 1024, "upsample": [60, 100, 140, 180, 220], "masks": [60, 120],
-        "set": ["data.downscale=4", "model.tensorf.n_voxel_init=32768",
-                "model.tensorf.n_voxel_final=884736"],
+        "steps": 300,
+        "batch": 1024,
+        "upsample": [60, 100, 140, 180, 220],
+        "masks": [60, 120],
+        "set": ["data.downscale=4", "model.tensorf.n_voxel_init=32768", "model.tensorf.n_voxel_final=884736"],
         "about": "lego at 100x100, 32^3 -> 96^3 voxels, 1024 rays x 300 steps",
     },
     "lego200": {  # docs/performance.md's CPU comparison: the authors' lego config, schedules / 37.5
-        "steps": 200, "batch": 4096, "upsample": [54, 81, 108, 148, 188], "masks": [54, 108],
+        "steps": 200,
+        "batch": 4096,
+        "upsample": [54, 81, 108, 148, 188],
+        "masks": [54, 108],
         "set": [],
         "about": "the authors' lego config at 400x400, 4096 rays x 200 steps, official schedule "
-                 "[53, 80, 107, 147, 187] / masks [53, 107] (iterations; ours one step later)",
+        "[53, 80, 107, 147, 187] / masks [53, 107] (iterations; ours one step later)",
     },
 }
 
 
 def load_official(path: Path):
     if not (path / "models" / "tensoRF.py").is_file():
-        raise SystemExit(f"error: no official TensoRF checkout at {path} (models/tensoRF.py missing). "
-                         "Clone https://github.com/apchenstu/TensoRF and pass --official PATH.")
+        raise SystemExit(
+            f"error: no official TensoRF checkout at {path} (models/tensoRF.py missing). "
+            "Clone https://github.com/apchenstu/TensoRF and pass --official PATH."
+        )
     sys.path.insert(0, str(path))
     from models.tensoRF import TensorVMSplit  # noqa: PLC0415
+
     return TensorVMSplit
 
 
@@ -100,37 +108,64 @@ def main() -> int:
     parser.add_argument("--official", type=Path, required=True, help="checkout of apchenstu/TensoRF")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small", help="size of the run")
     parser.add_argument("--seed", type=int, default=1, help="seed of the shared batch and jitter stream")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="stop after this many steps (a smoke test; the schedule stays the preset's)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="stop after this many steps (a smoke test; the schedule stays the preset's)",
+    )
     parser.add_argument("--no-jitter", action="store_true", help="sample both without per-ray jitter")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "lego",
-                        help="NeRF-synthetic lego folder")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="result JSON (default benchmarks/results/tensorf_lockstep_<preset>_seed<N>.json)")
+    parser.add_argument(
+        "--data", type=Path, default=REPO.parent / "shared" / "data" / "lego", help="NeRF-synthetic lego folder"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="result JSON (default benchmarks/results/tensorf_lockstep_<preset>_seed<N>.json)",
+    )
     args = parser.parse_args()
     TensorVMSplit = load_official(args.official)
     preset = PRESETS[args.preset]
     steps, batch = preset["steps"], preset["batch"]
     run_steps = min(args.steps or steps, steps)
-    overrides = [f"data.path={args.data}", *preset["set"], f"trainer.max_steps={steps}",
-                 f"trainer.batch_size={batch}", "trainer.eval_every=0", "trainer.progress_bar=false",
-                 f"model.tensorf.upsample_steps={preset['upsample']}",
-                 f"model.tensorf.alpha_mask_steps={preset['masks']}", "trainer.checkpoint_every=1000000",
-                 f"model.tensorf.perturb={'false' if args.no_jitter else 'true'}",
-                 "trainer.keep_freed_memory=false"]  # two models in one process: spare the memory
+    overrides = [
+        f"data.path={args.data}",
+        *preset["set"],
+        f"trainer.max_steps={steps}",
+        f"trainer.batch_size={batch}",
+        "trainer.eval_every=0",
+        "trainer.progress_bar=false",
+        f"model.tensorf.upsample_steps={preset['upsample']}",
+        f"model.tensorf.alpha_mask_steps={preset['masks']}",
+        "trainer.checkpoint_every=1000000",
+        f"model.tensorf.perturb={'false' if args.no_jitter else 'true'}",
+        "trainer.keep_freed_memory=false",
+    ]  # two models in one process: spare the memory
     config = apply_overrides(load_config(REPO / "configs" / "tensorf_lego.yaml"), overrides)
     tc = config.model.tensorf
     run_dir = tempfile.TemporaryDirectory()
     trainer = Trainer(config, Path(run_dir.name))
     ours = trainer.model
     with quiet():
-        off = TensorVMSplit(ours.field.aabb.clone(), ours.field.resolution, "cpu",
-                            density_n_comp=list(tc.density_ranks), appearance_n_comp=list(tc.color_ranks),
-                            app_dim=tc.color_feature_dim, near_far=[trainer.scene.near, trainer.scene.far],
-                            shadingMode="MLP_Fea", alphaMask_thres=tc.alpha_mask_threshold,
-                            density_shift=tc.density_shift, distance_scale=tc.distance_scale,
-                            view_pe=tc.view_frequencies, fea_pe=tc.feature_frequencies,
-                            featureC=tc.mlp_width, step_ratio=tc.step_ratio, fea2denseAct="softplus")
+        off = TensorVMSplit(
+            ours.field.aabb.clone(),
+            ours.field.resolution,
+            "cpu",
+            density_n_comp=list(tc.density_ranks),
+            appearance_n_comp=list(tc.color_ranks),
+            app_dim=tc.color_feature_dim,
+            near_far=[trainer.scene.near, trainer.scene.far],
+            shadingMode="MLP_Fea",
+            alphaMask_thres=tc.alpha_mask_threshold,
+            density_shift=tc.density_shift,
+            distance_scale=tc.distance_scale,
+            view_pe=tc.view_frequencies,
+            fea_pe=tc.feature_frequencies,
+            featureC=tc.mlp_width,
+            step_ratio=tc.step_ratio,
+            fea2denseAct="softplus",
+        )
     copy_into_official(ours, off)
 
     sampler = trainer.sampler
@@ -147,8 +182,15 @@ def main() -> int:
         if sampler.pool is None or not torch.equal(sampler.pool, pool):
             mine = set(sampler.pool.tolist()) if sampler.pool is not None else set(range(sampler.num_pixels))
             theirs = set(pool.tolist())
-            disagreements.append({"step": trainer.step, "ours": len(mine), "official": len(theirs),
-                                  "ours_only": len(mine - theirs), "official_only": len(theirs - mine)})
+            disagreements.append(
+                {
+                    "step": trainer.step,
+                    "ours": len(mine),
+                    "official": len(theirs),
+                    "ours_only": len(mine - theirs),
+                    "official_only": len(theirs - mine),
+                }
+            )
             sampler.pool = pool.clone()
         shared["ids"] = sampler.pool[torch.randint(pool.shape[0], (batch,), generator=generator)]
         shared["jitter"] = torch.rand((batch, 1), generator=generator)
@@ -166,8 +208,15 @@ def main() -> int:
     real_rand_like = torch.rand_like
     optimizer = torch.optim.Adam(off.get_optparam_groups(tc.lr_grid, tc.lr_network), betas=(0.9, 0.99))
     lr_factor = 0.1 ** (1 / steps)
-    voxels = torch.round(torch.exp(torch.linspace(math.log(tc.n_voxel_init), math.log(tc.n_voxel_final),
-                                                  len(preset["upsample"]) + 1))).long().tolist()[1:]
+    voxels = (
+        torch.round(
+            torch.exp(
+                torch.linspace(math.log(tc.n_voxel_init), math.log(tc.n_voxel_final), len(preset["upsample"]) + 1)
+            )
+        )
+        .long()
+        .tolist()[1:]
+    )
     reso_cur, reso_mask = list(ours.field.resolution), None
     n_samples = int(math.sqrt(sum(n * n for n in reso_cur)) / tc.step_ratio)
     l1_weight = tc.l1_weight_initial
@@ -185,7 +234,7 @@ def main() -> int:
         ids = shared["ids"]
         rays, rgbs = rays6[ids], targets[ids]
         jitter = shared["jitter"]
-        torch.rand_like = lambda x, **kw: jitter if x.shape == jitter.shape else real_rand_like(x, **kw)
+        torch.rand_like = lambda x, jitter=jitter, **kw: jitter if x.shape == jitter.shape else real_rand_like(x, **kw)
         try:
             rgb_map, _ = off(rays, white_bg=True, is_train=not args.no_jitter, N_samples=n_samples)
         finally:
@@ -200,7 +249,7 @@ def main() -> int:
         hook = step + 1  # their end-of-iteration hooks = ours before the next step
         with quiet():
             if hook in preset["masks"]:
-                if reso_cur[0] * reso_cur[1] * reso_cur[2] < 256 ** 3:
+                if reso_cur[0] * reso_cur[1] * reso_cur[2] < 256**3:
                     reso_mask = reso_cur
                 new_aabb = off.updateAlphaMask(tuple(reso_mask))
                 if hook == preset["masks"][0]:
@@ -212,40 +261,67 @@ def main() -> int:
                 reso_cur = resolution_for_voxels(voxels.pop(0), off.aabb)
                 n_samples = int(math.sqrt(sum(n * n for n in reso_cur)) / tc.step_ratio)
                 off.upsample_volume_grid(reso_cur)
-                optimizer = torch.optim.Adam(off.get_optparam_groups(tc.lr_grid, tc.lr_network),
-                                             betas=(0.9, 0.99))
+                optimizer = torch.optim.Adam(off.get_optparam_groups(tc.lr_grid, tc.lr_network), betas=(0.9, 0.99))
         seconds["official"] += time.perf_counter() - start
-        history.append({"step": step, "mse_ours": float(values["loss/rgb_mse"]),
-                        "mse_official": float(mse.detach()), "grid_ours": ours.field.resolution,
-                        "grid_official": off.gridSize.tolist()})
+        history.append(
+            {
+                "step": step,
+                "mse_ours": float(values["loss/rgb_mse"]),
+                "mse_official": float(mse.detach()),
+                "grid_ours": ours.field.resolution,
+                "grid_official": off.gridSize.tolist(),
+            }
+        )
         if step % 10 == 0 or step == run_steps - 1:
             h = history[-1]
-            print(f"step {step}: mse ours {h['mse_ours']:.6f} official {h['mse_official']:.6f}  grid ours "
-                  f"{h['grid_ours']} official {h['grid_official']}  ({seconds['ours']:.0f} s / "
-                  f"{seconds['official']:.0f} s)", flush=True)
+            print(
+                f"step {step}: mse ours {h['mse_ours']:.6f} official {h['mse_official']:.6f}  grid ours "
+                f"{h['grid_ours']} official {h['grid_official']}  ({seconds['ours']:.0f} s / "
+                f"{seconds['official']:.0f} s)",
+                flush=True,
+            )
 
     background = torch.ones(3)
     test = trainer.scene.test
-    results, _ = evaluate_split(ours, test, trainer.scene.near, trainer.scene.far, background,
-                                config.trainer.render_chunk, trainer.eval_indices, trainer.aabb)
+    results, _ = evaluate_split(
+        ours,
+        test,
+        trainer.scene.near,
+        trainer.scene.far,
+        background,
+        config.trainer.render_chunk,
+        trainer.eval_indices,
+        trainer.aabb,
+    )
     psnr_ours = [r["psnr"] for r in results]
     psnr_official = []
     with torch.no_grad():
         for index in trainer.eval_indices:
             origins, directions = test.cameras.image_rays(index)
-            chunks = [off(torch.cat([o, d], -1), white_bg=True, is_train=False, N_samples=n_samples)[0]
-                      for o, d in zip(origins.split(4096), directions.split(4096))]
+            chunks = [
+                off(torch.cat([o, d], -1), white_bg=True, is_train=False, N_samples=n_samples)[0]
+                for o, d in zip(origins.split(4096), directions.split(4096))
+            ]
             error = torch.cat(chunks).clamp(0, 1) - test.composite(background, index).reshape(-1, 3)
             psnr_official.append(float(-10 * torch.log10(error.pow(2).mean())))
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     result = {
-        "machine": machine_info(), "preset": args.preset, "about": preset["about"], "seed": args.seed,
-        "jitter": not args.no_jitter, "official_checkout": str(args.official), "steps": run_steps,
-        "heldout_psnr_ours": mean(psnr_ours), "heldout_psnr_official": mean(psnr_official),
+        "machine": machine_info(),
+        "preset": args.preset,
+        "about": preset["about"],
+        "seed": args.seed,
+        "jitter": not args.no_jitter,
+        "official_checkout": str(args.official),
+        "steps": run_steps,
+        "heldout_psnr_ours": mean(psnr_ours),
+        "heldout_psnr_official": mean(psnr_official),
         "heldout_psnr_difference": mean(psnr_ours) - mean(psnr_official),
-        "per_view_ours": psnr_ours, "per_view_official": psnr_official,
-        "seconds_in_loop": seconds, "pool_disagreements": disagreements,
-        "final_grid_ours": ours.field.resolution, "final_grid_official": off.gridSize.tolist(),
+        "per_view_ours": psnr_ours,
+        "per_view_official": psnr_official,
+        "seconds_in_loop": seconds,
+        "pool_disagreements": disagreements,
+        "final_grid_ours": ours.field.resolution,
+        "final_grid_official": off.gridSize.tolist(),
         "history": history,
     }
     out = args.out or REPO / "benchmarks" / "results" / f"tensorf_lockstep_{args.preset}_seed{args.seed}.json"

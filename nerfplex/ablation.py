@@ -37,10 +37,14 @@ def summary_rows(results: list[dict]) -> list[dict]:
         group = [r for r in results if r["weight"] == weight]
         psnrs = [r["psnr"] for r in group]
         ssims = [r["ssim"] for r in group if r["ssim"] is not None]
-        row = {"weight": weight, "seeds": len(group), "psnr_mean": statistics.fmean(psnrs),
-               "psnr_std": statistics.pstdev(psnrs),
-               "ssim_mean": statistics.fmean(ssims) if ssims else None,
-               "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in group)}
+        row = {
+            "weight": weight,
+            "seeds": len(group),
+            "psnr_mean": statistics.fmean(psnrs),
+            "psnr_std": statistics.pstdev(psnrs),
+            "ssim_mean": statistics.fmean(ssims) if ssims else None,
+            "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in group),
+        }
         for key in ("chamfer_rel", "fscore"):  # present when the ablation scored geometry
             values = [r[key] for r in group if r.get(key) is not None]
             row[f"{key}_mean"] = statistics.fmean(values) if values else None
@@ -55,8 +59,16 @@ def summary_rows(results: list[dict]) -> list[dict]:
 def write_tables(results: list[dict], out_dir: Path) -> None:
     """``results.csv`` (one line per run) and ``summary.md`` (one line per weight)."""
     geometry = any("chamfer_rel" in r for r in results)
-    fields = ["weight", "seed", "psnr", "ssim", *(["chamfer_rel", "fscore"] if geometry else []),
-              "train_seconds", "steps", "run_dir"]
+    fields = [
+        "weight",
+        "seed",
+        "psnr",
+        "ssim",
+        *(["chamfer_rel", "fscore"] if geometry else []),
+        "train_seconds",
+        "steps",
+        "run_dir",
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
@@ -67,14 +79,18 @@ def write_tables(results: list[dict], out_dir: Path) -> None:
         return "n/a" if value is None else f"{value:.{digits}f}"
 
     extra = " Chamfer-L1 / diagonal | F-score |" if geometry else ""
-    lines = ["| S3IM weight λ | seeds | held-out PSNR (dB) | Δ PSNR vs λ=0 | SSIM |" + extra + " train s |",
-             "|---:|---:|---:|---:|---:|" + ("---:|---:|" if geometry else "") + "---:|"]
+    lines = [
+        "| S3IM weight λ | seeds | held-out PSNR (dB) | Δ PSNR vs λ=0 | SSIM |" + extra + " train s |",
+        "|---:|---:|---:|---:|---:|" + ("---:|---:|" if geometry else "") + "---:|",
+    ]
     for row in summary_rows(results):
         delta = row["delta_psnr_vs_mse_only"]
-        shape = (f" {fmt(row['chamfer_rel_mean'], 4)} | {fmt(row['fscore_mean'], 3)} |" if geometry else "")
-        lines.append(f"| {row['weight']:g} | {row['seeds']} | {row['psnr_mean']:.2f} ± {row['psnr_std']:.2f}"
-                     f" | {'n/a' if delta is None else f'{delta:+.2f}'} | {fmt(row['ssim_mean'], 4)} |"
-                     f"{shape} {row['train_seconds_mean']:.0f} |")
+        shape = f" {fmt(row['chamfer_rel_mean'], 4)} | {fmt(row['fscore_mean'], 3)} |" if geometry else ""
+        lines.append(
+            f"| {row['weight']:g} | {row['seeds']} | {row['psnr_mean']:.2f} ± {row['psnr_std']:.2f}"
+            f" | {'n/a' if delta is None else f'{delta:+.2f}'} | {fmt(row['ssim_mean'], 4)} |"
+            f"{shape} {row['train_seconds_mean']:.0f} |"
+        )
     write_text_atomic(out_dir / "summary.md", "\n".join(lines) + "\n")
 
 
@@ -89,8 +105,7 @@ def plot_curves(results: list[dict], out_dir: Path) -> Path:
     for weight in sorted({r["weight"] for r in results}):
         histories = [r["history"] for r in results if r["weight"] == weight]
         steps = sorted({h["step"] for history in histories for h in history})
-        means = [statistics.fmean(h["psnr"] for history in histories for h in history if h["step"] == s)
-                 for s in steps]
+        means = [statistics.fmean(h["psnr"] for history in histories for h in history if h["step"] == s) for s in steps]
         ax.plot(steps, means, marker="o", label=f"λ = {weight:g}" + (" (MSE only)" if weight == 0 else ""))
     ax.set_xlabel("training step")
     ax.set_ylabel("held-out PSNR (dB)")

@@ -48,25 +48,42 @@ class Cameras:
     def __len__(self) -> int:
         return self.c2w.shape[0]
 
-    def __getitem__(self, idx) -> "Cameras":
+    def __getitem__(self, idx) -> Cameras:
         idx = torch.as_tensor(idx).reshape(-1)
-        return Cameras(self.c2w[idx], self.fx[idx], self.fy[idx], self.cx[idx], self.cy[idx],
-                       self.width, self.height, None if self.distortion is None else self.distortion[idx],
-                       self.ndc)
+        return Cameras(
+            self.c2w[idx],
+            self.fx[idx],
+            self.fy[idx],
+            self.cx[idx],
+            self.cy[idx],
+            self.width,
+            self.height,
+            None if self.distortion is None else self.distortion[idx],
+            self.ndc,
+        )
 
-    def to(self, device) -> "Cameras":
-        return Cameras(self.c2w.to(device), self.fx.to(device), self.fy.to(device),
-                       self.cx.to(device), self.cy.to(device), self.width, self.height,
-                       None if self.distortion is None else self.distortion.to(device), self.ndc)
+    def to(self, device) -> Cameras:
+        return Cameras(
+            self.c2w.to(device),
+            self.fx.to(device),
+            self.fy.to(device),
+            self.cx.to(device),
+            self.cy.to(device),
+            self.width,
+            self.height,
+            None if self.distortion is None else self.distortion.to(device),
+            self.ndc,
+        )
 
-    def scaled(self, factor: float) -> "Cameras":
+    def scaled(self, factor: float) -> Cameras:
         """The same cameras for images resized by ``factor`` (e.g. 0.5 halves each side).
 
         Distortion acts on normalised coordinates, so its coefficients do not change."""
         width, height = round(self.width * factor), round(self.height * factor)
         sx, sy = width / self.width, height / self.height
-        return Cameras(self.c2w, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height,
-                       self.distortion, self.ndc)
+        return Cameras(
+            self.c2w, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height, self.distortion, self.ndc
+        )
 
     def generate_rays(self, cam_idx: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Rays through pixel centres (undistorted first when the cameras have ``distortion``).
@@ -94,8 +111,9 @@ class Cameras:
     def image_rays(self, index: int) -> tuple[Tensor, Tensor]:
         """All rays of one camera, row-major: origins and directions ``[H * W, 3]``."""
         device = self.c2w.device
-        y, x = torch.meshgrid(torch.arange(self.height, device=device),
-                              torch.arange(self.width, device=device), indexing="ij")
+        y, x = torch.meshgrid(
+            torch.arange(self.height, device=device), torch.arange(self.width, device=device), indexing="ij"
+        )
         cam_idx = torch.full((self.height * self.width,), index, dtype=torch.long, device=device)
         return self.generate_rays(cam_idx, x.reshape(-1), y.reshape(-1))
 
@@ -138,16 +156,15 @@ class RayBundle:
     def __len__(self) -> int:
         return self.origins.shape[0]
 
-    def __getitem__(self, sl) -> "RayBundle":
+    def __getitem__(self, sl) -> RayBundle:
         return RayBundle(self.origins[sl], self.directions[sl], self.near[sl], self.far[sl])
 
-    def clipped_to_aabb(self, aabb: Tensor) -> "RayBundle":
+    def clipped_to_aabb(self, aabb: Tensor) -> RayBundle:
         """Tighten ``near`` / ``far`` to where each ray is inside the box ``aabb [2, 3]`` (slab test).
 
         Rays that miss the box get ``far == near``: they hold nothing and models skip them.
         """
-        inv = 1.0 / torch.where(self.directions.abs() < 1e-9, torch.full_like(self.directions, 1e-9),
-                                self.directions)
+        inv = 1.0 / torch.where(self.directions.abs() < 1e-9, torch.full_like(self.directions, 1e-9), self.directions)
         t0 = (aabb[0].to(self.origins) - self.origins) * inv
         t1 = (aabb[1].to(self.origins) - self.origins) * inv
         t_enter = torch.minimum(t0, t1).amax(dim=-1, keepdim=True)
@@ -157,7 +174,7 @@ class RayBundle:
         return RayBundle(self.origins, self.directions, near, torch.maximum(far, near))
 
     @staticmethod
-    def with_bounds(origins: Tensor, directions: Tensor, near: float, far: float) -> "RayBundle":
+    def with_bounds(origins: Tensor, directions: Tensor, near: float, far: float) -> RayBundle:
         """Rays with the same ``near`` / ``far`` for every ray."""
         ones = origins.new_ones(origins.shape[0], 1)
         return RayBundle(origins, directions, ones * near, ones * far)

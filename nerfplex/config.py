@@ -36,10 +36,17 @@ DEMO_METHOD = "tensorf"
 """The built-in demo's method."""
 
 DEMO_SETTINGS: dict[str, dict] = {
-    "tensorf": {"n_voxel_init": 64**3 + 4, "n_voxel_final": 128**3 + 4,
-                "upsample_steps": [150, 200, 250, 325, 400], "alpha_mask_steps": [150, 300]},
-    "nerf": {"mlp": {"num_layers": 4, "width": 128, "skip_layers": [2]},
-             "num_coarse_samples": 32, "num_fine_samples": 32},
+    "tensorf": {
+        "n_voxel_init": 64**3 + 4,
+        "n_voxel_final": 128**3 + 4,
+        "upsample_steps": [150, 200, 250, 325, 400],
+        "alpha_mask_steps": [150, 300],
+    },
+    "nerf": {
+        "mlp": {"num_layers": 4, "width": 128, "skip_layers": [2]},
+        "num_coarse_samples": 32,
+        "num_fine_samples": 32,
+    },
 }
 """Where the built-in defaults differ from a method's own (its authors'): the CPU demo, TensoRF (VM) with
 64³ -> 128³ voxels and the authors' schedule compressed to 700 steps, and the CPU-sized vanilla NeRF of
@@ -94,8 +101,11 @@ def experiment_config_class(method: str) -> type[ExperimentConfig]:
     :func:`as_experiment_config`."""
     section = model_config_class(method)
     return dataclasses.make_dataclass(
-        "ExperimentConfig", [("model", section, field(default_factory=lambda: default_model(method)))],
-        bases=(ExperimentConfig,), namespace={"__doc__": ExperimentConfig.__doc__, "__module__": __name__})
+        "ExperimentConfig",
+        [("model", section, field(default_factory=lambda: default_model(method)))],
+        bases=(ExperimentConfig,),
+        namespace={"__doc__": ExperimentConfig.__doc__, "__module__": __name__},
+    )
 
 
 def as_experiment_config(config: ExperimentConfig) -> ExperimentConfig:
@@ -133,12 +143,16 @@ def _check_sections(model: object, method: str) -> None:
     """A section of another method under ``model`` is a mistake worth its own message."""
     if not isinstance(model, dict):
         return
-    other = next((key for key in model if key not in ("method", method) and key.isidentifier()
-                  and key in available_methods()), None)
+    other = next(
+        (key for key in model if key not in ("method", method) and key.isidentifier() and key in available_methods()),
+        None,
+    )
     if other is not None:
-        raise NerfplexError(f"config model.{other}: this config trains '{method}' (model.method), and a config "
-                            f"holds only its method's section. Remove model.{other}, or set model.method: "
-                            f"{other} to train that method.")
+        raise NerfplexError(
+            f"config model.{other}: this config trains '{method}' (model.method), and a config "
+            f"holds only its method's section. Remove model.{other}, or set model.method: "
+            f"{other} to train that method."
+        )
 
 
 def load_config(path: Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
@@ -164,7 +178,8 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         raise NerfplexError(
             f"config loss.s3im: trainer.batch_size {config.trainer.batch_size} x repeat {s3im.repeat} "
             f"makes a {s3im.patch_height}x{width} virtual image, smaller than the {s3im.kernel_size}x"
-            f"{s3im.kernel_size} window. Raise trainer.batch_size or lower loss.s3im.patch_height.")
+            f"{s3im.kernel_size} window. Raise trainer.batch_size or lower loss.s3im.patch_height."
+        )
     return config
 
 
@@ -175,8 +190,10 @@ _OWN_RATES = {
     "ngp": "--model.ngp.learning-rate",
 }
 """Methods whose parameter groups all have their own initial rates, so ``optim.lr`` would be ignored."""
-_OWN_SCHEDULES = {"neus": "--model.neus.warm-up-end / --model.neus.end-iter / --model.neus.learning-rate-alpha",
-                  "ngp": "--model.ngp.lr-warmup-steps / --model.ngp.schedule-steps / --model.ngp.lr-gamma"}
+_OWN_SCHEDULES = {
+    "neus": "--model.neus.warm-up-end / --model.neus.end-iter / --model.neus.learning-rate-alpha",
+    "ngp": "--model.ngp.lr-warmup-steps / --model.ngp.schedule-steps / --model.ngp.lr-gamma",
+}
 """Methods with their own learning-rate schedule, so ``optim.final_factor`` / ``optim.decay_steps`` would
 be ignored."""
 
@@ -184,20 +201,44 @@ be ignored."""
 def _cross_checks(config: ExperimentConfig) -> list[tuple[str, bool, str]]:
     """Checks that involve more than one section, or the run folder's name."""
     name = config.experiment_name
-    checks = [("experiment_name", bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
-               and not Path(name).is_absolute() and "\0" not in name,
-               "a plain folder name (no '/', not '.' or '..'): runs go to OUTPUT_DIR/EXPERIMENT_NAME/")]
+    checks = [
+        (
+            "experiment_name",
+            bool(name)
+            and "/" not in name
+            and "\\" not in name
+            and name not in (".", "..")
+            and not Path(name).is_absolute()
+            and "\0" not in name,
+            "a plain folder name (no '/', not '.' or '..'): runs go to OUTPUT_DIR/EXPERIMENT_NAME/",
+        )
+    ]
     method, default = config.model.method, OptimConfig()
     if method in _OWN_RATES:
-        checks.append(("optim.lr", config.optim.lr == default.lr,
-                       f"left at its default {default.lr:g}: model.method {method} sets its own rates "
-                       f"(use {_OWN_RATES[method]})"))
+        checks.append(
+            (
+                "optim.lr",
+                config.optim.lr == default.lr,
+                f"left at its default {default.lr:g}: model.method {method} sets its own rates "
+                f"(use {_OWN_RATES[method]})",
+            )
+        )
     if method in _OWN_SCHEDULES:
         for key in ("final_factor", "decay_steps"):
-            checks.append((f"optim.{key}", getattr(config.optim, key) == getattr(default, key),
-                           f"left at its default {getattr(default, key)!r}: model.method {method} has its own "
-                           f"schedule (use {_OWN_SCHEDULES[method]})"))
+            checks.append(
+                (
+                    f"optim.{key}",
+                    getattr(config.optim, key) == getattr(default, key),
+                    f"left at its default {getattr(default, key)!r}: model.method {method} has its own "
+                    f"schedule (use {_OWN_SCHEDULES[method]})",
+                )
+            )
     if config.model.method == "dvgo" and config.model.dvgo.contracted:
-        checks.append(("data.ray_bounds", config.data.ray_bounds == "near_far",
-                       "near_far with model.dvgo.contracted (rays must reach the background)"))
+        checks.append(
+            (
+                "data.ray_bounds",
+                config.data.ray_bounds == "near_far",
+                "near_far with model.dvgo.contracted (rays must reach the background)",
+            )
+        )
     return checks

@@ -42,8 +42,11 @@ def within(obj: Any, name: str, low: float, high: float, closed_high: bool = Tru
 
 def increasing_steps(obj: Any, name: str, first: int = 0) -> Check:
     steps = list(_get(obj, name))
-    return (name, steps == sorted(set(steps)) and min(steps, default=first) >= first,
-            f"strictly increasing steps, none below {first}")
+    return (
+        name,
+        steps == sorted(set(steps)) and min(steps, default=first) >= first,
+        f"strictly increasing steps, none below {first}",
+    )
 
 
 def voxel_bound(obj: Any, name: str, limit: int, need_bytes: float) -> Check:
@@ -52,9 +55,12 @@ def voxel_bound(obj: Any, name: str, limit: int, need_bytes: float) -> Check:
     value = _number(obj, name)
     need = need_bytes / 2**30
     root = round(limit ** (1 / 3))
-    return (name, 0 < value <= limit,
-            f"a positive voxel count of at most {limit:,} ({root}^3); {value:,} voxels would take about "
-            f"{need:,.1f} GiB for the grid and its optimiser state")
+    return (
+        name,
+        0 < value <= limit,
+        f"a positive voxel count of at most {limit:,} ({root}^3); {value:,} voxels would take about "
+        f"{need:,.1f} GiB for the grid and its optimiser state",
+    )
 
 
 def _number(obj: Any, name: str) -> float:
@@ -83,8 +89,9 @@ def collect(config: Any, prefix: str = "") -> Iterator[tuple[str, bool, str]]:
         key = f"{prefix}{field.name}"
         if dataclasses.is_dataclass(value):
             yield from collect(value, f"{key}.")
-        elif isinstance(value, float) or (isinstance(value, (list, tuple)) and
-                                          any(isinstance(v, float) for v in value)):
+        elif isinstance(value, float) or (
+            isinstance(value, (list, tuple)) and any(isinstance(v, float) for v in value)
+        ):
             values = value if isinstance(value, (list, tuple)) else [value]
             yield key, all(math.isfinite(v) for v in values if isinstance(v, float)), "a finite number"
     checks = getattr(config, "checks", None)
@@ -99,8 +106,10 @@ def run_checks(config: Any, prefix: str = "", extra: Iterable[Check] = ()) -> No
     for key, ok, expected in [*collect(config, prefix), *extra]:
         if not ok:
             try:
-                value = _get(config, key[len(prefix):]) if key.startswith(prefix) else None
+                value = _get(config, key[len(prefix) :]) if key.startswith(prefix) else None
             except AttributeError:
                 value = None
-            raise NerfplexError(f"config {key} = {value!r} is invalid: it must be {expected}. Set it with "
-                                f"{flag(key)} (or in the YAML file).")
+            raise NerfplexError(
+                f"config {key} = {value!r} is invalid: it must be {expected}. Set it with "
+                f"{flag(key)} (or in the YAML file)."
+            )

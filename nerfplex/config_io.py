@@ -43,7 +43,8 @@ def from_dict(cls: type, data: Any, *, base: Any = None, key: str = "") -> Any:
         where = f" in section '{key}'" if key else ""
         raise NerfplexError(
             f"unknown config key '{_join(key, unknown[0])}'{where}. Valid keys here: "
-            f"{', '.join(sorted(names))}. Fix the spelling or remove the key.")
+            f"{', '.join(sorted(names))}. Fix the spelling or remove the key."
+        )
     updates = {}
     for name, value in data.items():
         updates[name] = _convert(hints[name], value, getattr(base, name), _join(key, name))
@@ -102,8 +103,7 @@ def _convert_scalar(tp: Any, value: Any, key: str) -> Any:
     if tp not in ok:
         raise TypeError(f"config {key}: unsupported field type {tp}")
     if not ok[tp]:
-        raise NerfplexError(
-            f"config {key}: expected {tp.__name__}, got {value!r} ({type(value).__name__}).")
+        raise NerfplexError(f"config {key}: expected {tp.__name__}, got {value!r} ({type(value).__name__}).")
     return tp(value)
 
 
@@ -119,15 +119,18 @@ def load_yaml(path: Path) -> dict:
     """Read a YAML mapping; a missing or malformed file raises NerfplexError."""
     path = Path(path)
     if path.is_dir():
-        raise NerfplexError(f"config file {path} is a folder. Pass a YAML file, e.g. configs/demo.yaml (or "
-                            f"{path / 'config.yaml'} for a run folder).")
+        raise NerfplexError(
+            f"config file {path} is a folder. Pass a YAML file, e.g. configs/demo.yaml (or "
+            f"{path / 'config.yaml'} for a run folder)."
+        )
     if not path.is_file():
         raise NerfplexError(f"config file {path} does not exist. Check the path (e.g. configs/demo.yaml).")
     try:
         data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
     except UnicodeDecodeError as err:
-        raise NerfplexError(f"config file {path} is not UTF-8 text (byte {err.start}); save it as UTF-8 "
-                            f"YAML.") from None
+        raise NerfplexError(
+            f"config file {path} is not UTF-8 text (byte {err.start}); save it as UTF-8 YAML."
+        ) from None
     except yaml.YAMLError as err:
         raise NerfplexError(f"config file {path} is not valid YAML: {' '.join(str(err).split())}") from None
     except (OSError, RecursionError) as err:

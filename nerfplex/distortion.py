@@ -40,12 +40,12 @@ def distort(x: Tensor, y: Tensor, coeffs: Tensor) -> tuple[Tensor, Tensor]:
     r2 = x * x + y * y
     radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
     xy = x * y
-    return (x * radial + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x * x),
-            y * radial + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * xy)
+    return (x * radial + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x * x), y * radial + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * xy)
 
 
-def undistort(x_d: Tensor, y_d: Tensor, coeffs: Tensor, *, iterations: int = 20,
-              tolerance: float = 1e-12) -> tuple[Tensor, Tensor]:
+def undistort(
+    x_d: Tensor, y_d: Tensor, coeffs: Tensor, *, iterations: int = 20, tolerance: float = 1e-12
+) -> tuple[Tensor, Tensor]:
     """Undistorted normalised coordinates: the ``(x, y)`` with ``distort(x, y) == (x_d, y_d)``.
 
     Newton's method from ``(x_d, y_d)``, in float64, every point at once; it stops early once every

@@ -94,9 +94,11 @@ def staged_directory(final: Path, replace: bool = False) -> Iterator[Path]:
         old = final.with_name(f".{final.name}.old-{token}")
         if final.exists() or final.is_symlink():
             if not final.is_dir() or (any(final.iterdir()) and not replace):
-                raise NerfplexError(f"{final} already exists and is not an empty folder; nerfplex does not "
-                                    f"overwrite it. Choose another output path (or pass --overwrite when "
-                                    f"the command offers it and the folder is one nerfplex wrote).")
+                raise NerfplexError(
+                    f"{final} already exists and is not an empty folder; nerfplex does not "
+                    f"overwrite it. Choose another output path (or pass --overwrite when "
+                    f"the command offers it and the folder is one nerfplex wrote)."
+                )
             os.replace(final, old)
         os.replace(staging, final)
         shutil.rmtree(old, ignore_errors=True)
@@ -152,16 +154,21 @@ def check_output_folder(final: Path, overwrite: bool, flag: str = "--output") ->
     final = Path(final)
     check_can_create(final)
     if final.is_symlink() or (final.exists() and not final.is_dir()):
-        raise NerfplexError(f"{flag} {final} is an existing file, not a folder; nerfplex does not replace "
-                            f"it. Pass a new folder path.")
+        raise NerfplexError(
+            f"{flag} {final} is an existing file, not a folder; nerfplex does not replace it. Pass a new folder path."
+        )
     if not final.exists() or not any(final.iterdir()):
         return False
     if not written_by_nerfplex(final):
-        raise NerfplexError(f"{flag} {final} is a non-empty folder that nerfplex did not write (no "
-                            f"{OUTPUT_MARKER} in it); nerfplex never replaces it. Pass a new folder path.")
+        raise NerfplexError(
+            f"{flag} {final} is a non-empty folder that nerfplex did not write (no "
+            f"{OUTPUT_MARKER} in it); nerfplex never replaces it. Pass a new folder path."
+        )
     if not overwrite:
-        raise NerfplexError(f"{flag} {final} already exists; pass --overwrite to replace it (it is a "
-                            f"folder nerfplex wrote) or choose another folder.")
+        raise NerfplexError(
+            f"{flag} {final} already exists; pass --overwrite to replace it (it is a "
+            f"folder nerfplex wrote) or choose another folder."
+        )
     return True
 
 
@@ -195,11 +202,15 @@ def os_error_message(err: OSError, path: Path) -> str:
     import errno
 
     if err.errno == errno.ENOSPC or err.errno == errno.EDQUOT:
-        return (f"the disk holding {path} is full ({err.strerror}). Free some space (or choose another "
-                f"--output-dir / --output) and run again.")
+        return (
+            f"the disk holding {path} is full ({err.strerror}). Free some space (or choose another "
+            f"--output-dir / --output) and run again."
+        )
     if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return (f"cannot write {path}: {err.strerror}. Choose a folder you can write to (--output-dir / "
-                f"--output) or fix its permissions.")
+        return (
+            f"cannot write {path}: {err.strerror}. Choose a folder you can write to (--output-dir / "
+            f"--output) or fix its permissions."
+        )
     return f"cannot write {path}: {err.strerror or err}. Check the folder and the disk, then run again."
 
 
@@ -238,6 +249,8 @@ def check_free_space(folder: Path, need_bytes: int, what: str) -> None:
         folder = folder.parent
     free = shutil.disk_usage(folder).free
     if free < need_bytes:
-        raise NerfplexError(f"the disk holding {folder} has {free / 2**20:.1f} MiB free, less than the "
-                            f"{need_bytes / 2**20:.1f} MiB {what} needs. Free some space or choose another "
-                            f"--output-dir.")
+        raise NerfplexError(
+            f"the disk holding {folder} has {free / 2**20:.1f} MiB free, less than the "
+            f"{need_bytes / 2**20:.1f} MiB {what} needs. Free some space or choose another "
+            f"--output-dir."
+        )

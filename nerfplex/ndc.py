@@ -50,10 +50,13 @@ def ndc_rays(origins: Tensor, directions: Tensor, space: NDCSpace) -> tuple[Tens
     o = o + t_near[:, None] * d
     ox, oy, oz = o.unbind(-1)
     dx, dy, dz = d.unbind(-1)
-    ndc_o = torch.stack([-ox / (space.half_width * oz), -oy / (space.half_height * oz),
-                         1.0 + 2.0 * space.near / oz], dim=-1)
-    ndc_d = torch.stack([-(dx / dz - ox / oz) / space.half_width, -(dy / dz - oy / oz) / space.half_height,
-                         -2.0 * space.near / oz], dim=-1)
+    ndc_o = torch.stack(
+        [-ox / (space.half_width * oz), -oy / (space.half_height * oz), 1.0 + 2.0 * space.near / oz], dim=-1
+    )
+    ndc_d = torch.stack(
+        [-(dx / dz - ox / oz) / space.half_width, -(dy / dz - oy / oz) / space.half_height, -2.0 * space.near / oz],
+        dim=-1,
+    )
     length = ndc_d.norm(dim=-1, keepdim=True)
     dtype = origins.dtype
     return ndc_o.to(dtype), (ndc_d / length).to(dtype), length.to(dtype)
@@ -62,5 +65,4 @@ def ndc_rays(origins: Tensor, directions: Tensor, space: NDCSpace) -> tuple[Tens
 def ndc_points(points: Tensor, space: NDCSpace) -> Tensor:
     """World points ``[P, 3]`` (``z < 0``) -> their NDC positions ``[P, 3]``."""
     x, y, z = points.unbind(-1)
-    return torch.stack([-x / (space.half_width * z), -y / (space.half_height * z), 1.0 + 2.0 * space.near / z],
-                       dim=-1)
+    return torch.stack([-x / (space.half_width * z), -y / (space.half_height * z), 1.0 + 2.0 * space.near / z], dim=-1)

@@ -35,17 +35,22 @@ def load_run(config_path: Path, checkpoint: Optional[Path] = None) -> LoadedRun:
     if config_path.is_dir():
         config_path = config_path / "config.yaml"
     if not config_path.is_file():
-        raise NerfplexError(f"{config_path} does not exist. Pass the config.yaml of a run folder, e.g. "
-                            f"--load-config outputs/demo/20260101-120000/config.yaml.")
+        raise NerfplexError(
+            f"{config_path} does not exist. Pass the config.yaml of a run folder, e.g. "
+            f"--load-config outputs/demo/20260101-120000/config.yaml."
+        )
     run_dir = config_path.parent
     config = load_config(config_path)
     checkpoint = checkpoint or latest_checkpoint(run_dir)
     if checkpoint is None:
-        raise NerfplexError(f"no checkpoint in {run_dir / 'checkpoints'}: the run saved none yet. Train "
-                            f"longer (or resume it) first.")
+        raise NerfplexError(
+            f"no checkpoint in {run_dir / 'checkpoints'}: the run saved none yet. Train longer (or resume it) first."
+        )
     state = load_checkpoint(Path(checkpoint))
-    fix = (f"Pass a checkpoint of this run (from {run_dir / 'checkpoints'}) or the config.yaml of the run "
-           f"that wrote {checkpoint}.")
+    fix = (
+        f"Pass a checkpoint of this run (from {run_dir / 'checkpoints'}) or the config.yaml of the run "
+        f"that wrote {checkpoint}."
+    )
     check_matches(state.get("meta"), config, Path(checkpoint), fix)  # before the data is loaded
     scene = load_scene(config.data)
     torch.manual_seed(config.trainer.seed)

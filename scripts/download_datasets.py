@@ -57,27 +57,36 @@ ARCHIVES: dict[str, Archive] = {
     "replica": Archive(
         "https://s3.eu-central-1.amazonaws.com/avg-projects/monosdf/data/Replica.tar",
         "Replica scan1..scan8 (room0-2, office0-4), MonoSDF's 384x384 preprocessing with monocular cues; "
-        "the archive the S3IM authors' prepare_data.sh downloads", "data.kind monosdf"),
+        "the archive the S3IM authors' prepare_data.sh downloads",
+        "data.kind monosdf",
+    ),
     "tnt_advanced": Archive(
         "https://s3.eu-central-1.amazonaws.com/avg-projects/monosdf/data/tnt_advanced.tar",
-        "Tanks and Temples advanced scan1..scan4, MonoSDF's preprocessing", "data.kind monosdf"),
+        "Tanks and Temples advanced scan1..scan4, MonoSDF's preprocessing",
+        "data.kind monosdf",
+    ),
     "nsvf_tanks_and_temples": Archive(
         "https://dl.fbaipublicfiles.com/nsvf/dataset/TanksAndTemple.zip",
-        "Tanks and Temples (Barn, Caterpillar, Family, Ignatius, Truck) in NSVF's layout, as DVGO and "
-        "TensoRF read it", "data.kind nsvf"),
+        "Tanks and Temples (Barn, Caterpillar, Family, Ignatius, Truck) in NSVF's layout, as DVGO and TensoRF read it",
+        "data.kind nsvf",
+    ),
     "dtu_idr": Archive(
         "https://www.dropbox.com/s/ujmakiaiekdl6sh/DTU.zip?dl=1",
         "DTU scans in IDR's layout (image/, mask/, cameras.npz), the download of IDR's data script",
-        "data.kind dtu", md5="b1ad1eff5c4a4f99ae4d3503e976dafb",
-        checksum_source="MD5 published by the pynif3d library for this URL (class DTUMVSIDR)"),
+        "data.kind dtu",
+        md5="b1ad1eff5c4a4f99ae4d3503e976dafb",
+        checksum_source="MD5 published by the pynif3d library for this URL (class DTUMVSIDR)",
+    ),
     "dtu_points": Archive(
         "http://roboimagedata2.compute.dtu.dk/data/MVS/Points.zip",
         "DTU's reference STL point clouds (Points/stl/stlNNN_total.ply) for the Chamfer protocol",
-        "nerfplex.geometry.geometry_protocols"),
+        "nerfplex.geometry.geometry_protocols",
+    ),
     "dtu_sampleset": Archive(
         "http://roboimagedata2.compute.dtu.dk/data/MVS/SampleSet.zip",
         "DTU's sample set with the observation masks (ObsMask/) of the Chamfer protocol",
-        "nerfplex.geometry.geometry_protocols"),
+        "nerfplex.geometry.geometry_protocols",
+    ),
 }
 
 
@@ -89,8 +98,9 @@ class DownloadError(Exception):
 def _progress(done: int, total: Optional[int], start: float, name: str) -> None:
     rate = done / max(time.monotonic() - start, 1e-6) / 1e6
     if total:
-        sys.stderr.write(f"\r{name}: {done / 1e6:9.1f} / {total / 1e6:.1f} MB ({100 * done / total:5.1f}%) "
-                         f"{rate:6.1f} MB/s")
+        sys.stderr.write(
+            f"\r{name}: {done / 1e6:9.1f} / {total / 1e6:.1f} MB ({100 * done / total:5.1f}%) {rate:6.1f} MB/s"
+        )
     else:
         sys.stderr.write(f"\r{name}: {done / 1e6:9.1f} MB {rate:6.1f} MB/s")
     sys.stderr.flush()
@@ -122,8 +132,10 @@ def fetch(url: str, part: Path, *, resume: bool = True, quiet: bool = False, tim
                 try:
                     chunk = response.read(CHUNK)
                 except (OSError, urllib.error.URLError) as exc:
-                    raise DownloadError(f"download of {url} broke off after {done} bytes ({exc}); run the "
-                                        f"same command again to resume it") from None
+                    raise DownloadError(
+                        f"download of {url} broke off after {done} bytes ({exc}); run the "
+                        f"same command again to resume it"
+                    ) from None
                 if not chunk:
                     break
                 out.write(chunk)
@@ -133,8 +145,9 @@ def fetch(url: str, part: Path, *, resume: bool = True, quiet: bool = False, tim
     if not quiet:
         sys.stderr.write("\n")
     if total is not None and done != total:
-        raise DownloadError(f"download of {url} ended after {done} of {total} bytes; run the same command "
-                            f"again to resume it")
+        raise DownloadError(
+            f"download of {url} ended after {done} of {total} bytes; run the same command again to resume it"
+        )
 
 
 def digest(path: Path, algorithm: str) -> str:
@@ -152,8 +165,10 @@ def verify(part: Path, expected: dict[str, str], quiet: bool = False) -> str:
         got = sha256 if algorithm == "sha256" else digest(part, algorithm)
         if got.lower() != want.lower():
             part.unlink()
-            raise DownloadError(f"{algorithm} mismatch for {part.name}: expected {want}, got {got}. The file "
-                                f"was deleted; the download was corrupt or the archive changed upstream.")
+            raise DownloadError(
+                f"{algorithm} mismatch for {part.name}: expected {want}, got {got}. The file "
+                f"was deleted; the download was corrupt or the archive changed upstream."
+            )
     if not expected and not quiet:
         name = part.name[:-5] if part.name.endswith(".part") else part.name
         print(f"sha256 {sha256}  {name}: NOT verified (no published checksum; pass --sha256 to verify)")
@@ -213,9 +228,17 @@ def extract(archive: Path, dest: Path, overwrite: bool = False) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- command line
-def download(name: str, dest: Path, *, url: Optional[str] = None, sha256: Optional[str] = None,
-             keep_archive: bool = False, overwrite: bool = False, restart: bool = False,
-             quiet: bool = False) -> list[Path]:
+def download(
+    name: str,
+    dest: Path,
+    *,
+    url: Optional[str] = None,
+    sha256: Optional[str] = None,
+    keep_archive: bool = False,
+    overwrite: bool = False,
+    restart: bool = False,
+    quiet: bool = False,
+) -> list[Path]:
     """Download, verify and unpack archive ``name`` of :data:`ARCHIVES` (``url`` overrides its address,
     e.g. for a mirror) into ``dest``; returns the created top-level entries."""
     if name not in ARCHIVES:
@@ -236,8 +259,10 @@ def download(name: str, dest: Path, *, url: Optional[str] = None, sha256: Option
         try:
             verify(final, expected, quiet=quiet)
         except DownloadError:
-            raise DownloadError(f"the archive {final} kept from an earlier run does not match its checksum "
-                                f"and was deleted; run again to download it afresh") from None
+            raise DownloadError(
+                f"the archive {final} kept from an earlier run does not match its checksum "
+                f"and was deleted; run again to download it afresh"
+            ) from None
     created = extract(final, dest, overwrite=overwrite)
     if not keep_archive:
         final.unlink()
@@ -249,8 +274,9 @@ def download(name: str, dest: Path, *, url: Optional[str] = None, sha256: Option
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("name", nargs="?", help="dataset to download (see --list)")
     parser.add_argument("--list", action="store_true", help="list the datasets and exit")
     parser.add_argument("--dest", type=Path, default=Path("data"), help="where to unpack (default: data/)")
@@ -258,18 +284,25 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--url", help="download from this address instead (a mirror)")
     parser.add_argument("--keep-archive", action="store_true", help="keep DEST/.downloads/ARCHIVE")
     parser.add_argument("--overwrite", action="store_true", help="replace existing folders in DEST")
-    parser.add_argument("--restart", action="store_true",
-                        help="discard a partial download instead of resuming it")
+    parser.add_argument("--restart", action="store_true", help="discard a partial download instead of resuming it")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     if args.list or not args.name:
         for key, entry in ARCHIVES.items():
-            check = ("sha256" if entry.sha256 else "md5" if entry.md5 else "no published checksum")
+            check = "sha256" if entry.sha256 else "md5" if entry.md5 else "no published checksum"
             print(f"{key:24s} {entry.what}\n{'':24s} {entry.url}\n{'':24s} ({entry.layout}; {check})")
         return 0 if args.list else 2
     try:
-        download(args.name, args.dest, url=args.url, sha256=args.sha256, keep_archive=args.keep_archive,
-                 overwrite=args.overwrite, restart=args.restart, quiet=args.quiet)
+        download(
+            args.name,
+            args.dest,
+            url=args.url,
+            sha256=args.sha256,
+            keep_archive=args.keep_archive,
+            overwrite=args.overwrite,
+            restart=args.restart,
+            quiet=args.quiet,
+        )
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -25,8 +25,16 @@ from nerfplex.viewer.config import ViewerConfig
 from nerfplex.viewer.frames import camera_pose
 from nerfplex.viewer.training import attach_viewer
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def _port() -> int:
@@ -58,6 +66,7 @@ def main() -> None:
         thread = threading.Thread(target=lambda: _train(trainer), daemon=True)
         thread.start()
         from playwright.sync_api import sync_playwright
+
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1200, "height": 750})
@@ -78,7 +87,7 @@ def main() -> None:
                     viewer.set_helpers_visible(False)  # the pictures alone
                     page.get_by_role("combobox", name="Output").click()
                     page.get_by_role("option", name=output).click()
-                    _wait(lambda: viewer.output == output)
+                    _wait(lambda output=output: viewer.output == output)
                 time.sleep(0.5)
                 _wait(lambda: view.refined and view.shown_version == view.version)
                 time.sleep(1.5)

@@ -26,22 +26,41 @@ def _split(num: int, size: int, seed: int) -> SceneSplit:
 @pytest.fixture
 def tiny_scene() -> SceneData:
     """Random RGBA images seen from a sphere of cameras: enough to exercise training mechanics."""
-    return SceneData(_split(4, 8, 0), _split(2, 8, 1), 2.0, 6.0,
-                     torch.tensor([[-1.0] * 3, [1.0] * 3]), name="tiny")
+    return SceneData(_split(4, 8, 0), _split(2, 8, 1), 2.0, 6.0, torch.tensor([[-1.0] * 3, [1.0] * 3]), name="tiny")
 
 
 @pytest.fixture
 def tiny_config(tmp_path) -> ExperimentConfig:
     """A config that trains a 2x16 NeRF on 64-ray batches, writing under ``tmp_path``."""
-    return config_from_dict({
-        "output_dir": str(tmp_path / "outputs"),
-        "model": {"method": "nerf", "nerf": {"mlp": {"num_layers": 2, "width": 16, "skip_layers": [0],
-                                   "position_frequencies": 3, "direction_frequencies": 2},
-                           "num_coarse_samples": 8, "num_fine_samples": 8}},
-        "trainer": {"max_steps": 8, "batch_size": 64, "eval_every": 4, "log_every": 2,
-                    "checkpoint_every": 4, "render_chunk": 32, "progress_bar": False,
-                    "train_background": "random"},
-    })
+    return config_from_dict(
+        {
+            "output_dir": str(tmp_path / "outputs"),
+            "model": {
+                "method": "nerf",
+                "nerf": {
+                    "mlp": {
+                        "num_layers": 2,
+                        "width": 16,
+                        "skip_layers": [0],
+                        "position_frequencies": 3,
+                        "direction_frequencies": 2,
+                    },
+                    "num_coarse_samples": 8,
+                    "num_fine_samples": 8,
+                },
+            },
+            "trainer": {
+                "max_steps": 8,
+                "batch_size": 64,
+                "eval_every": 4,
+                "log_every": 2,
+                "checkpoint_every": 4,
+                "render_chunk": 32,
+                "progress_bar": False,
+                "train_background": "random",
+            },
+        }
+    )
 
 
 @pytest.fixture

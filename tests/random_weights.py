@@ -61,7 +61,7 @@ class _RandomViews:
         count = math.prod(shape)
         if self.offset + count > len(self.buffer):
             self.offset = (self.offset * 7 + 1) % max(1, len(self.buffer) - count)
-        view = self.buffer[self.offset:self.offset + count].view(shape)
+        view = self.buffer[self.offset : self.offset + count].view(shape)
         self.offset += count // 3 + 11
         return view
 
@@ -94,8 +94,11 @@ def _write_branch(model_type: str, cache_dir: Path, views: _RandomViews) -> None
     if model_type == "dino_vitb16":
         torch.save(_random_vit_state(16, views, False), _parent(cache_dir / DINO_BACKBONE_FILE))
         head = DINOHead(768, 2048)  # what dreamsim builds from the training checkpoint's student head
-        student = {f"module.head.{key}": views.take(value.shape).clone()
-                   for key, value in head.state_dict().items() if key.startswith("mlp.")}
+        student = {
+            f"module.head.{key}": views.take(value.shape).clone()
+            for key, value in head.state_dict().items()
+            if key.startswith("mlp.")
+        }
         student["module.head.last_layer.weight"] = views.take(torch.Size([2048, 256])).clone()
         torch.save({"student": student}, cache_dir / "dino_vitb16_pretrain.pth")
     elif model_type in ("clip_vitb16", "clip_vitb32", "open_clip_vitb16", "open_clip_vitb32"):
@@ -105,8 +108,7 @@ def _write_branch(model_type: str, cache_dir: Path, views: _RandomViews) -> None
         torch.save({"state_dict": state}, cache_dir / f"{model_type}_pretrain.pth.tar")
     elif model_type == "synclr_vitb16":
         state = _random_vit_state(16, views, False)
-        torch.save({"model": {f"module.visual.{k}": v for k, v in state.items()}},
-                   cache_dir / "synclr_vit_b_16.pth")
+        torch.save({"model": {f"module.visual.{k}": v for k, v in state.items()}}, cache_dir / "synclr_vit_b_16.pth")
     else:
         raise ValueError(f"no random weights for DreamSim branch {model_type!r}")
 
@@ -142,7 +144,6 @@ def write_random_dreamsim(kind: str, weights_dir: Path, seed: int = 0) -> Path:
             if "lora_" in name:
                 param.copy_(0.05 * torch.randn(param.shape, generator=generator))
     first = settings["model_type"].split(",")[0]
-    tag = ("ensemble" if kind == "ensemble" else f"{first}_patch" if kind.endswith("_patch")
-           else f"{first}_single")
+    tag = "ensemble" if kind == "ensemble" else f"{first}_patch" if kind.endswith("_patch") else f"{first}_single"
     peft_model.save_pretrained(str(cache_dir / f"{tag}_lora"))
     return cache_dir

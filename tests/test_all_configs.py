@@ -20,8 +20,11 @@ from nerfplex.engine.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 # Experiment configs; configs/sweeps/ holds sweep specs (checked in tests/sweep).
-CONFIGS = sorted(p.relative_to(REPO / "configs").as_posix() for p in (REPO / "configs").rglob("*.yaml")
-                 if not p.relative_to(REPO / "configs").as_posix().startswith("sweeps/"))
+CONFIGS = sorted(
+    p.relative_to(REPO / "configs").as_posix()
+    for p in (REPO / "configs").rglob("*.yaml")
+    if not p.relative_to(REPO / "configs").as_posix().startswith("sweeps/")
+)
 
 
 def _layouts():
@@ -51,8 +54,9 @@ def fixtures(tmp_path_factory) -> dict[str, Path]:
     room = layouts.tiny_scene("room", n_train=4, n_test=2)
     return {
         "blender": write_blender_scene(obj, root / "blender"),
-        "monosdf": layouts.write_monosdf(layouts.all_views(room), root / "monosdf", mono=False,
-                                         aabb=room.aabb.tolist(), near=room.near, far=room.far),
+        "monosdf": layouts.write_monosdf(
+            layouts.all_views(room), root / "monosdf", mono=False, aabb=room.aabb.tolist(), near=room.near, far=room.far
+        ),
         "nsvf": layouts.write_nsvf(obj, root / "nsvf"),
         "dtu": layouts.write_dtu(layouts.all_views(obj), root / "dtu_scan24"),
         "colmap": _colmap_fixtures().make_colmap_scene(root / "colmap", n_images=9).root,
@@ -61,29 +65,70 @@ def fixtures(tmp_path_factory) -> dict[str, Path]:
 
 
 SHRINK = {
-    "common": ["trainer.max_steps=2", "trainer.eval_every=0", "trainer.checkpoint_every=2",
-               "trainer.batch_size=256", "trainer.render_chunk=256", "trainer.progress_bar=false",
-               "trainer.device=cpu", "trainer.log_every=1", "data.max_test_views=1"],
+    "common": [
+        "trainer.max_steps=2",
+        "trainer.eval_every=0",
+        "trainer.checkpoint_every=2",
+        "trainer.batch_size=256",
+        "trainer.render_chunk=256",
+        "trainer.progress_bar=false",
+        "trainer.device=cpu",
+        "trainer.log_every=1",
+        "data.max_test_views=1",
+    ],
     "procedural": ["data.resolution=16", "data.num_train_views=4", "data.num_test_views=2"],
-    "nerf": ["model.nerf.mlp.num_layers=2", "model.nerf.mlp.width=16", "model.nerf.mlp.skip_layers=[]",
-             "model.nerf.num_coarse_samples=8", "model.nerf.num_fine_samples=8"],
-    "tensorf": ["model.tensorf.n_voxel_init=4096", "model.tensorf.n_voxel_final=32768",
-                "model.tensorf.upsample_steps=[1]", "model.tensorf.alpha_mask_steps=[]",
-                "model.tensorf.density_ranks=[2,2,2]", "model.tensorf.color_ranks=[4,4,4]",
-                "model.tensorf.cp_density_rank=4", "model.tensorf.cp_color_rank=8",
-                "model.tensorf.mlp_width=16"],
-    "dvgo": ["model.dvgo.coarse_num_voxels=4096", "model.dvgo.fine_num_voxels=4096", "model.dvgo.pg_scale=[]",
-             "model.dvgo.rgbnet_width=16"],
-    "neus": ["model.neus.sdf_network.d_hidden=16", "model.neus.sdf_network.n_layers=2",
-             "model.neus.sdf_network.skip_in=[]", "model.neus.sdf_network.multires=2",
-             "model.neus.sdf_network.d_out=17", "model.neus.rendering_network.d_feature=16",
-             "model.neus.rendering_network.d_hidden=16", "model.neus.rendering_network.n_layers=2",
-             "model.neus.n_samples=8", "model.neus.n_importance=4", "model.neus.up_sample_steps=2",
-             "model.neus.background.D=2", "model.neus.background.W=16", "model.neus.background.skips=[]",
-             "model.neus.background.multires=2", "model.neus.background.multires_view=1"],
-    "ngp": ["model.ngp.grid.n_levels=2", "model.ngp.grid.log2_hashmap_size=10",
-            "model.ngp.grid.base_resolution=4", "model.ngp.grid.per_level_scale=2.0", "model.ngp.density_neurons=16", "model.ngp.color_neurons=16",
-            "model.ngp.occupancy_resolution=8", "model.ngp.render_step_size=0.05"],
+    "nerf": [
+        "model.nerf.mlp.num_layers=2",
+        "model.nerf.mlp.width=16",
+        "model.nerf.mlp.skip_layers=[]",
+        "model.nerf.num_coarse_samples=8",
+        "model.nerf.num_fine_samples=8",
+    ],
+    "tensorf": [
+        "model.tensorf.n_voxel_init=4096",
+        "model.tensorf.n_voxel_final=32768",
+        "model.tensorf.upsample_steps=[1]",
+        "model.tensorf.alpha_mask_steps=[]",
+        "model.tensorf.density_ranks=[2,2,2]",
+        "model.tensorf.color_ranks=[4,4,4]",
+        "model.tensorf.cp_density_rank=4",
+        "model.tensorf.cp_color_rank=8",
+        "model.tensorf.mlp_width=16",
+    ],
+    "dvgo": [
+        "model.dvgo.coarse_num_voxels=4096",
+        "model.dvgo.fine_num_voxels=4096",
+        "model.dvgo.pg_scale=[]",
+        "model.dvgo.rgbnet_width=16",
+    ],
+    "neus": [
+        "model.neus.sdf_network.d_hidden=16",
+        "model.neus.sdf_network.n_layers=2",
+        "model.neus.sdf_network.skip_in=[]",
+        "model.neus.sdf_network.multires=2",
+        "model.neus.sdf_network.d_out=17",
+        "model.neus.rendering_network.d_feature=16",
+        "model.neus.rendering_network.d_hidden=16",
+        "model.neus.rendering_network.n_layers=2",
+        "model.neus.n_samples=8",
+        "model.neus.n_importance=4",
+        "model.neus.up_sample_steps=2",
+        "model.neus.background.D=2",
+        "model.neus.background.W=16",
+        "model.neus.background.skips=[]",
+        "model.neus.background.multires=2",
+        "model.neus.background.multires_view=1",
+    ],
+    "ngp": [
+        "model.ngp.grid.n_levels=2",
+        "model.ngp.grid.log2_hashmap_size=10",
+        "model.ngp.grid.base_resolution=4",
+        "model.ngp.grid.per_level_scale=2.0",
+        "model.ngp.density_neurons=16",
+        "model.ngp.color_neurons=16",
+        "model.ngp.occupancy_resolution=8",
+        "model.ngp.render_step_size=0.05",
+    ],
 }
 
 
@@ -107,8 +152,11 @@ def _shrunk(path: Path, fixtures: dict[str, Path], out: Path):
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_trains_two_steps_on_its_format(name, fixtures, tmp_path, one_thread):
     original, config = _shrunk(REPO / "configs" / name, fixtures, tmp_path / "outputs")
-    assert (config.model.method, config.data.kind, config.loss.s3im.weight) == \
-        (original.model.method, original.data.kind, original.loss.s3im.weight)
+    assert (config.model.method, config.data.kind, config.loss.s3im.weight) == (
+        original.model.method,
+        original.data.kind,
+        original.loss.s3im.weight,
+    )
     trainer = Trainer(config, tmp_path / "run")
     losses = [trainer.train_step() for _ in range(2)]
     assert trainer.step == 2

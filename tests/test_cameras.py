@@ -43,6 +43,7 @@ def test_aabb_clipping():
     origins = torch.tensor([[-4.0, 0.0, 0.0], [-4.0, 3.0, 0.0], [0.0, 0.0, 0.0]])
     dirs = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     rays = RayBundle.with_bounds(origins, dirs, 0.1, 10.0).clipped_to_aabb(
-        torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]))
+        torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
+    )
     torch.testing.assert_close(rays.near[:, 0], torch.tensor([3.0, 3.0, 0.1]))
     torch.testing.assert_close(rays.far[:, 0], torch.tensor([5.0, 3.0, 1.0]))  # the miss is empty

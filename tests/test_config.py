@@ -8,9 +8,8 @@ import pytest
 import yaml
 
 from nerfplex.cli.train import parse
+from nerfplex.config import SCHEMA_VERSION, ExperimentConfig, config_from_dict, default_model, load_config, save_config
 from nerfplex.config_io import to_dict
-from nerfplex.config import (SCHEMA_VERSION, ExperimentConfig, config_from_dict, default_model, load_config,
-                             save_config)
 from nerfplex.errors import NerfplexError
 from nerfplex.models.registry import METHODS
 
@@ -31,8 +30,9 @@ def test_every_yaml_under_configs_loads():
 
 
 def test_save_is_plain_yaml_and_round_trips(tmp_path):
-    config = config_from_dict({"trainer": {"max_steps": 7},
-                               "model": {"method": "nerf", "nerf": {"mlp": {"skip_layers": [1, 2]}}}})
+    config = config_from_dict(
+        {"trainer": {"max_steps": 7}, "model": {"method": "nerf", "nerf": {"mlp": {"skip_layers": [1, 2]}}}}
+    )
     save_config(config, tmp_path / "c.yaml")
     text = (tmp_path / "c.yaml").read_text()
     assert "!!python" not in text
@@ -45,8 +45,7 @@ def test_save_is_plain_yaml_and_round_trips(tmp_path):
 
 def test_importing_the_config_loads_no_method():
     code = "import json, sys, nerfplex.config; print(json.dumps(sorted(sys.modules)))"
-    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                       check=True).stdout)
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert "nerfplex.models.registry" in loaded
     methods = [entry.partition(":")[0] for entry in METHODS.values()]
     assert not [module for module in methods if module in loaded]
@@ -78,23 +77,26 @@ def test_cli_flags_override_yaml(tmp_path):
     assert config.trainer.max_steps == 5 and config.trainer.batch_size == 64 and run_dir is None
 
 
-@pytest.mark.parametrize("data, needle", [
-    ({"trainer": {"max_step": 3}}, "trainer.max_step"),
-    ({"trainerr": {}}, "trainerr"),
-    ({"trainer": {"max_steps": "many"}}, "trainer.max_steps"),
-    ({"trainer": {"max_steps": 2.5}}, "trainer.max_steps"),
-    ({"trainer": {"progress_bar": "yes"}}, "trainer.progress_bar"),
-    ({"data": {"kind": "photogrammetry"}}, "data.kind"),
-    ({"trainer": {"batch_size": 0}}, "trainer.batch_size"),
-    ({"optim": {"lr": -1.0}}, "optim.lr"),
-    ({"trainer": 5}, "trainer"),
-    ({"model": {"method": "nerf", "nerf": {"mlp": {"skip_layers": ["a"]}}}}, "model.nerf.mlp.skip_layers[0]"),
-    ({"model": {"nerf": {}}}, "this config trains 'tensorf'"),
-    ({"model": {"method": "nope"}}, "unknown method 'nope'"),
-    ({"schema_version": 99}, "schema_version"),
-    ({"loss": {"s3im": {"weight": 1.0}}, "trainer": {"batch_size": 4}}, "virtual image"),
-    ({"loss": {"s3im": {"weight": -1.0}}}, "loss.s3im.weight"),
-])
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        ({"trainer": {"max_step": 3}}, "trainer.max_step"),
+        ({"trainerr": {}}, "trainerr"),
+        ({"trainer": {"max_steps": "many"}}, "trainer.max_steps"),
+        ({"trainer": {"max_steps": 2.5}}, "trainer.max_steps"),
+        ({"trainer": {"progress_bar": "yes"}}, "trainer.progress_bar"),
+        ({"data": {"kind": "photogrammetry"}}, "data.kind"),
+        ({"trainer": {"batch_size": 0}}, "trainer.batch_size"),
+        ({"optim": {"lr": -1.0}}, "optim.lr"),
+        ({"trainer": 5}, "trainer"),
+        ({"model": {"method": "nerf", "nerf": {"mlp": {"skip_layers": ["a"]}}}}, "model.nerf.mlp.skip_layers[0]"),
+        ({"model": {"nerf": {}}}, "this config trains 'tensorf'"),
+        ({"model": {"method": "nope"}}, "unknown method 'nope'"),
+        ({"schema_version": 99}, "schema_version"),
+        ({"loss": {"s3im": {"weight": 1.0}}, "trainer": {"batch_size": 4}}, "virtual image"),
+        ({"loss": {"s3im": {"weight": -1.0}}}, "loss.s3im.weight"),
+    ],
+)
 def test_bad_config_values_name_the_key(data, needle):
     with pytest.raises(NerfplexError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         config_from_dict(data)

@@ -54,7 +54,8 @@ def module_name(path: Path) -> str:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _statement_imports(tree: ast.AST):
@@ -81,15 +82,18 @@ def nerfplex_imports() -> tuple[set[str], list[Import]]:
                 targets = [alias.name for alias in node.names]
             else:
                 if node.level:
-                    base = package_parts[:len(package_parts) - node.level + 1]
+                    base = package_parts[: len(package_parts) - node.level + 1]
                     source = ".".join(base + ([node.module] if node.module else []))
                 else:
                     source = node.module or ""
                 # ``from nerfplex.eval import video`` imports the module nerfplex.eval.video
                 targets = [f"{source}.{a.name}" if f"{source}.{a.name}" in files else source for a in node.names]
             rel = str(path.relative_to(ROOT.parent))
-            imports += [Import(name, target, rel, node.lineno) for target in targets
-                        if target.split(".")[0] == "nerfplex" and target != name]
+            imports += [
+                Import(name, target, rel, node.lineno)
+                for target in targets
+                if target.split(".")[0] == "nerfplex" and target != name
+            ]
     return set(files), imports
 
 
@@ -113,7 +117,7 @@ def find_cycle(graph: dict[str, set[str]]) -> Optional[list[str]]:
                 state[path.pop()] = 2
                 iters.pop()
             elif state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             elif nxt not in state:
                 state[nxt] = 1
                 path.append(nxt)
@@ -140,8 +144,10 @@ def _package_graph(imports: list[Import]):
 
 
 def test_the_walk_sees_function_level_imports_and_skips_type_checking_blocks():
-    source = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from nerfplex.config import X\n"
-              "def f():\n    from nerfplex.models import base\n    import nerfplex.io\n")
+    source = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from nerfplex.config import X\n"
+        "def f():\n    from nerfplex.models import base\n    import nerfplex.io\n"
+    )
     found = [node.lineno for node in _statement_imports(ast.parse(source))]
     assert sorted(found) == [1, 5, 6]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) in (["a", "b", "c", "a"],)
@@ -171,20 +177,29 @@ def test_packages_import_downward_in_the_documented_order():
     tier = {name: i for i, names in enumerate(TIERS) for name in names}
     packages = {package_of(m) for m in modules} - {None}
     unplaced = sorted(packages - set(tier))
-    assert not unplaced, (f"packages {unplaced} have no place in the import order: add each to TIERS in "
-                          f"tests/test_import_graph.py and to 'Packages import downward' in docs/architecture.md")
+    assert not unplaced, (
+        f"packages {unplaced} have no place in the import order: add each to TIERS in "
+        f"tests/test_import_graph.py and to 'Packages import downward' in docs/architecture.md"
+    )
     graph, witnesses = _package_graph(imports)
-    upward = [f"{a} (tier {tier[a]}) -> {b} (tier {tier[b]}): "
-              + ", ".join(f"{imp.path}:{imp.line}" for imp in witnesses[a, b][:3])
-              for a in sorted(graph) for b in sorted(graph[a]) if tier[b] > tier[a]]
+    upward = [
+        f"{a} (tier {tier[a]}) -> {b} (tier {tier[b]}): "
+        + ", ".join(f"{imp.path}:{imp.line}" for imp in witnesses[a, b][:3])
+        for a in sorted(graph)
+        for b in sorted(graph[a])
+        if tier[b] > tier[a]
+    ]
     assert not upward, "imports against the documented order:\n" + "\n".join(upward)
 
 
 def test_importing_the_config_does_not_load_the_trainer():
-    code = ("import sys, nerfplex.config; "
-            "print(' '.join(sorted(m for m in sys.modules if m.startswith('nerfplex'))))")
+    code = "import sys, nerfplex.config; print(' '.join(sorted(m for m in sys.modules if m.startswith('nerfplex'))))"
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     assert "nerfplex.config" in loaded
-    heavy = [m for m in loaded if m in ("nerfplex.engine.trainer", "nerfplex.engine.evaluation")
-             or m.startswith(("nerfplex.eval.", "nerfplex.cli.", "nerfplex.viewer", "nerfplex.sweep"))]
+    heavy = [
+        m
+        for m in loaded
+        if m in ("nerfplex.engine.trainer", "nerfplex.engine.evaluation")
+        or m.startswith(("nerfplex.eval.", "nerfplex.cli.", "nerfplex.viewer", "nerfplex.sweep"))
+    ]
     assert not heavy, f"importing nerfplex.config loads {heavy} ({len(loaded)} nerfplex modules in all)"

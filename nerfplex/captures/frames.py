@@ -34,11 +34,12 @@ def sharpness(image: np.ndarray) -> float:
     if img.dtype != np.uint8:
         grey = grey * 255.0
     if grey.ndim == 3:
-        grey = grey[..., :3] @ np.array([0.299, 0.587, 0.114])[: grey.shape[-1]] if grey.shape[-1] >= 3 \
-            else grey[..., 0]
+        grey = (
+            grey[..., :3] @ np.array([0.299, 0.587, 0.114])[: grey.shape[-1]] if grey.shape[-1] >= 3 else grey[..., 0]
+        )
     if grey.shape[0] < 3 or grey.shape[1] < 3:
         return 0.0
-    lap = (grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4.0 * grey[1:-1, 1:-1])
+    lap = grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4.0 * grey[1:-1, 1:-1]
     return float(lap.var())
 
 
@@ -50,9 +51,11 @@ def _open_video(video: Path):
         meta = next(reader)
     except (RuntimeError, OSError, StopIteration, ValueError) as exc:
         detail = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else repr(exc)
-        raise NerfplexError(f"could not decode video {video}: {detail}. "
-                            f"Check that it is a playable video file (ffmpeg could not read it), or extract frames "
-                            f"yourself and pass --images FOLDER.") from exc
+        raise NerfplexError(
+            f"could not decode video {video}: {detail}. "
+            f"Check that it is a playable video file (ffmpeg could not read it), or extract frames "
+            f"yourself and pass --images FOLDER."
+        ) from exc
     return reader, meta
 
 
@@ -64,15 +67,18 @@ def count_frames(video: Path) -> int:
         frames, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
     except (RuntimeError, OSError, ValueError) as exc:
         detail = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else repr(exc)
-        raise NerfplexError(f"could not decode video {video}: {detail}. Check that it is a playable video file, or "
-                            f"extract frames yourself and pass --images FOLDER.") from exc
+        raise NerfplexError(
+            f"could not decode video {video}: {detail}. Check that it is a playable video file, or "
+            f"extract frames yourself and pass --images FOLDER."
+        ) from exc
     if frames < 1:
         raise NerfplexError(f"video {video} holds no frames ffmpeg can decode; pass another video or --images.")
     return int(frames)
 
 
-def extract_frames(video: Path, out_dir: Path, count: int, *,
-                   progress: Optional[Callable[[int, int], None]] = None) -> list[tuple[str, float]]:
+def extract_frames(
+    video: Path, out_dir: Path, count: int, *, progress: Optional[Callable[[int, int], None]] = None
+) -> list[tuple[str, float]]:
     """Write the sharpest frame of each of ``count`` equal runs of the video into ``out_dir``.
 
     Args:
@@ -122,8 +128,10 @@ def extract_frames(video: Path, out_dir: Path, count: int, *,
             if progress is not None:
                 progress(decoded, total)
     except (RuntimeError, OSError) as exc:
-        raise NerfplexError(f"decoding video {video} failed after {decoded} frames: {exc}. The file is damaged; "
-                            f"re-export it or pass --images with frames extracted another way.") from exc
+        raise NerfplexError(
+            f"decoding video {video} failed after {decoded} frames: {exc}. The file is damaged; "
+            f"re-export it or pass --images with frames extracted another way."
+        ) from exc
     finally:
         reader.close()
     for run in sorted(best):

@@ -29,7 +29,7 @@ def umeyama(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, 
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
         sign[2, 2] = -1.0
     rot = u @ sign @ vt
-    var_s = (xs ** 2).sum() / len(source)
+    var_s = (xs**2).sum() / len(source)
     scale = float(np.trace(np.diag(d) @ sign) / var_s)
     return scale, rot, mu_t - scale * rot @ mu_s
 
@@ -45,10 +45,12 @@ class PoseErrors:
     translation: np.ndarray
 
     def summary(self) -> dict:
-        return {"rotation_deg_median": float(np.median(self.rotation_deg)),
-                "rotation_deg_max": float(self.rotation_deg.max()),
-                "position_pct_median": float(np.median(self.position_pct)),
-                "position_pct_max": float(self.position_pct.max())}
+        return {
+            "rotation_deg_median": float(np.median(self.rotation_deg)),
+            "rotation_deg_max": float(self.rotation_deg.max()),
+            "position_pct_median": float(np.median(self.position_pct)),
+            "position_pct_max": float(self.position_pct.max()),
+        }
 
 
 def pose_errors(c2w_est: np.ndarray, c2w_true: np.ndarray) -> PoseErrors:

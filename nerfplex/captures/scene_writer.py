@@ -38,9 +38,16 @@ REPORT_NAME = "process_data.json"
 """The report every process-data scene holds; its presence marks a folder nerfplex wrote."""
 
 
-def write_scene(stage: Path, source_dir: Path, reconstruction, registered: Sequence[str], *,
-                downscales: Sequence[int] = DOWNSCALES, move_images: bool = False,
-                show_progress: bool = True) -> dict:
+def write_scene(
+    stage: Path,
+    source_dir: Path,
+    reconstruction,
+    registered: Sequence[str],
+    *,
+    downscales: Sequence[int] = DOWNSCALES,
+    move_images: bool = False,
+    show_progress: bool = True,
+) -> dict:
     """Fill ``stage`` (an empty staging folder) with the scene but its report; return the ``transforms.json``
     content (the caller writes :data:`REPORT_NAME` last, with the timings).
 
@@ -110,8 +117,12 @@ def _transforms(sparse: Path, sharp: dict[str, float]) -> dict:
         c2w = np.eye(4)
         c2w[:3] = geometry.c2w[i]
         c2w[:3, 1:3] *= -1.0  # OpenCV camera axes -> OpenGL (instant-ngp, nerfstudio)
-        frame = {"file_path": f"images/{im.name}", "transform_matrix": c2w.tolist(),
-                 "sharpness": sharp.get(im.name, 1.0), "colmap_image_id": im.image_id}
+        frame = {
+            "file_path": f"images/{im.name}",
+            "transform_matrix": c2w.tolist(),
+            "sharpness": sharp.get(im.name, 1.0),
+            "colmap_image_id": im.image_id,
+        }
         if not shared:
             frame.update(lens(geometry.intrinsics[i]))
         frames.append(frame)

@@ -8,6 +8,7 @@ reconstruction. pycolmap 4.2.1 (CPU wheel, no display, no GPU needed) is importe
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -65,8 +66,10 @@ def import_pycolmap():
     try:
         import pycolmap
     except ImportError as exc:
-        raise NerfplexError("nerfplex process-data needs pycolmap: pip install 'pycolmap==4.2.1' (or "
-                            "`pip install -e .[captures]`; scripts/setup.sh installs it).") from exc
+        raise NerfplexError(
+            "nerfplex process-data needs pycolmap: pip install 'pycolmap==4.2.1' (or "
+            "`pip install -e .[captures]`; scripts/setup.sh installs it)."
+        ) from exc
     return pycolmap
 
 
@@ -78,8 +81,9 @@ def _count(database: Path, query: str) -> Optional[int]:
         return None
 
 
-def _run_with_progress(work: Callable[[], Any], total: int, desc: str, poll: Callable[[], Optional[int]],
-                       show: bool, fill: bool = True) -> Any:
+def _run_with_progress(
+    work: Callable[[], Any], total: int, desc: str, poll: Callable[[], Optional[int]], show: bool, fill: bool = True
+) -> Any:
     """Run ``work`` in a thread; update a tqdm bar from ``poll()`` until it returns; re-raise its error."""
     from tqdm import tqdm
 
@@ -92,8 +96,9 @@ def _run_with_progress(work: Callable[[], Any], total: int, desc: str, poll: Cal
             box["error"] = exc
 
     thread = threading.Thread(target=target, daemon=True)
-    with tqdm(total=total, desc=desc, unit="img" if "pairs" not in desc else "pair", disable=not show,
-              dynamic_ncols=True) as bar:
+    with tqdm(
+        total=total, desc=desc, unit="img" if "pairs" not in desc else "pair", disable=not show, dynamic_ncols=True
+    ) as bar:
         thread.start()
         while thread.is_alive():
             thread.join(0.5)
@@ -110,8 +115,9 @@ def _run_with_progress(work: Callable[[], Any], total: int, desc: str, poll: Cal
     return box.get("value")
 
 
-def reconstruct(image_dir: Path, image_names: list[str], work_dir: Path, options: SfmOptions,
-                show_progress: bool = True) -> SfmResult:
+def reconstruct(
+    image_dir: Path, image_names: list[str], work_dir: Path, options: SfmOptions, show_progress: bool = True
+) -> SfmResult:
     """SIFT extraction, matching and incremental mapping of ``image_names`` (relative to ``image_dir``).
 
     ``work_dir`` receives ``database.db`` and the mapper's models (the caller removes it).
@@ -135,15 +141,27 @@ def reconstruct(image_dir: Path, image_names: list[str], work_dir: Path, options
     mode = pycolmap.CameraMode.SINGLE if options.shared_camera else pycolmap.CameraMode.PER_IMAGE
     start = time.perf_counter()
     _run_with_progress(
-        lambda: pycolmap.extract_features(database, image_dir, image_names=image_names, camera_mode=mode,
-                                          reader_options=reader, extraction_options=extraction,
-                                          device=pycolmap.Device.cpu),
-        n, "features (SIFT)", lambda: _count(database, "SELECT COUNT(*) FROM keypoints"), show_progress)
+        lambda: pycolmap.extract_features(
+            database,
+            image_dir,
+            image_names=image_names,
+            camera_mode=mode,
+            reader_options=reader,
+            extraction_options=extraction,
+            device=pycolmap.Device.cpu,
+        ),
+        n,
+        "features (SIFT)",
+        lambda: _count(database, "SELECT COUNT(*) FROM keypoints"),
+        show_progress,
+    )
     seconds["features"] = time.perf_counter() - start
     with_features = _count(database, "SELECT COUNT(*) FROM keypoints WHERE rows > 0") or 0
     if with_features == 0:
-        raise NerfplexError(f"no SIFT features were found in the {n} images of {image_dir}: are they blank, "
-                            f"tiny or unreadable? Use sharper, textured photos.")
+        raise NerfplexError(
+            f"no SIFT features were found in the {n} images of {image_dir}: are they blank, "
+            f"tiny or unreadable? Use sharper, textured photos."
+        )
 
     matching = pycolmap.FeatureMatchingOptions()
     matching.num_threads = options.num_threads
@@ -154,14 +172,28 @@ def reconstruct(image_dir: Path, image_names: list[str], work_dir: Path, options
         pairing.overlap = options.sequential_overlap
         pairing.loop_detection = False  # needs a vocabulary tree download
         total = sum(min(options.sequential_overlap, n - 1 - i) for i in range(n))
-        work = lambda: pycolmap.match_sequential(database, matching_options=matching,  # noqa: E731
-                                                 pairing_options=pairing, device=pycolmap.Device.cpu)
+        work = functools.partial(
+            pycolmap.match_sequential,
+            database,
+            matching_options=matching,
+            pairing_options=pairing,
+            device=pycolmap.Device.cpu,
+        )
     else:
         total = n * (n - 1) // 2
-        work = lambda: pycolmap.match_exhaustive(database, matching_options=matching,  # noqa: E731
-                                                 device=pycolmap.Device.cpu)
-    _run_with_progress(work, max(total, 1), f"matching ({options.matcher}, pairs)",
-                       lambda: _count(database, "SELECT COUNT(*) FROM two_view_geometries"), show_progress)
+        work = functools.partial(
+            pycolmap.match_exhaustive,
+            database,
+            matching_options=matching,
+            device=pycolmap.Device.cpu,
+        )
+    _run_with_progress(
+        work,
+        max(total, 1),
+        f"matching ({options.matcher}, pairs)",
+        lambda: _count(database, "SELECT COUNT(*) FROM two_view_geometries"),
+        show_progress,
+    )
     seconds["matching"] = time.perf_counter() - start
 
     mapping = pycolmap.IncrementalPipelineOptions()
@@ -174,19 +206,25 @@ def reconstruct(image_dir: Path, image_names: list[str], work_dir: Path, options
     start = time.perf_counter()
 
     def map_images():
-        return pycolmap.incremental_mapping(database, image_dir, models_dir, options=mapping,
-                                            initial_image_pair_callback=lambda: registered.__setitem__(0, 2),
-                                            next_image_callback=lambda: registered.__setitem__(0, registered[0] + 1))
+        return pycolmap.incremental_mapping(
+            database,
+            image_dir,
+            models_dir,
+            options=mapping,
+            initial_image_pair_callback=lambda: registered.__setitem__(0, 2),
+            next_image_callback=lambda: registered.__setitem__(0, registered[0] + 1),
+        )
 
-    models = _run_with_progress(map_images, n, "mapping (registered)", lambda: registered[0], show_progress,
-                                fill=False)
+    models = _run_with_progress(map_images, n, "mapping (registered)", lambda: registered[0], show_progress, fill=False)
     seconds["mapping"] = time.perf_counter() - start
     if not models:
-        raise NerfplexError(f"pycolmap could not reconstruct any camera from the {n} images of {image_dir}: no "
-                            f"image pair had enough matches to start. Try "
-                            f"{'--matcher exhaustive, ' if options.matcher == 'sequential' else ''}photos with more "
-                            f"overlap (each part of the scene in several photos from nearby viewpoints), or "
-                            f"fewer blurry frames.")
+        raise NerfplexError(
+            f"pycolmap could not reconstruct any camera from the {n} images of {image_dir}: no "
+            f"image pair had enough matches to start. Try "
+            f"{'--matcher exhaustive, ' if options.matcher == 'sequential' else ''}photos with more "
+            f"overlap (each part of the scene in several photos from nearby viewpoints), or "
+            f"fewer blurry frames."
+        )
     best = max(models.values(), key=lambda rec: rec.num_reg_images())
     names = sorted(best.images[i].name for i in best.reg_image_ids())
     return SfmResult(best, sorted(image_names), names, seconds, len(models))

@@ -49,8 +49,11 @@ def ablation_spec(base: ExperimentConfig, weights: list[float], seeds: list[int]
     if len(axis) != len(weights):
         raise NerfplexError(f"--weights lists a weight twice ({' '.join(f'{w:g}' for w in weights)}).")
     baseline = {"s3im": "0"} if "0" in axis else None
-    return parse_spec({"name": "ablation", "axes": {"s3im": axis}, "seeds": list(seeds), "baseline": baseline},
-                      source="nerfplex ablate", base=base)
+    return parse_spec(
+        {"name": "ablation", "axes": {"s3im": axis}, "seeds": list(seeds), "baseline": baseline},
+        source="nerfplex ablate",
+        base=base,
+    )
 
 
 def _geometry(run_dir: Path, args: AblateArgs) -> dict:
@@ -59,11 +62,18 @@ def _geometry(run_dir: Path, args: AblateArgs) -> dict:
     from nerfplex.run_loading import load_run
 
     loaded = load_run(run_dir)
-    _, report = extract_and_score(loaded.model, loaded.scene, args.mesh_resolution, colors=False,
-                                  threshold=args.fscore_threshold, num_points=50_000)
+    _, report = extract_and_score(
+        loaded.model,
+        loaded.scene,
+        args.mesh_resolution,
+        colors=False,
+        threshold=args.fscore_threshold,
+        num_points=50_000,
+    )
     if "metrics" not in report:
-        raise NerfplexError("--geometry needs a ground-truth surface: this scene has none (no gt_mesh.ply "
-                            "and no analytic SDF).")
+        raise NerfplexError(
+            "--geometry needs a ground-truth surface: this scene has none (no gt_mesh.ply and no analytic SDF)."
+        )
     return {"chamfer_rel": report["chamfer_l1_over_diagonal"], "fscore": report["metrics"]["fscore"]}
 
 
@@ -73,8 +83,7 @@ def run(argv: list[str]) -> int:
     args = tyro.cli(AblateArgs, args=argv, prog="nerfplex ablate")
     base = load_config(args.config) if args.config else ExperimentConfig()
     base = apply_overrides(base, list(args.overrides))
-    out = args.out or (Path(base.output_dir) / "ablation" /
-                       f"{base.experiment_name}-{datetime.now():%Y%m%d-%H%M%S}")
+    out = args.out or (Path(base.output_dir) / "ablation" / f"{base.experiment_name}-{datetime.now():%Y%m%d-%H%M%S}")
     spec = ablation_spec(base, list(args.weights), list(args.seeds))
     executor = LocalExecutor(*local_plan(len(spec.runs), None, None))
     code, _ = run_sweep(spec, out, executor, progress_bar=base.trainer.progress_bar, write_tables=False)
@@ -82,9 +91,16 @@ def run(argv: list[str]) -> int:
     for row in collect(spec, out):
         if row["status"] != "done":
             continue
-        result = {"weight": float(row["s3im"]), "seed": row["seed"], "psnr": row["psnr"], "ssim": row["ssim"],
-                  "train_seconds": row["train_seconds"], "steps": row["steps"], "run_dir": row["run_dir"],
-                  "history": row["history"]}
+        result = {
+            "weight": float(row["s3im"]),
+            "seed": row["seed"],
+            "psnr": row["psnr"],
+            "ssim": row["ssim"],
+            "train_seconds": row["train_seconds"],
+            "steps": row["steps"],
+            "run_dir": row["run_dir"],
+            "history": row["history"],
+        }
         if args.geometry:
             result.update(_geometry(Path(row["run_dir"]), args))
         results.append(result)

@@ -16,8 +16,16 @@ from nerfplex.io import check_output_folder
 from nerfplex.metrics.image_metrics import METRIC_NAMES
 
 MetricName = Literal["psnr", "ssim", "lpips_alex", "lpips_vgg", "dreamsim"]
-DreamSimModel = Literal["ensemble", "dino_vitb16", "clip_vitb32", "open_clip_vitb32", "synclr_vitb16",
-                        "dino_vitb16_patch", "dinov2_vitb14", "dinov2_vitb14_patch"]
+DreamSimModel = Literal[
+    "ensemble",
+    "dino_vitb16",
+    "clip_vitb32",
+    "open_clip_vitb32",
+    "synclr_vitb16",
+    "dino_vitb16_patch",
+    "dinov2_vitb14",
+    "dinov2_vitb14_patch",
+]
 
 
 @dataclass
@@ -65,12 +73,12 @@ def resolve_device(name: str) -> torch.device:
 def evaluate(args: EvalArgs) -> dict:
     """Run the evaluation; returns the report written as metrics.json."""
     from nerfplex.engine.evaluation import evenly_spaced
-    from nerfplex.run_loading import load_run
     from nerfplex.engine.logger import log_evaluation_to_tensorboard
     from nerfplex.eval.image_evaluation import ImageEvalSettings, write_evaluation
     from nerfplex.metrics.image_metrics import build_metrics
     from nerfplex.metrics.weights import default_weights_dir
     from nerfplex.render.background import background_colors
+    from nerfplex.run_loading import load_run
 
     if args.max_views is not None and args.max_views < 1:
         raise NerfplexError(f"--max-views must be at least 1, got {args.max_views}.")
@@ -82,8 +90,9 @@ def evaluate(args: EvalArgs) -> dict:
     device = resolve_device(args.device)
     model = run.model.to(device)
     config = run.config
-    metrics, skipped = build_metrics(list(dict.fromkeys(args.metrics)), args.weights_dir,
-                                     dreamsim_kind=args.dreamsim_model, device=str(device))
+    metrics, skipped = build_metrics(
+        list(dict.fromkeys(args.metrics)), args.weights_dir, dreamsim_kind=args.dreamsim_model, device=str(device)
+    )
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
     settings = ImageEvalSettings(
@@ -91,15 +100,32 @@ def evaluate(args: EvalArgs) -> dict:
         chunk_size=args.render_chunk or config.trainer.render_chunk,
         max_samples=config.trainer.render_max_samples,
         aabb=run.scene.aabb if config.data.ray_bounds == "aabb" else None,
-        save_images=args.save_images, progress=args.progress)
+        save_images=args.save_images,
+        progress=args.progress,
+    )
     indices = evenly_spaced(len(run.scene.test), args.max_views)
     output = args.output or run.run_dir / "eval" / f"step_{run.step}"
-    info = {"run": str(run.run_dir), "checkpoint": str(run.checkpoint), "step": run.step,
-            "method": config.model.method, "scene": run.scene.name, "device": str(device),
-            "weights_dir": str(args.weights_dir or default_weights_dir()),
-            "dreamsim_model": args.dreamsim_model}
-    report = write_evaluation(output, model, run.scene, indices, metrics, skipped, settings, info,
-                              overwrite=args.overwrite or args.output is None)
+    info = {
+        "run": str(run.run_dir),
+        "checkpoint": str(run.checkpoint),
+        "step": run.step,
+        "method": config.model.method,
+        "scene": run.scene.name,
+        "device": str(device),
+        "weights_dir": str(args.weights_dir or default_weights_dir()),
+        "dreamsim_model": args.dreamsim_model,
+    }
+    report = write_evaluation(
+        output,
+        model,
+        run.scene,
+        indices,
+        metrics,
+        skipped,
+        settings,
+        info,
+        overwrite=args.overwrite or args.output is None,
+    )
     report["output"] = str(output)
     if args.tensorboard:
         report["tensorboard_tags"] = log_evaluation_to_tensorboard(run.run_dir, run.step, report["metrics"])

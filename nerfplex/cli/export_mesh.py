@@ -54,8 +54,9 @@ def _check_mesh_output(output: Path, overwrite: bool) -> None:
     if output.is_dir():
         raise NerfplexError(f"--output {output} is a folder; give a mesh file path such as {output / 'mesh.ply'}.")
     if output.exists() and not overwrite:
-        raise NerfplexError(f"--output {output} already exists; pass --overwrite to replace it or choose "
-                            f"another file name.")
+        raise NerfplexError(
+            f"--output {output} already exists; pass --overwrite to replace it or choose another file name."
+        )
     check_can_create(output)
 
 
@@ -68,8 +69,10 @@ def export_mesh(args: ExportMeshArgs) -> dict:
     if args.resolution < 8:
         raise NerfplexError(f"--resolution must be at least 8, got {args.resolution}.")
     if args.resolution > 2048:
-        raise NerfplexError(f"--resolution must be at most 2048 ({args.resolution}^3 grid queries would take "
-                            f"{args.resolution ** 3 * 4 / 2**30:,.0f} GiB for the values alone).")
+        raise NerfplexError(
+            f"--resolution must be at most 2048 ({args.resolution}^3 grid queries would take "
+            f"{args.resolution**3 * 4 / 2**30:,.0f} GiB for the values alone)."
+        )
     if not (math.isfinite(args.fscore_threshold) and args.fscore_threshold > 0):
         raise NerfplexError(f"--fscore-threshold must be a finite positive distance, got {args.fscore_threshold}.")
     if args.level is not None and not math.isfinite(args.level):
@@ -81,11 +84,24 @@ def export_mesh(args: ExportMeshArgs) -> dict:
     run = load_run(args.load_config, args.checkpoint)
     output = args.output or run.run_dir / f"mesh_step{run.step}.ply"
     mesh, report = extract_and_score(
-        run.model, run.scene, args.resolution, level=args.level, largest_component=args.largest_component,
-        colors=args.colors, gt_path=args.gt, threshold=args.fscore_threshold, num_points=args.num_points)
+        run.model,
+        run.scene,
+        args.resolution,
+        level=args.level,
+        largest_component=args.largest_component,
+        colors=args.colors,
+        gt_path=args.gt,
+        threshold=args.fscore_threshold,
+        num_points=args.num_points,
+    )
     write_mesh(output, mesh.vertices, mesh.faces, mesh.vertex_colors)
-    report = {"mesh": str(output), "checkpoint": str(run.checkpoint), "step": run.step,
-              "method": run.config.model.method, **report}
+    report = {
+        "mesh": str(output),
+        "checkpoint": str(run.checkpoint),
+        "step": run.step,
+        "method": run.config.model.method,
+        **report,
+    }
     write_text_atomic(output.with_name(output.stem + "_report.json"), json.dumps(report, indent=2))
     return report
 
@@ -93,10 +109,14 @@ def export_mesh(args: ExportMeshArgs) -> dict:
 def run(argv: list[str]) -> int:
     args = tyro.cli(ExportMeshArgs, args=argv, prog="nerfplex export-mesh")
     report = export_mesh(args)
-    print(f"mesh: {report['mesh']} ({report['num_vertices']:,} vertices, {report['num_faces']:,} faces, "
-          f"watertight: {report['watertight']})")
+    print(
+        f"mesh: {report['mesh']} ({report['num_vertices']:,} vertices, {report['num_faces']:,} faces, "
+        f"watertight: {report['watertight']})"
+    )
     if "metrics" in report:
         m = report["metrics"]
-        print(f"vs ground truth: Chamfer-L1 {m['chamfer_l1']:.4g} ({report['chamfer_l1_over_diagonal']:.2%} "
-              f"of the bbox diagonal), F-score@{m['threshold']:g} {m['fscore']:.3f}")
+        print(
+            f"vs ground truth: Chamfer-L1 {m['chamfer_l1']:.4g} ({report['chamfer_l1_over_diagonal']:.2%} "
+            f"of the bbox diagonal), F-score@{m['threshold']:g} {m['fscore']:.3f}"
+        )
     return 0

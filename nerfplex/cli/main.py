@@ -29,8 +29,7 @@ COMMANDS = {
 
 
 def _usage() -> str:
-    lines = ["usage: nerfplex COMMAND [options]   (nerfplex COMMAND --help for a command's options)", "",
-             "commands:"]
+    lines = ["usage: nerfplex COMMAND [options]   (nerfplex COMMAND --help for a command's options)", "", "commands:"]
     lines += [f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()]
     return "\n".join(lines)
 

@@ -62,20 +62,29 @@ def make_scene(args: MakeSceneArgs) -> Path:
     if args.mesh is not None:
         from nerfplex.data.procedural.mesh_scene import make_mesh_scene
 
-        scene = make_mesh_scene(args.mesh, args.resolution, args.num_train_views,
-                                args.num_test_views, args.seed, up_axis=args.mesh_up_axis)
+        scene = make_mesh_scene(
+            args.mesh, args.resolution, args.num_train_views, args.num_test_views, args.seed, up_axis=args.mesh_up_axis
+        )
     else:
-        scene = make_procedural_scene(args.scene, args.resolution, args.num_train_views,
-                                      args.num_test_views, args.seed)
+        scene = make_procedural_scene(args.scene, args.resolution, args.num_train_views, args.num_test_views, args.seed)
     try:
         with staged_output(args.out, "dataset", args.overwrite, flag="--out") as staging:
             if args.mesh_resolution > 0:
                 if "gt_mesh" in scene.extras:  # a rendered mesh file: the exact surface
                     vertices, faces = scene.extras["gt_mesh"]
-                    write_text_atomic(staging / "gt_mesh_transform.json", json.dumps(
-                        {"source": str(Path(scene.extras["mesh_path"]).resolve()), "up_axis": args.mesh_up_axis,
-                         "note": "world = scale * rotation @ source + translation (= matrix @ [source, 1])",
-                         **scene.extras["mesh_transform"]}, indent=2) + "\n")
+                    write_text_atomic(
+                        staging / "gt_mesh_transform.json",
+                        json.dumps(
+                            {
+                                "source": str(Path(scene.extras["mesh_path"]).resolve()),
+                                "up_axis": args.mesh_up_axis,
+                                "note": "world = scale * rotation @ source + translation (= matrix @ [source, 1])",
+                                **scene.extras["mesh_transform"],
+                            },
+                            indent=2,
+                        )
+                        + "\n",
+                    )
                 else:
                     vertices, faces = extract_sdf_mesh(scene.extras["sdf"], scene.aabb, args.mesh_resolution)
                 write_mesh(staging / "gt_mesh.ply", vertices, faces)
@@ -92,10 +101,8 @@ def run(argv: list[str]) -> int:
     if args.mesh_resolution < 0:
         raise NerfplexError("--mesh-resolution must be 0 (no mesh) or positive.")
     if args.mesh is not None and args.scene != "object":
-        raise NerfplexError("--mesh renders the mesh with the object scene's cameras; leave out "
-                            f"--scene {args.scene}.")
+        raise NerfplexError(f"--mesh renders the mesh with the object scene's cameras; leave out --scene {args.scene}.")
     out = make_scene(args)
     what = f"mesh {args.mesh}" if args.mesh is not None else f"{args.scene} scene"
-    print(f"wrote {what} to {out} (train: nerfplex train --data.kind blender "
-          f"--data.path {out})")
+    print(f"wrote {what} to {out} (train: nerfplex train --data.kind blender --data.path {out})")
     return 0

@@ -62,14 +62,21 @@ class ProcessDataArgs:
 
 def _list_images(folder: Path) -> list[str]:
     if not folder.is_dir():
-        raise NerfplexError(f"--images {folder} {'is not a folder' if folder.exists() else 'does not exist'}; "
-                            f"pass the folder that holds the photos.")
-    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                   if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith("."))
+        raise NerfplexError(
+            f"--images {folder} {'is not a folder' if folder.exists() else 'does not exist'}; "
+            f"pass the folder that holds the photos."
+        )
+    names = sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
     if not names:
         present = sorted(p.name for p in folder.iterdir())[:8]
-        raise NerfplexError(f"--images {folder} holds no photos (looked for {', '.join(_IMAGE_SUFFIXES)}); it holds "
-                            f"{present or 'nothing'}. Put the photos there or pass --video for a video.")
+        raise NerfplexError(
+            f"--images {folder} holds no photos (looked for {', '.join(_IMAGE_SUFFIXES)}); it holds "
+            f"{present or 'nothing'}. Put the photos there or pass --video for a video."
+        )
     return names
 
 
@@ -85,11 +92,15 @@ def _check_sizes(folder: Path, names: list[str]) -> tuple[int, int]:
         except (UnidentifiedImageError, OSError) as exc:
             raise NerfplexError(f"photo {folder / name} cannot be read ({exc}); remove or replace it.") from exc
     if len(sizes) > 1:
-        listing = "; ".join(f"{w}x{h}: {len(v)} ({', '.join(v[:3])}{', ...' if len(v) > 3 else ''})"
-                            for (w, h), v in sorted(sizes.items(), key=lambda kv: -len(kv[1])))
-        raise NerfplexError(f"the photos in {folder} have {len(sizes)} different sizes ({listing}); nerfplex trains "
-                            f"on one image size. Resize or crop them to one size (or remove the odd ones) and run "
-                            f"again.")
+        listing = "; ".join(
+            f"{w}x{h}: {len(v)} ({', '.join(v[:3])}{', ...' if len(v) > 3 else ''})"
+            for (w, h), v in sorted(sizes.items(), key=lambda kv: -len(kv[1]))
+        )
+        raise NerfplexError(
+            f"the photos in {folder} have {len(sizes)} different sizes ({listing}); nerfplex trains "
+            f"on one image size. Resize or crop them to one size (or remove the odd ones) and run "
+            f"again."
+        )
     return next(iter(sizes))
 
 
@@ -112,11 +123,15 @@ def process_data(args: ProcessDataArgs) -> dict:
     pycolmap = import_pycolmap()
     check_output_folder(args.out, args.overwrite, "--out")
     if args.video is not None and not args.video.is_file():
-        raise NerfplexError(f"--video {args.video} {'is a folder' if args.video.is_dir() else 'does not exist'}; "
-                            f"pass a video file (or --images for a folder of photos).")
+        raise NerfplexError(
+            f"--video {args.video} {'is a folder' if args.video.is_dir() else 'does not exist'}; "
+            f"pass a video file (or --images for a folder of photos)."
+        )
     if args.video is not None and args.video.suffix.lower() not in VIDEO_SUFFIXES:
-        raise NerfplexError(f"--video {args.video} does not look like a video ({', '.join(VIDEO_SUFFIXES)}); "
-                            f"for a folder of photos pass --images.")
+        raise NerfplexError(
+            f"--video {args.video} does not look like a video ({', '.join(VIDEO_SUFFIXES)}); "
+            f"for a folder of photos pass --images."
+        )
     seconds: dict[str, float] = {}
     with staged_output(args.out, "process-data scene", args.overwrite, "--out") as stage:
         work = stage / ".work"
@@ -128,6 +143,7 @@ def process_data(args: ProcessDataArgs) -> dict:
             source.mkdir()
             start = time.perf_counter()
             with tqdm(desc="frames (decode)", unit="frame", disable=not args.progress, dynamic_ncols=True) as bar:
+
                 def advance(done: int, total: int) -> None:
                     bar.total = max(total, done)
                     bar.update(done - bar.n)
@@ -142,9 +158,14 @@ def process_data(args: ProcessDataArgs) -> dict:
         matcher = args.matcher
         if matcher == "auto":
             matcher = "sequential" if args.video is not None or len(names) > 200 else "exhaustive"
-        options = SfmOptions(matcher=matcher, camera_model=args.camera_model, shared_camera=args.shared_camera,
-                             max_image_size=args.max_image_size, sequential_overlap=args.sequential_overlap,
-                             seed=args.seed)
+        options = SfmOptions(
+            matcher=matcher,
+            camera_model=args.camera_model,
+            shared_camera=args.shared_camera,
+            max_image_size=args.max_image_size,
+            sequential_overlap=args.sequential_overlap,
+            seed=args.seed,
+        )
         if len(names) < 2:
             raise NerfplexError(f"structure from motion needs at least 2 images; {len(names)} given.")
         result = reconstruct(source, names, work, options, show_progress=args.progress)
@@ -159,20 +180,35 @@ def process_data(args: ProcessDataArgs) -> dict:
                 f"{result.models_found} partial reconstructions); nothing was written. Not registered: {shown}. "
                 f"Try: --matcher {other}; photos with more overlap (every part of the scene in several photos "
                 f"taken a step apart, not big jumps); fewer blurry frames (a steadier camera, or a lower "
-                f"--num-frames for a video); --camera-model OPENCV for a wide-angle lens.")
+                f"--num-frames for a video); --camera-model OPENCV for a wide-angle lens."
+            )
         rec = result.reconstruction
         report = {
-            "source": str((args.video or args.images).resolve()), "kind": "video" if args.video else "images",
-            "options": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
-                        for k, v in asdict(args).items()} | {"matcher": matcher},
-            "pycolmap": pycolmap.__version__, "images_given": len(names), "images_registered": len(registered),
-            "unregistered": result.unregistered, "points3D": rec.num_points3D(),
+            "source": str((args.video or args.images).resolve()),
+            "kind": "video" if args.video else "images",
+            "options": {
+                k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+                for k, v in asdict(args).items()
+            }
+            | {"matcher": matcher},
+            "pycolmap": pycolmap.__version__,
+            "images_given": len(names),
+            "images_registered": len(registered),
+            "unregistered": result.unregistered,
+            "points3D": rec.num_points3D(),
             "mean_reprojection_error_px": rec.compute_mean_reprojection_error(),
             "partial_models": result.models_found,
         }
         start = time.perf_counter()
-        transforms = write_scene(stage, source, rec, registered, downscales=args.downscales,
-                                 move_images=args.video is not None, show_progress=args.progress)
+        transforms = write_scene(
+            stage,
+            source,
+            rec,
+            registered,
+            downscales=args.downscales,
+            move_images=args.video is not None,
+            show_progress=args.progress,
+        )
         shutil.rmtree(work)
         seconds["writing"] = time.perf_counter() - start
         report.update(transforms["nerfplex"], seconds=seconds)
@@ -182,12 +218,16 @@ def process_data(args: ProcessDataArgs) -> dict:
 
 def _summary(report: dict, out: Path) -> str:
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in report["seconds"].items())
-    lines = [f"registered {report['images_registered']} / {report['images_given']} images, "
-             f"{report['points3D']} 3D points, mean reprojection error {report['mean_reprojection_error_px']:.3f} px",
-             f"time: {stages}"]
+    lines = [
+        f"registered {report['images_registered']} / {report['images_given']} images, "
+        f"{report['points3D']} 3D points, mean reprojection error {report['mean_reprojection_error_px']:.3f} px",
+        f"time: {stages}",
+    ]
     if report["unregistered"]:
-        lines.append(f"not registered (left out of the scene): {', '.join(report['unregistered'][:10])}"
-                     + (" ..." if len(report["unregistered"]) > 10 else ""))
+        lines.append(
+            f"not registered (left out of the scene): {', '.join(report['unregistered'][:10])}"
+            + (" ..." if len(report["unregistered"]) > 10 else "")
+        )
     lines.append(f"wrote {out}; train with: nerfplex train --data.path {out}")
     return "\n".join(lines)
 

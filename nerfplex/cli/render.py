@@ -69,15 +69,18 @@ def build_path(args: RenderArgs, run):
         raise NerfplexError(f"--scale must be positive, got {args.scale}.")
     if args.path == "json":
         if args.path_file is None:
-            raise NerfplexError("--path json needs --path-file FILE.json (e.g. the camera_path.json of an "
-                                "earlier render).")
+            raise NerfplexError(
+                "--path json needs --path-file FILE.json (e.g. the camera_path.json of an earlier render)."
+            )
         return camera_paths.load_path_json(args.path_file, train, args.scale)
     if args.path == "orbit":
-        return camera_paths.orbit_path(train, args.frames, aabb, scale=args.scale,
-                                       radius_scale=args.radius_scale, elevation_deg=args.elevation_deg)
+        return camera_paths.orbit_path(
+            train, args.frames, aabb, scale=args.scale, radius_scale=args.radius_scale, elevation_deg=args.elevation_deg
+        )
     if args.path == "spiral":
-        return camera_paths.spiral_path(train, args.frames, aabb, scale=args.scale,
-                                        radius_scale=args.radius_scale, rotations=args.rotations)
+        return camera_paths.spiral_path(
+            train, args.frames, aabb, scale=args.scale, radius_scale=args.radius_scale, rotations=args.rotations
+        )
     keyframes = list(args.keyframes) if args.keyframes else None
     return camera_paths.interpolation_path(train, args.frames, keyframes, aabb=aabb, scale=args.scale)
 
@@ -85,9 +88,9 @@ def build_path(args: RenderArgs, run):
 def render(args: RenderArgs) -> dict:
     """Render the path; returns render.json's content (plus ``output``)."""
     from nerfplex.cli.eval import resolve_device
-    from nerfplex.run_loading import load_run
     from nerfplex.eval.video import RenderSettings, render_path
     from nerfplex.render.background import background_colors
+    from nerfplex.run_loading import load_run
 
     if args.frames < 1:
         raise NerfplexError(f"--frames must be at least 1, got {args.frames}.")
@@ -110,17 +113,27 @@ def render(args: RenderArgs) -> dict:
     device = resolve_device(args.device)
     config = run.config
     settings = RenderSettings(
-        near=run.scene.near, far=run.scene.far,
+        near=run.scene.near,
+        far=run.scene.far,
         background=background_colors(config.trainer.eval_background, 1, "cpu")[0],
         chunk_size=args.render_chunk or config.trainer.render_chunk,
         max_samples=config.trainer.render_max_samples,
         aabb=run.scene.aabb if config.data.ray_bounds == "aabb" else None,
-        outputs=tuple(dict.fromkeys(args.outputs)), format=args.format, fps=args.fps, progress=args.progress,
-        info={"run": str(run.run_dir), "checkpoint": str(run.checkpoint), "step": run.step, "path": args.path,
-              "method": config.model.method, "device": str(device)})
+        outputs=tuple(dict.fromkeys(args.outputs)),
+        format=args.format,
+        fps=args.fps,
+        progress=args.progress,
+        info={
+            "run": str(run.run_dir),
+            "checkpoint": str(run.checkpoint),
+            "step": run.step,
+            "path": args.path,
+            "method": config.model.method,
+            "device": str(device),
+        },
+    )
     output = args.output or run.run_dir / "renders" / f"{args.path}_step{run.step}"
-    info = render_path(run.model.to(device), cameras, settings, output,
-                       overwrite=args.overwrite or args.output is None)
+    info = render_path(run.model.to(device), cameras, settings, output, overwrite=args.overwrite or args.output is None)
     info["output"] = str(output)
     return info
 
@@ -133,6 +146,8 @@ def run(argv: list[str]) -> int:
     if info.get("normals_source"):
         print(f"normals from: {info['normals_source'].replace('_', ' ')}")
     threads = f"{info['torch_threads']} thread" + ("s" if info["torch_threads"] != 1 else "")
-    print(f"{info['frames']} frames at {info['width']}x{info['height']} in {info['render_seconds']:.1f} s "
-          f"({info['seconds_per_frame']:.2f} s/frame, {threads}): {info['output']}")
+    print(
+        f"{info['frames']} frames at {info['width']}x{info['height']} in {info['render_seconds']:.1f} s "
+        f"({info['seconds_per_frame']:.2f} s/frame, {threads}): {info['output']}"
+    )
     return 0

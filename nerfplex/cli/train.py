@@ -55,8 +55,11 @@ Runs are written to OUTPUT_DIR/EXPERIMENT_NAME/TIMESTAMP: config.yaml, checkpoin
 metrics.json. Watch with: tensorboard --logdir OUTPUT_DIR"""
 
 
-_EXAMPLES = {"--config": "configs/demo.yaml", "--resume": "outputs/demo/20260101-120000",
-             "--run-dir": "outputs/sweep/run-0"}
+_EXAMPLES = {
+    "--config": "configs/demo.yaml",
+    "--resume": "outputs/demo/20260101-120000",
+    "--run-dir": "outputs/sweep/run-0",
+}
 
 
 def _take_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
@@ -132,13 +135,21 @@ def _take_method(args: list[str]) -> tuple[str | None, list[str]]:
 
 def methods_help() -> str:
     """``nerfplex train --help`` without a method: the options every run has and the methods."""
-    lines = ["usage: nerfplex train [METHOD] [--config FILE.yaml | --resume RUN_DIR] [OPTIONS]", "",
-             DESCRIPTION, "", "methods (nerfplex train METHOD --help lists every option of METHOD):"]
+    lines = [
+        "usage: nerfplex train [METHOD] [--config FILE.yaml | --resume RUN_DIR] [OPTIONS]",
+        "",
+        DESCRIPTION,
+        "",
+        "methods (nerfplex train METHOD --help lists every option of METHOD):",
+    ]
     lines += [f"  {name:<10} {method_summary(name)}" for name in available_methods()]
-    lines += ["", "Options of every method: --experiment-name, --output-dir, --data.*, --loss.*, --optim.*,",
-              "--trainer.*; a method's own: --model.METHOD.* (e.g. --model.tensorf.n-voxel-final). Without",
-              "--config, nerf and tensorf start from the CPU demo's sizes (configs/demo.yaml, configs/nerf_demo.yaml),",
-              "the others from their authors' defaults. Plug-in packages add methods (docs/adding-a-method.md)."]
+    lines += [
+        "",
+        "Options of every method: --experiment-name, --output-dir, --data.*, --loss.*, --optim.*,",
+        "--trainer.*; a method's own: --model.METHOD.* (e.g. --model.tensorf.n-voxel-final). Without",
+        "--config, nerf and tensorf start from the CPU demo's sizes (configs/demo.yaml, configs/nerf_demo.yaml),",
+        "the others from their authors' defaults. Plug-in packages add methods (docs/adding-a-method.md).",
+    ]
     return "\n".join(lines)
 
 
@@ -156,11 +167,15 @@ def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
         if run_dir.name == "config.yaml" and run_dir.is_file():
             run_dir = run_dir.parent
         if not run_dir.is_dir():
-            raise NerfplexError(f"--resume {run_dir}: no such folder. Pass the run folder that training "
-                                f"printed, e.g. outputs/demo/20260101-120000.")
+            raise NerfplexError(
+                f"--resume {run_dir}: no such folder. Pass the run folder that training "
+                f"printed, e.g. outputs/demo/20260101-120000."
+            )
         if not (run_dir / "config.yaml").is_file():
-            raise NerfplexError(f"{run_dir} is not a run folder (no config.yaml in it). Pass the folder "
-                                f"that training printed, e.g. outputs/demo/20260101-120000.")
+            raise NerfplexError(
+                f"{run_dir} is not a run folder (no config.yaml in it). Pass the folder "
+                f"that training printed, e.g. outputs/demo/20260101-120000."
+            )
         base = load_config(run_dir / "config.yaml")
     elif config_path:
         base = load_config(Path(config_path))
@@ -168,11 +183,18 @@ def parse(args: list[str]) -> tuple[ExperimentConfig, Path | None]:
         print(methods_help())
         raise SystemExit(0)
     if method and resume and method != base.model.method:
-        raise NerfplexError(f"{run_dir} trains '{base.model.method}'; a resumed run keeps its method. Drop "
-                            f"'{method}', or start a new run.")
+        raise NerfplexError(
+            f"{run_dir} trains '{base.model.method}'; a resumed run keeps its method. Drop "
+            f"'{method}', or start a new run."
+        )
     base = with_method(base, method or base.model.method)
-    config = tyro.cli(experiment_config_class(base.model.method), default=base, args=args,
-                      prog=f"nerfplex train {base.model.method}", description=DESCRIPTION)
+    config = tyro.cli(
+        experiment_config_class(base.model.method),
+        default=base,
+        args=args,
+        prog=f"nerfplex train {base.model.method}",
+        description=DESCRIPTION,
+    )
     config = as_experiment_config(config)
     return validate(config), run_dir
 
@@ -187,8 +209,10 @@ def run(args: list[str]) -> int:
     if explicit_dir:
         run_dir = Path(explicit_dir)
         if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-            raise NerfplexError(f"--run-dir {run_dir} exists and is not an empty folder; nerfplex does not "
-                                f"overwrite it. Resume it with --resume {run_dir}, or choose a new folder.")
+            raise NerfplexError(
+                f"--run-dir {run_dir} exists and is not an empty folder; nerfplex does not "
+                f"overwrite it. Resume it with --resume {run_dir}, or choose a new folder."
+            )
     # Pre-flight, before any data is loaded: the folder exists (created here for a new run), is
     # writable, has room; a resumed run's checkpoint fits the config.
     created = None
@@ -197,7 +221,7 @@ def run(args: list[str]) -> int:
     elif _rank() == 0:
         target = run_dir or Path(config.output_dir) / config.experiment_name
         created_root = next((p for p in reversed([target, *target.parents]) if not p.exists()), None)
-        created = run_dir = (_claim_empty_folder(run_dir) if run_dir else new_run_dir(config))
+        created = run_dir = _claim_empty_folder(run_dir) if run_dir else new_run_dir(config)
         created_root = created_root or (None if explicit_dir else run_dir)  # never a folder the user made
     else:  # torchrun: rank 0 creates the folder, the Trainer hands its name to the other ranks
         run_dir = run_dir or Path(config.output_dir)
@@ -209,7 +233,7 @@ def run(args: list[str]) -> int:
     except BaseException:
         if created is not None and latest_checkpoint(created) is None:
             _remove_run_files(created, created_root)  # a failed new run leaves nothing; with a checkpoint
-        raise                                          # it is resumable
+        raise  # it is resumable
 
 
 MIN_FREE_BYTES = 16 * 2**20
@@ -255,16 +279,20 @@ def check_resumable(config: ExperimentConfig, run_dir: Path) -> None:
         remove_orphan_temporaries(folder)
     path = latest_checkpoint(run_dir)
     if path is None:
-        raise NerfplexError(f"no checkpoint in {run_dir / 'checkpoints'}; nothing to resume. Start a new run "
-                            f"instead (nerfplex train --config {run_dir / 'config.yaml'}).")
+        raise NerfplexError(
+            f"no checkpoint in {run_dir / 'checkpoints'}; nothing to resume. Start a new run "
+            f"instead (nerfplex train --config {run_dir / 'config.yaml'})."
+        )
     state = load_checkpoint(path, mmap=True)
-    check_matches(state.get("meta"), config, path,
-                  "Resume without changing --model.* flags (the run's config.yaml has the right settings), "
-                  "or start a new run.")
+    check_matches(
+        state.get("meta"),
+        config,
+        path,
+        "Resume without changing --model.* flags (the run's config.yaml has the right settings), or start a new run.",
+    )
 
 
-def _train(config: ExperimentConfig, run_dir: Path, resuming: bool,
-           viewer_config: ViewerConfig | None = None) -> int:
+def _train(config: ExperimentConfig, run_dir: Path, resuming: bool, viewer_config: ViewerConfig | None = None) -> int:
     trainer = Trainer(config, run_dir)
     run_dir, main = trainer.run_dir, trainer.dist.is_main  # under torchrun: rank 0's folder, rank 0 writes
     if resuming:
@@ -279,13 +307,17 @@ def _train(config: ExperimentConfig, run_dir: Path, resuming: bool,
     except TrainingInterrupted as stop:
         if main:
             name = "SIGTERM" if stop.args[1] == signal.SIGTERM else "Ctrl-C"
-            print(f"\n{name}: checkpoint saved to {stop.args[0]}\nresume with: nerfplex train "
-                  f"--resume {run_dir}", file=sys.stderr)
+            print(
+                f"\n{name}: checkpoint saved to {stop.args[0]}\nresume with: nerfplex train --resume {run_dir}",
+                file=sys.stderr,
+            )
         return EXIT_SIGTERM if stop.args[1] == signal.SIGTERM else EXIT_INTERRUPTED
     if not main:
         return 0
-    print(f"held-out PSNR {metrics['psnr']:.2f} dB over {metrics['num_test_views']} views after "
-          f"{metrics['step']} steps ({metrics['train_seconds']:.0f} s training)")
+    print(
+        f"held-out PSNR {metrics['psnr']:.2f} dB over {metrics['num_test_views']} views after "
+        f"{metrics['step']} steps ({metrics['train_seconds']:.0f} s training)"
+    )
     print(f"run folder: {run_dir}")
     report_after_training(run_dir)
     close_training_viewer(viewer)  # --viewer: serves on until Ctrl-C

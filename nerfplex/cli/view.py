@@ -39,11 +39,12 @@ def run(args: list[str]) -> int:
         checkpoint = checkpoint_path(parsed.run_dir, parsed.step)
         if not checkpoint.is_file():
             steps = ", ".join(str(int(p.stem.split("-")[-1])) for p in list_checkpoints(parsed.run_dir))
-            raise NerfplexError(f"{parsed.run_dir} has no checkpoint of step {parsed.step}; it has steps: "
-                                f"{steps or 'none'}. Pass one of them to --step, or leave --step out.")
+            raise NerfplexError(
+                f"{parsed.run_dir} has no checkpoint of step {parsed.step}; it has steps: "
+                f"{steps or 'none'}. Pass one of them to --step, or leave --step out."
+            )
     loaded = load_run(parsed.run_dir, checkpoint)
-    viewer = Viewer(ViewedRun(loaded.model, loaded.scene, loaded.config, loaded.run_dir, loaded.step),
-                    parsed.viewer)
+    viewer = Viewer(ViewedRun(loaded.model, loaded.scene, loaded.config, loaded.run_dir, loaded.step), parsed.viewer)
     print(f"viewing {loaded.run_dir} at step {loaded.step} ({loaded.checkpoint.name})")
     viewer.announce()
     print("press Ctrl-C to stop", flush=True)

@@ -36,9 +36,16 @@ __all__ = ["load_blender", "BLENDER_NEAR", "BLENDER_FAR", "BLENDER_AABB"]
 _BLENDER_FILES = ("transforms_train.json", "transforms_test.json", "transforms_val.json")
 
 
-def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "test", test_every: int = 8,
-                 near: float | None = None, far: float | None = None,
-                 max_train_images: int | None = None) -> SceneData:
+def load_blender(
+    root: str | Path,
+    *,
+    downscale: int = 1,
+    test_split: str = "test",
+    test_every: int = 8,
+    near: float | None = None,
+    far: float | None = None,
+    max_train_images: int | None = None,
+) -> SceneData:
     """Load a Blender/NeRF-synthetic or instant-ngp dataset.
 
     Args:
@@ -60,8 +67,9 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
     factor = check_downscale(downscale)
     root = Path(root)
     layout, files, root = _find_layout(root, test_split)
-    if max_train_images is not None and (isinstance(max_train_images, bool)
-                                         or not isinstance(max_train_images, int) or max_train_images < 1):
+    if max_train_images is not None and (
+        isinstance(max_train_images, bool) or not isinstance(max_train_images, int) or max_train_images < 1
+    ):
         raise NerfplexError(f"max_train_images must be a positive integer or None, got {max_train_images!r}.")
 
     warned: set[str] = set()
@@ -73,14 +81,17 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
         main_meta = train_meta
     else:
         if isinstance(test_every, bool) or not isinstance(test_every, int) or test_every < 2:
-            raise NerfplexError(f"test_every must be an integer >= 2 (every test_every-th frame of "
-                                f"{files['all'].name} is held out for testing), got {test_every!r}.")
+            raise NerfplexError(
+                f"test_every must be an integer >= 2 (every test_every-th frame of "
+                f"{files['all'].name} is held out for testing), got {test_every!r}."
+            )
         main_meta = read_json_object(files["all"], TRANSFORMS)
         frames = parse_frames(main_meta, files["all"], warned, drop_missing=True)
         frames.sort(key=lambda f: _natural_key(f.file_path))
         if len(frames) < 2:
-            raise NerfplexError(f"{files['all']} has only {len(frames)} frame; at least 2 are needed "
-                                f"(one to train on, one to test on).")
+            raise NerfplexError(
+                f"{files['all']} has only {len(frames)} frame; at least 2 are needed (one to train on, one to test on)."
+            )
         test_frames = [f for i, f in enumerate(frames) if i % test_every == 0]
         train_frames = [f for i, f in enumerate(frames) if i % test_every != 0]
 
@@ -92,8 +103,16 @@ def load_blender(root: str | Path, *, downscale: int = 1, test_split: str = "tes
     test = load_split(test_frames, factor, warned)
     near, far, aabb = scene_bounds(layout, main_meta, files, train, test, near, far)
     gt_mesh = next((root / name for name in GT_MESH_NAMES if (root / name).is_file()), None)
-    return SceneData(train=train, test=test, near=near, far=far, aabb=aabb, name=root.name,
-                     gt_mesh_path=gt_mesh, extras={"layout": layout})
+    return SceneData(
+        train=train,
+        test=test,
+        near=near,
+        far=far,
+        aabb=aabb,
+        name=root.name,
+        gt_mesh_path=gt_mesh,
+        extras={"layout": layout},
+    )
 
 
 GT_MESH_NAMES = ("gt_mesh.ply", "gt_mesh.obj")
@@ -106,16 +125,19 @@ def _find_layout(root: Path, test_split: str) -> tuple[str, dict[str, Path], Pat
         raise NerfplexError(f"test_split must be 'test' or 'val', got {test_split!r}.")
     if root.is_file():
         if root.suffix.lower() != ".json":
-            raise NerfplexError(f"{root} is a file; pass the dataset folder that holds "
-                                f"transforms_train.json / transforms.json (or the .json file itself).")
+            raise NerfplexError(
+                f"{root} is a file; pass the dataset folder that holds "
+                f"transforms_train.json / transforms.json (or the .json file itself)."
+            )
         if root.name in _BLENDER_FILES:
             root = root.parent
         else:
             return "ngp", {"all": root}, root.parent
     if not root.exists():
         resolved = "" if root.is_absolute() else f" (resolved to {root.absolute()})"
-        raise NerfplexError(f"dataset folder {root} does not exist{resolved}; check the path or download "
-                            f"the dataset there.")
+        raise NerfplexError(
+            f"dataset folder {root} does not exist{resolved}; check the path or download the dataset there."
+        )
     if not root.is_dir():
         raise NerfplexError(f"{root} is not a folder; pass the dataset folder.")
     train = root / "transforms_train.json"
@@ -123,11 +145,15 @@ def _find_layout(root: Path, test_split: str) -> tuple[str, dict[str, Path], Pat
         test = root / f"transforms_{test_split}.json"
         if not test.is_file():
             other = "val" if test_split == "test" else "test"
-            hint = (f"; {root / f'transforms_{other}.json'} exists: pass test_split='{other}'"
-                    if (root / f"transforms_{other}.json").is_file() else
-                    "; add the held-out frames' file")
-            raise NerfplexError(f"{test.name} not found in {root} (it holds transforms_train.json, so this "
-                                f"is a Blender-layout dataset){hint}.")
+            hint = (
+                f"; {root / f'transforms_{other}.json'} exists: pass test_split='{other}'"
+                if (root / f"transforms_{other}.json").is_file()
+                else "; add the held-out frames' file"
+            )
+            raise NerfplexError(
+                f"{test.name} not found in {root} (it holds transforms_train.json, so this "
+                f"is a Blender-layout dataset){hint}."
+            )
         return "blender", {"train": train, "test": test}, root
     single = root / "transforms.json"
     if single.is_file():
@@ -136,7 +162,8 @@ def _find_layout(root: Path, test_split: str) -> tuple[str, dict[str, Path], Pat
     raise NerfplexError(
         f"no transforms file found in {root}: looked for transforms_train.json + transforms_test.json / "
         f"transforms_val.json (Blender / NeRF-synthetic layout) and transforms.json (instant-ngp "
-        f"layout); JSON files present: {present or 'none'}. Point to the folder that holds them.")
+        f"layout); JSON files present: {present or 'none'}. Point to the folder that holds them."
+    )
 
 
 def _natural_key(text: str) -> list:

@@ -33,8 +33,9 @@ __all__ = ["write_blender_files", "write_blender_scene"]
 _FOV_KEYS = ("camera_angle_x", "fl_x")
 
 
-def write_blender_scene(scene: SceneData, out_dir: str | Path, *, fov_key: str = "camera_angle_x",
-                        overwrite: bool = False) -> Path:
+def write_blender_scene(
+    scene: SceneData, out_dir: str | Path, *, fov_key: str = "camera_angle_x", overwrite: bool = False
+) -> Path:
     """Write ``scene`` to ``out_dir`` in the Blender layout; returns ``out_dir``.
 
     Args:
@@ -64,10 +65,16 @@ def write_blender_files(scene: SceneData, folder: Path, *, fov_key: str = "camer
     """Write ``scene``'s files into the existing (staging) ``folder``; see :func:`write_blender_scene`."""
     for split_name, split in (("train", scene.train), ("test", scene.test)):
         if len(split) == 0:
-            raise NerfplexError(f"the {split_name} split of scene '{scene.name}' has no images; the Blender "
-                                f"layout needs at least one image per split.")
-    extra = {"name": scene.name, "near": float(scene.near), "far": float(scene.far),
-             "aabb": torch.as_tensor(scene.aabb, dtype=torch.float64).reshape(2, 3).tolist()}
+            raise NerfplexError(
+                f"the {split_name} split of scene '{scene.name}' has no images; the Blender "
+                f"layout needs at least one image per split."
+            )
+    extra = {
+        "name": scene.name,
+        "near": float(scene.near),
+        "far": float(scene.far),
+        "aabb": torch.as_tensor(scene.aabb, dtype=torch.float64).reshape(2, 3).tolist(),
+    }
     for split_name, split in (("train", scene.train), ("test", scene.test)):
         _write_split(split, split_name, Path(folder), fov_key, extra)
 
@@ -85,8 +92,10 @@ def _write_split(split: SceneSplit, name: str, root: Path, fov_key: str, extra: 
     rot_gl = c2w[:, :, :3] @ OPENGL_TO_OPENCV.double()  # the flip is its own inverse
     bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64).expand(len(cams), 1, 4)
     c2w_gl = torch.cat([torch.cat([rot_gl, c2w[:, :, 3:]], dim=-1), bottom], dim=1)
-    meta["frames"] = [{"file_path": f"./{name}/r_{i}", "transform_matrix": c2w_gl[i].tolist(), **per_frame[i]}
-                      for i in range(len(cams))]
+    meta["frames"] = [
+        {"file_path": f"./{name}/r_{i}", "transform_matrix": c2w_gl[i].tolist(), **per_frame[i]}
+        for i in range(len(cams))
+    ]
 
     (root / name).mkdir()
     rgb = split.rgb.detach().cpu()

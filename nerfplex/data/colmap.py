@@ -51,21 +51,33 @@ from nerfplex.data.scene import SceneData, SceneSplit
 from nerfplex.data.transforms_bounds import near_far_around_box
 from nerfplex.errors import NerfplexError
 
-__all__ = ["load_colmap", "find_sparse_model", "camera_intrinsics", "normalising_transform",
-           "bounds_from_points", "scene_geometry", "SceneGeometry", "COLMAP_TEST_EVERY", "UNDISTORT_HINT"]
+__all__ = [
+    "load_colmap",
+    "find_sparse_model",
+    "camera_intrinsics",
+    "normalising_transform",
+    "bounds_from_points",
+    "scene_geometry",
+    "SceneGeometry",
+    "COLMAP_TEST_EVERY",
+    "UNDISTORT_HINT",
+]
 
 COLMAP_TEST_EVERY = 8
 """Held-out views: every 8th image in name order (Mip-NeRF 360, 3DGS)."""
 
-UNDISTORT_HINT = ("undistort the images to a pinhole model first, e.g. `colmap image_undistorter --image_path "
-                  "images --input_path sparse/0 --output_path undistorted` or pycolmap.undistort_images(...), "
-                  "then point --data.path at the undistorted folder")
+UNDISTORT_HINT = (
+    "undistort the images to a pinhole model first, e.g. `colmap image_undistorter --image_path "
+    "images --input_path sparse/0 --output_path undistorted` or pycolmap.undistort_images(...), "
+    "then point --data.path at the undistorted folder"
+)
 
 _SUPPORTED = ("SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV", "FULL_OPENCV")
 
 
-def camera_intrinsics(camera: ColmapCamera, where: str = "") -> tuple[float, float, float, float,
-                                                                          Optional[tuple[float, ...]]]:
+def camera_intrinsics(
+    camera: ColmapCamera, where: str = ""
+) -> tuple[float, float, float, float, Optional[tuple[float, ...]]]:
     """``fx, fy, cx, cy`` (pixels) and ``(k1, k2, p1, p2, k3)`` (None when all 0) of a COLMAP camera.
 
     COLMAP's parameter orders: SIMPLE_PINHOLE ``f cx cy``; PINHOLE ``fx fy cx cy``; SIMPLE_RADIAL
@@ -76,9 +88,11 @@ def camera_intrinsics(camera: ColmapCamera, where: str = "") -> tuple[float, flo
     p = camera.params
     model = camera.model
     if model not in _SUPPORTED:
-        raise NerfplexError(f"camera {camera.camera_id}{where} uses COLMAP's {model} model, which nerfplex does "
-                            f"not model (supported: {', '.join(_SUPPORTED)}). To train on these images, "
-                            f"{UNDISTORT_HINT}.")
+        raise NerfplexError(
+            f"camera {camera.camera_id}{where} uses COLMAP's {model} model, which nerfplex does "
+            f"not model (supported: {', '.join(_SUPPORTED)}). To train on these images, "
+            f"{UNDISTORT_HINT}."
+        )
     if model == "SIMPLE_PINHOLE":
         fx = fy = p[0]
         cx, cy, dist = p[1], p[2], (0.0,) * 5
@@ -96,13 +110,17 @@ def camera_intrinsics(camera: ColmapCamera, where: str = "") -> tuple[float, flo
     else:  # FULL_OPENCV
         fx, fy, cx, cy = p[:4]
         if np.any(p[9:12] != 0):
-            raise NerfplexError(f"camera {camera.camera_id}{where} is FULL_OPENCV with rational distortion "
-                                f"k4 k5 k6 = {p[9:12].tolist()}, which nerfplex does not model (it models "
-                                f"k1 k2 p1 p2 k3). To train on these images, {UNDISTORT_HINT}.")
+            raise NerfplexError(
+                f"camera {camera.camera_id}{where} is FULL_OPENCV with rational distortion "
+                f"k4 k5 k6 = {p[9:12].tolist()}, which nerfplex does not model (it models "
+                f"k1 k2 p1 p2 k3). To train on these images, {UNDISTORT_HINT}."
+            )
         dist = (p[4], p[5], p[6], p[7], p[8])
     if not (fx > 0 and fy > 0):
-        raise NerfplexError(f"camera {camera.camera_id}{where} has focal lengths {fx}, {fy}; they must be "
-                            f"positive. The model is corrupt.")
+        raise NerfplexError(
+            f"camera {camera.camera_id}{where} has focal lengths {fx}, {fy}; they must be "
+            f"positive. The model is corrupt."
+        )
     dist_out = tuple(float(v) for v in dist) if any(v != 0 for v in dist) else None
     return float(fx), float(fy), float(cx), float(cy), dist_out
 
@@ -112,9 +130,11 @@ def find_sparse_model(root: Path) -> Path:
     for folder in (root / "sparse" / "0", root / "sparse", root):
         if any((folder / f"cameras.{ext}").is_file() for ext in ("bin", "txt")):
             return folder
-    raise NerfplexError(f"no COLMAP sparse model under {root}: looked for sparse/0/cameras.bin (or .txt), "
-                        f"sparse/cameras.bin and cameras.bin. Run `nerfplex process-data --images "
-                        f"{root / 'images'} --out SCENE` to reconstruct one.")
+    raise NerfplexError(
+        f"no COLMAP sparse model under {root}: looked for sparse/0/cameras.bin (or .txt), "
+        f"sparse/cameras.bin and cameras.bin. Run `nerfplex process-data --images "
+        f"{root / 'images'} --out SCENE` to reconstruct one."
+    )
 
 
 def normalising_transform(c2w: np.ndarray) -> np.ndarray:
@@ -151,8 +171,7 @@ def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + k + k @ k / (1.0 + c)
 
 
-def bounds_from_points(points: np.ndarray, depths: np.ndarray, corner_factor: float
-                       ) -> tuple[float, float, np.ndarray]:
+def bounds_from_points(points: np.ndarray, depths: np.ndarray, corner_factor: float) -> tuple[float, float, np.ndarray]:
     """``near, far, aabb [2, 3]`` from points ``[P, 3]`` and observed depths ``[M]`` (camera z).
 
     ``near = 0.9 * P0.1(depths)``, ``far = P99.9(depths) * corner_factor`` (ray length per unit depth at
@@ -172,41 +191,59 @@ def load_colmap(root: str | Path, *, downscale: int = 1, test_every: int = COLMA
     factor = check_downscale(downscale)
     root = Path(root)
     if not root.is_dir():
-        raise NerfplexError(f"COLMAP scene folder {root} {'is not a folder' if root.exists() else 'does not exist'}"
-                            f"; pass the folder that holds images/ and sparse/0/.")
+        raise NerfplexError(
+            f"COLMAP scene folder {root} {'is not a folder' if root.exists() else 'does not exist'}"
+            f"; pass the folder that holds images/ and sparse/0/."
+        )
     if isinstance(test_every, bool) or not isinstance(test_every, int) or test_every < 2:
         raise NerfplexError(f"test_every must be an integer >= 2, got {test_every!r}.")
     model_dir = find_sparse_model(root)
     model = read_model(model_dir)
-    registered = [im for im in model.images.values() if np.isfinite(im.qvec).all() and np.isfinite(im.tvec).all()
-                  and np.linalg.norm(im.qvec) > 0]
+    registered = [
+        im
+        for im in model.images.values()
+        if np.isfinite(im.qvec).all() and np.isfinite(im.tvec).all() and np.linalg.norm(im.qvec) > 0
+    ]
     if not registered:
-        raise NerfplexError(f"the COLMAP model in {model_dir} has no registered image (images file lists "
-                            f"{len(model.images)}); the reconstruction failed. Re-run `nerfplex process-data` "
-                            f"with more overlapping, sharper photos (or --matcher exhaustive).")
+        raise NerfplexError(
+            f"the COLMAP model in {model_dir} has no registered image (images file lists "
+            f"{len(model.images)}); the reconstruction failed. Re-run `nerfplex process-data` "
+            f"with more overlapping, sharper photos (or --matcher exhaustive)."
+        )
     registered.sort(key=lambda im: im.name)
     image_dir, from_small_copy = _image_folder(root, factor)
     present = [im for im in registered if (image_dir / im.name).is_file()]
     missing = len(registered) - len(present)
     if not present:
         listed = ", ".join(im.name for im in registered[:3])
-        raise NerfplexError(f"none of the {len(registered)} images of the model in {model_dir} is in {image_dir} "
-                            f"(looked for {listed}, ...). Put the photographs there under the names the model "
-                            f"uses.")
+        raise NerfplexError(
+            f"none of the {len(registered)} images of the model in {model_dir} is in {image_dir} "
+            f"(looked for {listed}, ...). Put the photographs there under the names the model "
+            f"uses."
+        )
     if missing:
-        warnings.warn(f"{missing} of the {len(registered)} images of the COLMAP model in {model_dir} are not in "
-                      f"{image_dir}; training without them.", stacklevel=2)
+        warnings.warn(
+            f"{missing} of the {len(registered)} images of the COLMAP model in {model_dir} are not in "
+            f"{image_dir}; training without them.",
+            stacklevel=2,
+        )
     if len(present) < 2:
-        raise NerfplexError(f"only 1 image of the model in {model_dir} is in {image_dir}; at least 2 are needed "
-                            f"(one to train on, one to test on).")
+        raise NerfplexError(
+            f"only 1 image of the model in {model_dir} is in {image_dir}; at least 2 are needed "
+            f"(one to train on, one to test on)."
+        )
     sizes = {(model.cameras[im.camera_id].width, model.cameras[im.camera_id].height) for im in present}
     if len(sizes) > 1:
-        counts = {s: sum((model.cameras[im.camera_id].width, model.cameras[im.camera_id].height) == s
-                         for im in present) for s in sizes}
+        counts = {
+            s: sum((model.cameras[im.camera_id].width, model.cameras[im.camera_id].height) == s for im in present)
+            for s in sizes
+        }
         listing = ", ".join(f"{w}x{h}: {n} images" for (w, h), n in sorted(counts.items()))
-        raise NerfplexError(f"the COLMAP model in {model_dir} has images of different sizes ({listing}); nerfplex "
-                            f"trains on one image size. Resize the photographs to one size and reconstruct them "
-                            f"again (`nerfplex process-data` uses one shared camera), or remove the odd ones.")
+        raise NerfplexError(
+            f"the COLMAP model in {model_dir} has images of different sizes ({listing}); nerfplex "
+            f"trains on one image size. Resize the photographs to one size and reconstruct them "
+            f"again (`nerfplex process-data` uses one shared camera), or remove the odd ones."
+        )
 
     width, height = sizes.pop()
     geometry = scene_geometry(model, present, width, height, model_dir)
@@ -218,13 +255,23 @@ def load_colmap(root: str | Path, *, downscale: int = 1, test_every: int = COLMA
     warned: set[str] = set()
     splits = []
     for ids in (train_ids, test_ids):
-        splits.append(_split(ids, present, image_dir, c2w_n, intrinsics, width, height, factor, from_small_copy,
-                             warned))
-    return SceneData(train=splits[0], test=splits[1], near=geometry.near, far=geometry.far,
-                     aabb=torch.tensor(geometry.aabb, dtype=torch.float32), name=root.name,
-                     extras={"layout": "colmap", "world_from_colmap": geometry.transform,
-                             "colmap_model": str(model_dir),
-                             "images_missing": missing})
+        splits.append(
+            _split(ids, present, image_dir, c2w_n, intrinsics, width, height, factor, from_small_copy, warned)
+        )
+    return SceneData(
+        train=splits[0],
+        test=splits[1],
+        near=geometry.near,
+        far=geometry.far,
+        aabb=torch.tensor(geometry.aabb, dtype=torch.float32),
+        name=root.name,
+        extras={
+            "layout": "colmap",
+            "world_from_colmap": geometry.transform,
+            "colmap_model": str(model_dir),
+            "images_missing": missing,
+        },
+    )
 
 
 def _scale_of(transform: np.ndarray) -> float:
@@ -237,8 +284,10 @@ def _image_folder(root: Path, factor: int) -> tuple[Path, bool]:
         return root / f"images_{factor}", True
     folder = root / "images"
     if not folder.is_dir():
-        raise NerfplexError(f"{root} has a COLMAP model but no images/ folder; put the photographs in "
-                            f"{folder} under the names the model uses.")
+        raise NerfplexError(
+            f"{root} has a COLMAP model but no images/ folder; put the photographs in "
+            f"{folder} under the names the model uses."
+        )
     if not any(p.is_file() for p in folder.rglob("*")):
         raise NerfplexError(f"{folder} is empty; put the photographs the COLMAP model was made from there.")
     return folder, False
@@ -250,11 +299,26 @@ def _camera_to_world(image) -> np.ndarray:
     return np.concatenate([rot, -rot @ w2c[:, 3:]], axis=1)
 
 
-def _split(ids: list[int], present: list, image_dir: Path, c2w: np.ndarray, intrinsics: list, width: int,
-           height: int, factor: int, from_small_copy: bool, warned: set[str]) -> SceneSplit:
+def _split(
+    ids: list[int],
+    present: list,
+    image_dir: Path,
+    c2w: np.ndarray,
+    intrinsics: list,
+    width: int,
+    height: int,
+    factor: int,
+    from_small_copy: bool,
+    warned: set[str],
+) -> SceneSplit:
     paths = [image_dir / present[i].name for i in ids]
-    stack = read_image_stack(paths, 1 if from_small_copy else factor, warned, label=str(image_dir),
-                             describe=lambda k: f"image {present[ids[k]].name!r} of the COLMAP model")
+    stack = read_image_stack(
+        paths,
+        1 if from_small_copy else factor,
+        warned,
+        label=str(image_dir),
+        describe=lambda k: f"image {present[ids[k]].name!r} of the COLMAP model",
+    )
     if from_small_copy:  # a pre-shrunk folder
         out_w, out_h = stack.width, stack.height
         if (out_w, out_h) == (width // factor, height // factor):  # box filter of a cropped image (process-data)
@@ -263,9 +327,11 @@ def _split(ids: list[int], present: list, image_dir: Path, c2w: np.ndarray, intr
             sx, sy = out_w / width, out_h / height
     else:
         if (stack.width, stack.height) != (width, height):
-            raise NerfplexError(f"image {paths[0]} is {stack.width}x{stack.height} but its COLMAP camera is "
-                                f"{width}x{height}; the images must be the ones the model was made from (for a "
-                                f"smaller copy use an images_N/ folder and --data.downscale N).")
+            raise NerfplexError(
+                f"image {paths[0]} is {stack.width}x{stack.height} but its COLMAP camera is "
+                f"{width}x{height}; the images must be the ones the model was made from (for a "
+                f"smaller copy use an images_N/ folder and --data.downscale N)."
+            )
         sx = sy = 1.0 / factor
         out_w, out_h = width // factor, height // factor
     values = np.array([intrinsics[i][:4] for i in ids], dtype=np.float64)  # [n, 4]
@@ -273,8 +339,16 @@ def _split(ids: list[int], present: list, image_dir: Path, c2w: np.ndarray, intr
     if any(intrinsics[i][4] is not None for i in ids):
         dist = torch.tensor([intrinsics[i][4] or (0.0,) * 5 for i in ids], dtype=torch.float64).float()
     as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float()  # noqa: E731
-    cameras = Cameras(as_tensor(c2w[ids]), as_tensor(values[:, 0] * sx), as_tensor(values[:, 1] * sy),
-                      as_tensor(values[:, 2] * sx), as_tensor(values[:, 3] * sy), out_w, out_h, dist)
+    cameras = Cameras(
+        as_tensor(c2w[ids]),
+        as_tensor(values[:, 0] * sx),
+        as_tensor(values[:, 1] * sy),
+        as_tensor(values[:, 2] * sx),
+        as_tensor(values[:, 3] * sy),
+        out_w,
+        out_h,
+        dist,
+    )
     names = [str(Path(present[i].name).with_suffix("")) for i in ids]
     return SceneSplit(rgb=stack.rgb, alpha=stack.alpha, cameras=cameras, names=names)
 
@@ -304,23 +378,44 @@ def scene_geometry(model: ColmapModel, images: list, width: int, height: int, mo
     bound the scene (module docstring)."""
     c2w = np.stack([_camera_to_world(im) for im in images])  # [N, 3, 4]
     transform = normalising_transform(c2w)
-    c2w_n = np.concatenate([transform[:3, :3] @ c2w[:, :, :3] / _scale_of(transform),
-                            (transform[:3, :3] @ c2w[:, :, 3:] + transform[:3, 3:])], axis=2)
+    c2w_n = np.concatenate(
+        [
+            transform[:3, :3] @ c2w[:, :, :3] / _scale_of(transform),
+            (transform[:3, :3] @ c2w[:, :, 3:] + transform[:3, 3:]),
+        ],
+        axis=2,
+    )
     intrinsics = [camera_intrinsics(model.cameras[im.camera_id], f" of {model_dir}") for im in images]
     near, far, aabb = _scene_bounds(model, images, c2w, transform, intrinsics, width, height, model_dir)
     return SceneGeometry(c2w_n, intrinsics, transform, near, far, aabb)
 
 
-def _scene_bounds(model: ColmapModel, present: list, c2w: np.ndarray, transform: np.ndarray, intrinsics: list,
-                  width: int, height: int, model_dir: Path) -> tuple[float, float, np.ndarray]:
+def _scene_bounds(
+    model: ColmapModel,
+    present: list,
+    c2w: np.ndarray,
+    transform: np.ndarray,
+    intrinsics: list,
+    width: int,
+    height: int,
+    model_dir: Path,
+) -> tuple[float, float, np.ndarray]:
     scale = _scale_of(transform)
     depths = _observed_depths(model, present)
     if depths.size == 0 or len(model.points) == 0:
-        reason = ("has no points3D file" if not model.has_points_file else
-                  "has no 3D points" if len(model.points) == 0 else "links no image point to a 3D point")
-        warnings.warn(f"the COLMAP model in {model_dir} {reason}, so near / far and the scene box cannot come "
-                      f"from the points; using the cube [-1, 1]^3 that holds the cameras. Set --data.near / "
-                      f"--data.far / --data.box-scale if the scene reaches beyond it.", stacklevel=4)
+        reason = (
+            "has no points3D file"
+            if not model.has_points_file
+            else "has no 3D points"
+            if len(model.points) == 0
+            else "links no image point to a 3D point"
+        )
+        warnings.warn(
+            f"the COLMAP model in {model_dir} {reason}, so near / far and the scene box cannot come "
+            f"from the points; using the cube [-1, 1]^3 that holds the cameras. Set --data.near / "
+            f"--data.far / --data.box-scale if the scene reaches beyond it.",
+            stacklevel=4,
+        )
         aabb = np.array([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
         origins = (transform[:3, :3] @ c2w[:, :, 3].T).T + transform[:3, 3]
         near, far = near_far_around_box(aabb, origins)

@@ -32,8 +32,9 @@ def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
     return x.permute(0, 2, 3, 1)
 
 
-def degrade_training_split(scene: SceneData, *, fraction: float = 1.0, noise_std: float = 0.0,
-                           blur_sigma: float = 0.0, seed: int = 0) -> SceneData:
+def degrade_training_split(
+    scene: SceneData, *, fraction: float = 1.0, noise_std: float = 0.0, blur_sigma: float = 0.0, seed: int = 0
+) -> SceneData:
     """``scene`` with its training split thinned to ``fraction`` of the views, blurred by
     ``blur_sigma`` pixels, then given Gaussian noise of ``noise_std`` (clamped to [0, 1]; drawn from
     ``seed``). Premultiplied colours are degraded as stored, so alpha stays clean."""

@@ -42,8 +42,11 @@ _VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 def matching_layouts(root: Path) -> list[str]:
     """Every layout whose identifying files ``root`` holds, in detection order."""
     found = []
-    if any((folder / f"cameras.{ext}").is_file() for folder in (root / "sparse" / "0", root / "sparse")
-           for ext in ("bin", "txt")):
+    if any(
+        (folder / f"cameras.{ext}").is_file()
+        for folder in (root / "sparse" / "0", root / "sparse")
+        for ext in ("bin", "txt")
+    ):
         found.append("colmap")
     if (root / "transforms_train.json").is_file() or (root / "transforms.json").is_file():
         found.append("blender")
@@ -67,10 +70,15 @@ def detect_layout(path: Path) -> str:
         resolved = "" if path.is_absolute() else f" (resolved to {path.absolute()})"
         raise NerfplexError(f"dataset folder {path} does not exist{resolved}; check --data.path.")
     if not path.is_dir():
-        raise NerfplexError(f"--data.path {path} is a file; pass the dataset folder (or a transforms*.json). "
-                            + (f"For a video, make a scene first: nerfplex process-data --video {path} "
-                               f"--out {path.with_suffix('')}_scene" if path.suffix.lower() in _VIDEO_SUFFIXES
-                               else ""))
+        raise NerfplexError(
+            f"--data.path {path} is a file; pass the dataset folder (or a transforms*.json). "
+            + (
+                f"For a video, make a scene first: nerfplex process-data --video {path} "
+                f"--out {path.with_suffix('')}_scene"
+                if path.suffix.lower() in _VIDEO_SUFFIXES
+                else ""
+            )
+        )
     found = matching_layouts(path)
     if found:
         return found[0]
@@ -81,8 +89,9 @@ def _nothing_matches(root: Path) -> str:
     entries = sorted(root.iterdir(), key=lambda p: p.name)
     images = [p for p in entries if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES]
     videos = [p for p in entries if p.is_file() and p.suffix.lower() in _VIDEO_SUFFIXES]
-    sub_images = (root / "images").is_dir() and any(p.suffix.lower() in _IMAGE_SUFFIXES
-                                                    for p in (root / "images").iterdir())
+    sub_images = (root / "images").is_dir() and any(
+        p.suffix.lower() in _IMAGE_SUFFIXES for p in (root / "images").iterdir()
+    )
     shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in entries[:12])
     more = f" and {len(entries) - 12} more" if len(entries) > 12 else ""
     holds = f"it holds {shown}{more}" if entries else "it is empty"
@@ -92,13 +101,19 @@ def _nothing_matches(root: Path) -> str:
     if images or sub_images:
         folder = root if images else root / "images"
         count = len(images) if images else "the"
-        message += (f"The folder holds {count} plain images without camera poses: recover the poses first with\n"
-                    f"  nerfplex process-data --images {folder} --out {scene}\n"
-                    f"then train with --data.path {scene}.")
+        message += (
+            f"The folder holds {count} plain images without camera poses: recover the poses first with\n"
+            f"  nerfplex process-data --images {folder} --out {scene}\n"
+            f"then train with --data.path {scene}."
+        )
     elif videos:
-        message += (f"The folder holds a video: make a scene from it with\n"
-                    f"  nerfplex process-data --video {videos[0]} --out {scene}")
+        message += (
+            f"The folder holds a video: make a scene from it with\n"
+            f"  nerfplex process-data --video {videos[0]} --out {scene}"
+        )
     else:
-        message += ("Point --data.path at a folder in one of these layouts, or make one from photos with "
-                    "`nerfplex process-data --images PHOTOS --out SCENE`.")
+        message += (
+            "Point --data.path at a folder in one of these layouts, or make one from photos with "
+            "`nerfplex process-data --images PHOTOS --out SCENE`."
+        )
     return message

@@ -12,8 +12,7 @@ import numpy as np
 
 from nerfplex.errors import NerfplexError
 
-__all__ = ["require_file", "read_json_object", "read_text_numbers", "read_npy", "read_npz",
-           "finite_positive"]
+__all__ = ["require_file", "read_json_object", "read_text_numbers", "read_npy", "read_npz", "finite_positive"]
 
 
 def require_file(path: Path, what: str, hint: str) -> Path:
@@ -35,12 +34,15 @@ def read_json_object(path: Path, what: str = "JSON file") -> dict:
     try:
         meta = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise NerfplexError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. "
-                            f"Fix the syntax there (e.g. a missing comma or bracket, a trailing comma, "
-                            f"NaN) or re-download the dataset.") from exc
+        raise NerfplexError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. "
+            f"Fix the syntax there (e.g. a missing comma or bracket, a trailing comma, "
+            f"NaN) or re-download the dataset."
+        ) from exc
     if not isinstance(meta, dict):
-        raise NerfplexError(f"{path} must hold a JSON object (the {what}), but its top level is a "
-                            f"{type(meta).__name__}.")
+        raise NerfplexError(
+            f"{path} must hold a JSON object (the {what}), but its top level is a {type(meta).__name__}."
+        )
     return meta
 
 
@@ -61,11 +63,14 @@ def read_text_numbers(path: Path, what: str) -> list[list[float]]:
         try:
             row = [float(p) for p in parts]
         except ValueError:
-            raise NerfplexError(f"{what} {path} line {lineno} is not a row of numbers: "
-                                f"{line.strip()[:60]!r}. Restore or re-download the file.") from None
+            raise NerfplexError(
+                f"{what} {path} line {lineno} is not a row of numbers: "
+                f"{line.strip()[:60]!r}. Restore or re-download the file."
+            ) from None
         if not all(np.isfinite(row)):
-            raise NerfplexError(f"{what} {path} line {lineno} holds NaN or infinite values; restore or "
-                                f"re-download the file.")
+            raise NerfplexError(
+                f"{what} {path} line {lineno} holds NaN or infinite values; restore or re-download the file."
+            )
         rows.append(row)
     if not rows:
         raise NerfplexError(f"{what} {path} is empty; restore or re-download the file.")
@@ -79,8 +84,10 @@ def read_npy(path: Path, what: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise NerfplexError(f"could not read {what} {path}: {_reason(exc)}. The file is corrupt or not a "
-                            f".npy array; re-download or re-create it.") from None
+        raise NerfplexError(
+            f"could not read {what} {path}: {_reason(exc)}. The file is corrupt or not a "
+            f".npy array; re-download or re-create it."
+        ) from None
 
 
 def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
@@ -89,8 +96,10 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise NerfplexError(f"could not read {what} {path}: {_reason(exc)}. The file is corrupt or not a "
-                            f".npz archive; re-download the dataset.") from None
+        raise NerfplexError(
+            f"could not read {what} {path}: {_reason(exc)}. The file is corrupt or not a "
+            f".npz archive; re-download the dataset."
+        ) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -103,5 +112,9 @@ def _reason(exc: BaseException) -> str:
 
 def finite_positive(value: Any) -> bool:
     """A finite number > 0 (bools excluded)."""
-    return (isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-            and bool(np.isfinite(value)) and value > 0)
+    return (
+        isinstance(value, (int, float, np.number))
+        and not isinstance(value, bool)
+        and bool(np.isfinite(value))
+        and value > 0
+    )

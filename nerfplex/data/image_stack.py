@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
 from typing import Any, Optional
-from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -30,10 +30,15 @@ __all__ = ["ImageStack", "read_image_stack", "read_mask_stack", "parallel_map", 
 
 def check_downscale(downscale: Any) -> int:
     """``downscale`` as a positive int, or a NerfplexError."""
-    if isinstance(downscale, bool) or not isinstance(downscale, Real) or not float(downscale).is_integer() \
-            or downscale < 1:
-        raise NerfplexError(f"downscale must be a positive integer (1 = full resolution, 2 = half, ...), "
-                            f"got {downscale!r}.")
+    if (
+        isinstance(downscale, bool)
+        or not isinstance(downscale, Real)
+        or not float(downscale).is_integer()
+        or downscale < 1
+    ):
+        raise NerfplexError(
+            f"downscale must be a positive integer (1 = full resolution, 2 = half, ...), got {downscale!r}."
+        )
     return int(downscale)
 
 
@@ -68,20 +73,25 @@ def parallel_map(fn: Callable[[int], None], count: int) -> None:
 
 def _check_factor(factor: int, width: int, height: int, label: str, warned: set[str], first: Path) -> None:
     if height // factor == 0 or width // factor == 0:
-        raise NerfplexError(f"downscale {factor} is larger than the images of {label} ({width}x{height}); "
-                            f"use a smaller downscale.")
+        raise NerfplexError(
+            f"downscale {factor} is larger than the images of {label} ({width}x{height}); use a smaller downscale."
+        )
     if (height % factor or width % factor) and "crop" not in warned:
         warned.add("crop")
-        warnings.warn(f"image size {width}x{height} ({first.name}) is not divisible by downscale {factor}: "
-                      f"the last {width % factor} column(s) and {height % factor} row(s) are cropped "
-                      f"(right/bottom) before averaging; the cameras stay exact.", stacklevel=4)
+        warnings.warn(
+            f"image size {width}x{height} ({first.name}) is not divisible by downscale {factor}: "
+            f"the last {width % factor} column(s) and {height % factor} row(s) are cropped "
+            f"(right/bottom) before averaging; the cameras stay exact.",
+            stacklevel=4,
+        )
 
 
-def _size_error(path: Path, image: np.ndarray, first: Path, width: int, height: int,
-                context: str) -> NerfplexError:
-    return NerfplexError(f"image {path}{context} is {image.shape[1]}x{image.shape[0]} but {first} is "
-                         f"{width}x{height}; all images of a split must have the same size. Resize them "
-                         f"to one size.")
+def _size_error(path: Path, image: np.ndarray, first: Path, width: int, height: int, context: str) -> NerfplexError:
+    return NerfplexError(
+        f"image {path}{context} is {image.shape[1]}x{image.shape[0]} but {first} is "
+        f"{width}x{height}; all images of a split must have the same size. Resize them "
+        f"to one size."
+    )
 
 
 _DATASET_ROOT: ContextVar[Optional[Path]] = ContextVar("nerfplex_dataset_root", default=None)
@@ -106,13 +116,21 @@ def warn_outside_root(paths: Sequence[Path]) -> None:
         return
     outside = [p for p in paths if not Path(p).resolve().is_relative_to(root)]
     if outside:
-        warnings.warn(f"{len(outside)} image path(s) of the dataset lead outside its folder {root}, e.g. "
-                      f"{outside[0]}; check the dataset file (paths should stay inside the dataset folder).",
-                      stacklevel=3)
+        warnings.warn(
+            f"{len(outside)} image path(s) of the dataset lead outside its folder {root}, e.g. "
+            f"{outside[0]}; check the dataset file (paths should stay inside the dataset folder).",
+            stacklevel=3,
+        )
 
 
-def read_image_stack(paths: Sequence[Path], factor: int, warned: set[str], *, label: str = "the dataset",
-                     describe: Optional[Callable[[int], str]] = None) -> ImageStack:
+def read_image_stack(
+    paths: Sequence[Path],
+    factor: int,
+    warned: set[str],
+    *,
+    label: str = "the dataset",
+    describe: Optional[Callable[[int], str]] = None,
+) -> ImageStack:
     """Read ``paths`` (RGB or RGBA files) into an :class:`ImageStack`.
 
     Args:
@@ -149,12 +167,12 @@ def read_image_stack(paths: Sequence[Path], factor: int, warned: set[str], *, la
             alpha[i] = 1.0
 
     parallel_map(load, len(paths))
-    return ImageStack(torch.from_numpy(rgb), torch.from_numpy(alpha) if has_alpha.any() else None,
-                      width, height)
+    return ImageStack(torch.from_numpy(rgb), torch.from_numpy(alpha) if has_alpha.any() else None, width, height)
 
 
-def read_mask_stack(paths: Sequence[Path], factor: int, width: int, height: int, *,
-                    images: Sequence[Path] = ()) -> Tensor:
+def read_mask_stack(
+    paths: Sequence[Path], factor: int, width: int, height: int, *, images: Sequence[Path] = ()
+) -> Tensor:
     """Foreground masks ``[N, H // f, W // f, 1]`` in [0, 1] from image files (mean of the colour
     channels; black = background), area-downscaled. Each must be ``width x height`` (the size of
     ``images[i]``, named in the error when given)."""
@@ -165,8 +183,10 @@ def read_mask_stack(paths: Sequence[Path], factor: int, width: int, height: int,
         image = read_image(paths[i])
         if image.shape[:2] != (height, width):
             other = f"its image {images[i]}" if i < len(images) else "the images"
-            raise NerfplexError(f"mask {paths[i]} is {image.shape[1]}x{image.shape[0]} but {other} is "
-                                f"{width}x{height}; masks must have the size of their images.")
+            raise NerfplexError(
+                f"mask {paths[i]} is {image.shape[1]}x{image.shape[0]} but {other} is "
+                f"{width}x{height}; masks must have the size of their images."
+            )
         out[i] = downscale_image(image[..., :3].mean(axis=-1, keepdims=True), factor)
 
     parallel_map(load, len(paths))

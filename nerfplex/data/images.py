@@ -35,8 +35,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         what = "is a folder, not an image file" if path.is_dir() else "does not exist"
-        raise NerfplexError(f"image {path} {what}; check the file name in the dataset (and its "
-                            f"extension) or restore the missing file.")
+        raise NerfplexError(
+            f"image {path} {what}; check the file name in the dataset (and its extension) or restore the missing file."
+        )
     if path.stat().st_size == 0:
         raise NerfplexError(f"could not read image {path}: the file is empty. Re-export or re-download it.")
     try:
@@ -45,8 +46,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         plugin = "pillow" if path.suffix.lower() in _PILLOW_SUFFIXES else None
         image = iio.imread(path, index=0, plugin=plugin)
     except Exception as exc:  # imageio/Pillow raise many types (OSError, ValueError, SyntaxError)
-        raise NerfplexError(f"could not read image {path}: {_decode_reason(path, exc)}. Re-export or "
-                            f"re-download the file (check it opens in an image viewer).") from exc
+        raise NerfplexError(
+            f"could not read image {path}: {_decode_reason(path, exc)}. Re-export or "
+            f"re-download the file (check it opens in an image viewer)."
+        ) from exc
     return _normalise(image, path)
 
 
@@ -72,21 +75,26 @@ def _normalise(image: np.ndarray, path: Path) -> np.ndarray:
     elif np.issubdtype(image.dtype, np.floating):
         image = image.astype(np.float32, copy=False)
     else:
-        raise NerfplexError(f"image {path} has unsupported pixel type {image.dtype}; convert it to an "
-                            f"8- or 16-bit PNG or a JPEG.")
+        raise NerfplexError(
+            f"image {path} has unsupported pixel type {image.dtype}; convert it to an 8- or 16-bit PNG or a JPEG."
+        )
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3:
-        raise NerfplexError(f"image {path} has unsupported shape {tuple(image.shape)}; expected a "
-                            f"single 2-D image (convert it to an RGB or RGBA PNG).")
+        raise NerfplexError(
+            f"image {path} has unsupported shape {tuple(image.shape)}; expected a "
+            f"single 2-D image (convert it to an RGB or RGBA PNG)."
+        )
     channels = image.shape[-1]
     if channels == 1:
         image = np.repeat(image, 3, axis=-1)
     elif channels == 2:  # gray + alpha
         image = np.concatenate([np.repeat(image[..., :1], 3, axis=-1), image[..., 1:]], axis=-1)
     elif channels not in (3, 4):
-        raise NerfplexError(f"image {path} has {channels} channels; expected 1 to 4 (gray, gray+alpha, "
-                            f"RGB or RGBA). Convert it to an RGB or RGBA PNG.")
+        raise NerfplexError(
+            f"image {path} has {channels} channels; expected 1 to 4 (gray, gray+alpha, "
+            f"RGB or RGBA). Convert it to an RGB or RGBA PNG."
+        )
     return np.ascontiguousarray(image)
 
 
@@ -133,8 +141,9 @@ def downscale(image: np.ndarray, factor: int) -> np.ndarray:
     height, width = image.shape[:2]
     out_h, out_w = height // factor, width // factor
     if out_h == 0 or out_w == 0:
-        raise NerfplexError(f"downscale factor {factor} is larger than the image ({width}x{height}); "
-                            f"use a smaller downscale.")
+        raise NerfplexError(
+            f"downscale factor {factor} is larger than the image ({width}x{height}); use a smaller downscale."
+        )
     rest = image.shape[2:]
     cropped = np.asarray(image[: out_h * factor, : out_w * factor], dtype=np.float32)
     # Two single-axis sums are several times faster than one sum over axes (1, 3) in numpy.

@@ -69,8 +69,9 @@ def recentre(c2w_gl: np.ndarray) -> np.ndarray:
     return (np.linalg.inv(avg) @ full)[:, :3]
 
 
-def load_llff(root: str | Path, *, downscale: int = 1, test_every: int = LLFF_TEST_EVERY,
-              ndc: bool = False) -> SceneData:
+def load_llff(
+    root: str | Path, *, downscale: int = 1, test_every: int = LLFF_TEST_EVERY, ndc: bool = False
+) -> SceneData:
     """Load an LLFF scene folder (module docstring)."""
     factor = check_downscale(downscale)
     root = Path(root)
@@ -78,36 +79,46 @@ def load_llff(root: str | Path, *, downscale: int = 1, test_every: int = LLFF_TE
         raise NerfplexError(f"test_every must be an integer >= 2, got {test_every!r}.")
     array = read_npy(root / "poses_bounds.npy", "LLFF poses file")
     if array.ndim != 2 or array.shape[1] != 17 or not np.issubdtype(array.dtype, np.number):
-        raise NerfplexError(f"{root / 'poses_bounds.npy'} has shape {array.shape} ({array.dtype}); LLFF's file "
-                            f"is [N, 17] numbers (a 3x5 pose-and-hwf matrix and 2 bounds per image).")
+        raise NerfplexError(
+            f"{root / 'poses_bounds.npy'} has shape {array.shape} ({array.dtype}); LLFF's file "
+            f"is [N, 17] numbers (a 3x5 pose-and-hwf matrix and 2 bounds per image)."
+        )
     array = array.astype(np.float64)
     if not np.isfinite(array).all():
         raise NerfplexError(f"{root / 'poses_bounds.npy'} holds NaN or infinite values; re-create it.")
     poses, bounds = array[:, :15].reshape(-1, 3, 5), array[:, 15:]
     if (bounds <= 0).any() or (bounds[:, 1] < bounds[:, 0]).any():
         bad = int(np.flatnonzero((bounds <= 0).any(1) | (bounds[:, 1] < bounds[:, 0]))[0])
-        raise NerfplexError(f"{root / 'poses_bounds.npy'}: image {bad} has bounds {bounds[bad].tolist()}; near "
-                            f"and far depths must be positive with near <= far.")
+        raise NerfplexError(
+            f"{root / 'poses_bounds.npy'}: image {bad} has bounds {bounds[bad].tolist()}; near "
+            f"and far depths must be positive with near <= far."
+        )
     hwf = poses[0, :, 4]
     if (poses[:, :, 4] <= 0).any():
         raise NerfplexError(f"{root / 'poses_bounds.npy'}: the (H, W, focal) column must be positive.")
 
     full_paths = _image_files(root / "images", root)
     if len(full_paths) != len(poses):
-        raise NerfplexError(f"{root / 'images'} holds {len(full_paths)} images but poses_bounds.npy has "
-                            f"{len(poses)} poses; LLFF pairs them in sorted name order, so the counts must match. "
-                            f"Remove extra files or restore missing ones.")
+        raise NerfplexError(
+            f"{root / 'images'} holds {len(full_paths)} images but poses_bounds.npy has "
+            f"{len(poses)} poses; LLFF pairs them in sorted name order, so the counts must match. "
+            f"Remove extra files or restore missing ones."
+        )
     small = root / f"images_{factor}"
     use_small = factor > 1 and small.is_dir()
     paths = _image_files(small, root) if use_small else full_paths
     if use_small and len(paths) != len(poses):
-        raise NerfplexError(f"{small} holds {len(paths)} images but poses_bounds.npy has {len(poses)} poses; "
-                            f"re-create {small.name}/ or remove it (the full images are then downscaled).")
+        raise NerfplexError(
+            f"{small} holds {len(paths)} images but poses_bounds.npy has {len(poses)} poses; "
+            f"re-create {small.name}/ or remove it (the full images are then downscaled)."
+        )
     full_h, full_w = read_image(full_paths[0]).shape[:2]
     focal = hwf[2]
     if abs(full_w / hwf[1] - full_h / hwf[0]) > 0.01:
-        raise NerfplexError(f"{full_paths[0]} is {full_w}x{full_h} but poses_bounds.npy says {hwf[1]:g}x{hwf[0]:g}"
-                            f" (W x H) with another aspect ratio; the images do not belong to these poses.")
+        raise NerfplexError(
+            f"{full_paths[0]} is {full_w}x{full_h} but poses_bounds.npy says {hwf[1]:g}x{hwf[0]:g}"
+            f" (W x H) with another aspect ratio; the images do not belong to these poses."
+        )
     focal = focal * full_w / hwf[1]  # images/ smaller than the file's size: scale the focal with them
 
     c2w_gl = llff_to_opengl(poses[:, :, :4])
@@ -123,8 +134,9 @@ def load_llff(root: str | Path, *, downscale: int = 1, test_every: int = LLFF_TE
     ids = {"train": [i for i in order if i % test_every], "test": [i for i in order if i % test_every == 0]}
     splits = {}
     for key, chosen in ids.items():
-        stack = read_image_stack([paths[i] for i in chosen], 1 if use_small else factor, warned,
-                                 label=str(paths[0].parent))
+        stack = read_image_stack(
+            [paths[i] for i in chosen], 1 if use_small else factor, warned, label=str(paths[0].parent)
+        )
         if use_small:  # NeRF: focal / factor, principal point at the centre of the small images
             fx = focal / factor
             width, height = stack.width, stack.height
@@ -136,8 +148,9 @@ def load_llff(root: str | Path, *, downscale: int = 1, test_every: int = LLFF_TE
         n = len(chosen)
         full = lambda v, n=n: torch.full((n,), float(v))  # noqa: E731
         space = NDCSpace(width / (2.0 * fx), height / (2.0 * fx), 1.0) if ndc else None
-        cameras = Cameras(torch.from_numpy(c2w[chosen]).float(), full(fx), full(fx), full(cx), full(cy),
-                          width, height, None, space)
+        cameras = Cameras(
+            torch.from_numpy(c2w[chosen]).float(), full(fx), full(fx), full(cx), full(cy), width, height, None, space
+        )
         splits[key] = SceneSplit(stack.rgb, stack.alpha, cameras, [paths[i].stem for i in chosen])
     all_cameras = torch.cat([splits["train"].cameras.c2w, splits["test"].cameras.c2w])
     reference = splits["train"].cameras
@@ -145,17 +158,24 @@ def load_llff(root: str | Path, *, downscale: int = 1, test_every: int = LLFF_TE
         near, far, aabb = _ndc_bounds(reference, all_cameras)
     else:
         near, far, aabb = _frustum_bounds(reference, c2w, bounds)
-    return SceneData(train=splits["train"], test=splits["test"], near=near, far=far,
-                     aabb=torch.tensor(aabb, dtype=torch.float32), name=root.name,
-                     extras={"layout": "llff", "bounds": torch.from_numpy(bounds).float(), "ndc": ndc,
-                             "llff_scale": scale})
+    return SceneData(
+        train=splits["train"],
+        test=splits["test"],
+        near=near,
+        far=far,
+        aabb=torch.tensor(aabb, dtype=torch.float32),
+        name=root.name,
+        extras={"layout": "llff", "bounds": torch.from_numpy(bounds).float(), "ndc": ndc, "llff_scale": scale},
+    )
 
 
 def _image_files(folder: Path, root: Path) -> list[Path]:
     """NeRF's ``sorted(os.listdir(...))`` of image files (plain name order)."""
     if not folder.is_dir():
-        raise NerfplexError(f"{root} has poses_bounds.npy but no {folder.name}/ folder; put the photographs "
-                            f"(in the order of the poses) there.")
+        raise NerfplexError(
+            f"{root} has poses_bounds.npy but no {folder.name}/ folder; put the photographs "
+            f"(in the order of the poses) there."
+        )
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise NerfplexError(f"{folder} holds no .jpg / .png images; put the LLFF scene's photographs there.")

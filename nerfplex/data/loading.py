@@ -97,31 +97,48 @@ class DataConfig:
     def checks(self) -> list[tuple[str, bool, str]]:
         """Value checks of the layout options (the config validation protocol)."""
         return [
-            ("test_every", self.test_every is None or (not isinstance(self.test_every, bool)
-                                                       and self.test_every >= 2),
-             "null (the format's default) or an integer of at least 2"),
-            ("ndc", not self.ndc or self.ray_bounds == "aabb",
-             "false unless data.ray_bounds is aabb (NDC rays are bounded by clipping to the NDC box)"),
-            ("ndc", not self.ndc or self.kind in ("auto", "llff"),
-             "false unless the scene is an LLFF one (data.kind llff or auto)"),
-            ("path", self.kind != "procedural" or self.path is None,
-             "unset when data.kind is procedural (the built-in scene); pass --data.kind auto to train on the folder"),
+            (
+                "test_every",
+                self.test_every is None or (not isinstance(self.test_every, bool) and self.test_every >= 2),
+                "null (the format's default) or an integer of at least 2",
+            ),
+            (
+                "ndc",
+                not self.ndc or self.ray_bounds == "aabb",
+                "false unless data.ray_bounds is aabb (NDC rays are bounded by clipping to the NDC box)",
+            ),
+            (
+                "ndc",
+                not self.ndc or self.kind in ("auto", "llff"),
+                "false unless the scene is an LLFF one (data.kind llff or auto)",
+            ),
+            (
+                "path",
+                self.kind != "procedural" or self.path is None,
+                "unset when data.kind is procedural (the built-in scene); pass --data.kind auto to train on the folder",
+            ),
             *self._value_checks(),
         ]
 
     def _value_checks(self) -> list[tuple[str, bool, str]]:
         """Ranges of the numeric options (non-finite values are rejected for every field)."""
-        positive = [(key, getattr(self, key) > 0, "a positive number")
-                    for key in ("resolution", "num_train_views", "num_test_views", "downscale", "box_scale")]
-        return [*positive,
-                ("train_fraction", 0 < self.train_fraction <= 1, "in (0, 1]"),
-                ("train_noise_std", self.train_noise_std >= 0, "0 or positive"),
-                ("train_blur_sigma", self.train_blur_sigma >= 0, "0 or positive"),
-                ("near", self.near is None or self.near >= 0, "null (the dataset's) or 0 or positive"),
-                ("far", self.far is None or self.far > (self.near or 0.0),
-                 "null (the dataset's) or larger than data.near"),
-                ("max_test_views", self.max_test_views is None or self.max_test_views >= 1,
-                 "null (all test views) or at least 1")]
+        positive = [
+            (key, getattr(self, key) > 0, "a positive number")
+            for key in ("resolution", "num_train_views", "num_test_views", "downscale", "box_scale")
+        ]
+        return [
+            *positive,
+            ("train_fraction", 0 < self.train_fraction <= 1, "in (0, 1]"),
+            ("train_noise_std", self.train_noise_std >= 0, "0 or positive"),
+            ("train_blur_sigma", self.train_blur_sigma >= 0, "0 or positive"),
+            ("near", self.near is None or self.near >= 0, "null (the dataset's) or 0 or positive"),
+            ("far", self.far is None or self.far > (self.near or 0.0), "null (the dataset's) or larger than data.near"),
+            (
+                "max_test_views",
+                self.max_test_views is None or self.max_test_views >= 1,
+                "null (all test views) or at least 1",
+            ),
+        ]
 
 
 def load_scene(config: DataConfig) -> SceneData:
@@ -129,8 +146,9 @@ def load_scene(config: DataConfig) -> SceneData:
     if config.kind == "procedural" or (config.kind == "auto" and config.path is None):
         from nerfplex.data.procedural import make_procedural_scene
 
-        scene = make_procedural_scene(config.scene, config.resolution, config.num_train_views,
-                                      config.num_test_views, config.seed)
+        scene = make_procedural_scene(
+            config.scene, config.resolution, config.num_train_views, config.num_test_views, config.seed
+        )
     else:
         with dataset_root(config.path) if config.path is not None else contextlib.nullcontext():
             scene = _load_folder(config)  # image paths that leave config.path are warned about
@@ -146,12 +164,17 @@ def load_scene(config: DataConfig) -> SceneData:
     if config.train_on_test_views:
         scene.train = concat_splits(scene.train, scene.test)
     if config.train_fraction < 1.0 or config.train_noise_std > 0 or config.train_blur_sigma > 0:
-        scene = degrade_training_split(scene, fraction=config.train_fraction,
-                                       noise_std=config.train_noise_std,
-                                       blur_sigma=config.train_blur_sigma, seed=config.seed)
+        scene = degrade_training_split(
+            scene,
+            fraction=config.train_fraction,
+            noise_std=config.train_noise_std,
+            blur_sigma=config.train_blur_sigma,
+            seed=config.seed,
+        )
     if scene.near >= scene.far:
-        raise NerfplexError(f"near ({scene.near}) must be smaller than far ({scene.far}). "
-                            f"Fix --data.near / --data.far.")
+        raise NerfplexError(
+            f"near ({scene.near}) must be smaller than far ({scene.far}). Fix --data.near / --data.far."
+        )
     return scene
 
 
@@ -160,8 +183,10 @@ def _load_folder(config: DataConfig) -> SceneData:
     if config.kind not in _FOLDER_HINTS:  # the config loader only admits the kinds above
         raise NerfplexError(f"unknown data.kind {config.kind!r}")
     if config.path is None:
-        raise NerfplexError(f"data.kind is {config.kind!r} but data.path is not set. Pass --data.path FOLDER "
-                            f"({_FOLDER_HINTS[config.kind]}).")
+        raise NerfplexError(
+            f"data.kind is {config.kind!r} but data.path is not set. Pass --data.path FOLDER "
+            f"({_FOLDER_HINTS[config.kind]})."
+        )
     path = Path(config.path)
     kind = config.kind
     if kind == "auto":
@@ -169,8 +194,10 @@ def _load_folder(config: DataConfig) -> SceneData:
 
         kind = detect_layout(path)
     if config.ndc and kind != "llff":
-        raise NerfplexError(f"--data.ndc is set but {path} is a {kind} scene; NDC rays are for forward-facing "
-                            f"LLFF scenes. Leave out --data.ndc.")
+        raise NerfplexError(
+            f"--data.ndc is set but {path} is a {kind} scene; NDC rays are for forward-facing "
+            f"LLFF scenes. Leave out --data.ndc."
+        )
     if kind == "colmap":
         from nerfplex.data.colmap import COLMAP_TEST_EVERY, load_colmap
 
@@ -178,24 +205,26 @@ def _load_folder(config: DataConfig) -> SceneData:
     if kind == "llff":
         from nerfplex.data.llff import LLFF_TEST_EVERY, load_llff
 
-        return load_llff(path, downscale=config.downscale, test_every=config.test_every or LLFF_TEST_EVERY,
-                         ndc=config.ndc)
+        return load_llff(
+            path, downscale=config.downscale, test_every=config.test_every or LLFF_TEST_EVERY, ndc=config.ndc
+        )
     if kind == "blender":
         from nerfplex.data.blender import load_blender
 
-        return load_blender(path, downscale=config.downscale, test_split=config.test_split,
-                            test_every=config.test_every or 8)
+        return load_blender(
+            path, downscale=config.downscale, test_split=config.test_split, test_every=config.test_every or 8
+        )
     if kind == "monosdf":
         from nerfplex.data.monosdf import MONOSDF_TEST_EVERY, load_monosdf
 
         every = config.test_every or MONOSDF_TEST_EVERY
-        return load_monosdf(path, downscale=config.downscale, test_every=every,
-                            mono_priors=config.mono_priors)
+        return load_monosdf(path, downscale=config.downscale, test_every=every, mono_priors=config.mono_priors)
     if kind == "nsvf":
         from nerfplex.data.nsvf import load_nsvf
 
         return load_nsvf(path, downscale=config.downscale, test_split=config.test_split)
     from nerfplex.data.dtu import DTU_TEST_EVERY, load_dtu
 
-    return load_dtu(path, downscale=config.downscale, test_every=config.test_every or DTU_TEST_EVERY,
-                    masks=config.masks)
+    return load_dtu(
+        path, downscale=config.downscale, test_every=config.test_every or DTU_TEST_EVERY, masks=config.masks
+    )

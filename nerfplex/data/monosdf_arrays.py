@@ -14,8 +14,8 @@ All arrays are area-downscaled with the images (``inf`` depth stays ``inf`` wher
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,15 +40,18 @@ def _plane(array: np.ndarray, path: Path, what: str, height: int, width: int) ->
     if a.ndim == 3 and 1 in (a.shape[0], a.shape[-1]):
         a = a.reshape(a.shape[1:] if a.shape[0] == 1 else a.shape[:2])
     if a.shape != (height, width):
-        raise NerfplexError(f"{what} {path} has shape {list(np.shape(array))}, expected [{height}, {width}] "
-                            f"(the image size in meta_data.json); re-export it at the image size.")
+        raise NerfplexError(
+            f"{what} {path} has shape {list(np.shape(array))}, expected [{height}, {width}] "
+            f"(the image size in meta_data.json); re-export it at the image size."
+        )
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
         raise NerfplexError(f"{what} {path} holds {a.dtype} values, not numbers.")
     return a.astype(np.float64)
 
 
-def read_sensor_depth(paths: Sequence[Path], fx: Tensor, fy: Tensor, cx: Tensor, cy: Tensor,
-                      height: int, width: int, factor: int) -> Tensor:
+def read_sensor_depth(
+    paths: Sequence[Path], fx: Tensor, fy: Tensor, cx: Tensor, cy: Tensor, height: int, width: int, factor: int
+) -> Tensor:
     """Metric ray distances ``[N, H // f, W // f, 1]`` from z-depth files (full-size intrinsics ``[N]``)."""
     out = np.empty((len(paths), height // factor, width // factor, 1), dtype=np.float32)
     u = np.arange(width, dtype=np.float64) + 0.5
@@ -93,17 +96,26 @@ def present_cues(root: Path, frames: list[dict], rgb_paths: Sequence[Path], sour
             continue
         if not all(present):
             missing = present.index(False)
-            path = cue_paths(root, frames[missing:missing + 1], rgb_paths[missing:missing + 1], kind)[0]
+            path = cue_paths(root, frames[missing : missing + 1], rgb_paths[missing : missing + 1], kind)[0]
             raise NerfplexError(
                 f"{sum(present)} of the {len(present)} frames in {source} have a {MONO_SUFFIXES[kind]} file, "
                 f"but {path} (for {rgb_paths[missing].name}) is missing; the monocular cues must exist for "
-                f"every frame or none. Restore it or re-download the scene.")
+                f"every frame or none. Restore it or re-download the scene."
+            )
         kinds.append(kind)
     return kinds
 
 
-def read_mono_cues(root: Path, frames: list[dict], rgb_paths: Sequence[Path], c2w: Tensor,
-                   kinds: Sequence[str], height: int, width: int, factor: int) -> dict[str, Tensor]:
+def read_mono_cues(
+    root: Path,
+    frames: list[dict],
+    rgb_paths: Sequence[Path],
+    c2w: Tensor,
+    kinds: Sequence[str],
+    height: int,
+    width: int,
+    factor: int,
+) -> dict[str, Tensor]:
     """The cues ``kinds`` (from :func:`present_cues`) of these frames: ``{"mono_depth": [N, h, w, 1],
     "mono_normal": [N, h, w, 3] (world axes, unit), "mono_mask": [N, h, w, 1]}``.
 
@@ -130,15 +142,16 @@ def read_mono_cues(root: Path, frames: list[dict], rgb_paths: Sequence[Path], c2
     return cues
 
 
-def _world_normals(array: np.ndarray, path: Path, c2w: np.ndarray, height: int, width: int,
-                   factor: int) -> np.ndarray:
+def _world_normals(array: np.ndarray, path: Path, c2w: np.ndarray, height: int, width: int, factor: int) -> np.ndarray:
     """Omnidata normals ``[3, H, W]`` in [0, 1] (camera axes) -> unit world normals ``[h, w, 3]``."""
     a = np.asarray(array, dtype=np.float64)
     if a.shape == (height, width, 3):
         a = a.transpose(2, 0, 1)
     if a.shape != (3, height, width):
-        raise NerfplexError(f"monocular normal {path} has shape {list(np.shape(array))}, expected "
-                            f"[3, {height}, {width}]; re-export it at the image size.")
+        raise NerfplexError(
+            f"monocular normal {path} has shape {list(np.shape(array))}, expected "
+            f"[3, {height}, {width}]; re-export it at the image size."
+        )
     n = a.reshape(3, -1) * 2.0 - 1.0
     n = c2w[:3, :3] @ (n / np.maximum(np.linalg.norm(n, axis=0, keepdims=True), 1e-12))
     n = downscale(n.T.reshape(height, width, 3).astype(np.float32), factor)

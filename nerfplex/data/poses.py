@@ -35,23 +35,29 @@ def rigid_pose(matrix: Any, what: str, *, remedy: str = "fix or remove this fram
         shown = repr(matrix) if len(repr(matrix)) <= 80 else repr(matrix)[:77] + "..."
         raise NerfplexError(f"{what} is not a 4x4 list of numbers: {shown}.") from exc
     if m.shape != (4, 4):
-        raise NerfplexError(f"{what} has shape {'x'.join(map(str, m.shape)) or 'scalar'}; it must be a "
-                            f"4x4 camera-to-world matrix (4 rows of 4 numbers, last row 0 0 0 1).")
+        raise NerfplexError(
+            f"{what} has shape {'x'.join(map(str, m.shape)) or 'scalar'}; it must be a "
+            f"4x4 camera-to-world matrix (4 rows of 4 numbers, last row 0 0 0 1)."
+        )
     if not np.isfinite(m).all():
         raise NerfplexError(f"{what} contains NaN or infinite values; {remedy}.")
     if np.abs(m[3] - (0.0, 0.0, 0.0, 1.0)).max() > 1e-6:
-        raise NerfplexError(f"{what} has last row {m[3].tolist()}, expected [0, 0, 0, 1]; it must be a "
-                            f"rigid camera-to-world transform.")
+        raise NerfplexError(
+            f"{what} has last row {m[3].tolist()}, expected [0, 0, 0, 1]; it must be a rigid camera-to-world transform."
+        )
     rot = m[:3, :3]
     error = np.abs(rot.T @ rot - np.eye(3)).max()
     det = np.linalg.det(rot)
     if error <= ORTHONORMAL_TOL and det < 0:
-        raise NerfplexError(f"{what} is a reflection (its 3x3 rotation has det = {det:.4g}); "
-                            f"camera-to-world poses must be rigid rotations with det = +1. Flip the sign "
-                            f"of one camera axis column consistently for all frames.")
+        raise NerfplexError(
+            f"{what} is a reflection (its 3x3 rotation has det = {det:.4g}); "
+            f"camera-to-world poses must be rigid rotations with det = +1. Flip the sign "
+            f"of one camera axis column consistently for all frames."
+        )
     if error > ORTHONORMAL_TOL:
         raise NerfplexError(
             f"{what} is not rigid: its 3x3 rotation is not orthonormal (max |R^T R - I| = {error:.3g}, "
             f"det = {det:.4g}). Scaled or sheared poses are not supported: remove the scale from the "
-            f"rotation columns (scale the positions instead).")
+            f"rotation columns (scale the positions instead)."
+        )
     return m

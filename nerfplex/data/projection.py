@@ -25,13 +25,14 @@ def decompose_projection(P: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarr
     if P.shape != (3, 4):
         raise NerfplexError(f"{what} must give a 3x4 projection, got shape {list(P.shape)}.")
     if not np.isfinite(P).all():
-        raise NerfplexError(f"{what} contains NaN or infinite values; restore or re-download the cameras "
-                            f"file.")
+        raise NerfplexError(f"{what} contains NaN or infinite values; restore or re-download the cameras file.")
     M = P[:, :3]
     size = np.abs(M).max()
     if not size > 0 or abs(np.linalg.det(M / size)) < 1e-12:
-        raise NerfplexError(f"{what} is singular (its left 3x3 block has no inverse), so it is not a camera "
-                            f"projection; restore or re-download the cameras file.")
+        raise NerfplexError(
+            f"{what} is singular (its left 3x3 block has no inverse), so it is not a camera "
+            f"projection; restore or re-download the cameras file."
+        )
     K, R = scipy.linalg.rq(M)
     signs = np.sign(np.diag(K))
     signs[signs == 0] = 1.0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -42,13 +43,21 @@ class RayBatchSampler:
     pool left by :meth:`restrict`.
 
     Rays are generated on the fly from the cameras, so memory stays at the images themselves.
-    With ``aabb`` ``[2, 3]`` the rays' bounds are clipped to the box. The indices come from ``generator`` (a CPU generator the trainer owns and checkpoints).
+    With ``aabb`` ``[2, 3]`` the rays' bounds are clipped to the box. The indices come from ``generator``
+    (a CPU generator the trainer owns and checkpoints).
     ``batch_size`` may equal ``patch_height * patch_width`` of a virtual image (S3IM); nothing here
     assumes a shape.
     """
 
-    def __init__(self, split: SceneSplit, batch_size: int, near: float, far: float,
-                 device: torch.device | str = "cpu", aabb: Optional[Tensor] = None) -> None:
+    def __init__(
+        self,
+        split: SceneSplit,
+        batch_size: int,
+        near: float,
+        far: float,
+        device: torch.device | str = "cpu",
+        aabb: Optional[Tensor] = None,
+    ) -> None:
         self.split = split
         self.batch_size = batch_size
         self.near, self.far = near, far
@@ -75,8 +84,7 @@ class RayBatchSampler:
         pool). Returns the pool size. An empty result leaves the pool unchanged (and returns 0): a
         model that sees nothing yet should not stop the run."""
         candidates = torch.arange(self.num_pixels) if self.pool is None else self.pool
-        kept = [ids[keep(self.batch_from_ids(ids.to(self.device)).rays).cpu()]
-                for ids in candidates.split(chunk_rays)]
+        kept = [ids[keep(self.batch_from_ids(ids.to(self.device)).rays).cpu()] for ids in candidates.split(chunk_rays)]
         pool = torch.cat(kept)
         if pool.shape[0] == 0:
             return 0

@@ -42,13 +42,18 @@ class SceneSplit:
     def __len__(self) -> int:
         return self.rgb.shape[0]
 
-    def subset(self, index) -> "SceneSplit":
+    def subset(self, index) -> SceneSplit:
         """The views ``index`` (a list or ``[K]`` integer tensor), every per-view tensor indexed alike."""
         index = torch.as_tensor(index, dtype=torch.long).reshape(-1)
         pick = lambda t: None if t is None else t[index]  # noqa: E731
-        return SceneSplit(self.rgb[index], pick(self.alpha), self.cameras[index],
-                          [self.names[i] for i in index.tolist()], pick(self.depth),
-                          {k: v[index] for k, v in self.priors.items()})
+        return SceneSplit(
+            self.rgb[index],
+            pick(self.alpha),
+            self.cameras[index],
+            [self.names[i] for i in index.tolist()],
+            pick(self.depth),
+            {k: v[index] for k, v in self.priors.items()},
+        )
 
     def composite(self, background: Tensor, index: Optional[int] = None) -> Tensor:
         """Images on a background colour ``[3]``: ``[N, H, W, 3]``, or image ``index``: ``[H, W, 3]``."""
@@ -94,8 +99,10 @@ def concat_splits(first: SceneSplit, second: SceneSplit) -> SceneSplit:
     """
     a, b = first.cameras, second.cameras
     if (a.width, a.height) != (b.width, b.height):
-        raise NerfplexError(f"cannot join splits with {a.width}x{a.height} and {b.width}x{b.height} "
-                            f"images; use one image size for the whole dataset.")
+        raise NerfplexError(
+            f"cannot join splits with {a.width}x{a.height} and {b.width}x{b.height} "
+            f"images; use one image size for the whole dataset."
+        )
 
     def join(x: Optional[Tensor], y: Optional[Tensor], fill: float, like: Tensor) -> Optional[Tensor]:
         if x is None and y is None:
@@ -108,14 +115,26 @@ def concat_splits(first: SceneSplit, second: SceneSplit) -> SceneSplit:
     depth_like = first.depth if first.depth is not None else second.depth
     if (a.distortion is None) != (b.distortion is None):
         zeros = lambda c: c.c2w.new_zeros(len(c), 5)  # noqa: E731
-        dist = torch.cat([a.distortion if a.distortion is not None else zeros(a),
-                          b.distortion if b.distortion is not None else zeros(b)])
+        dist = torch.cat(
+            [
+                a.distortion if a.distortion is not None else zeros(a),
+                b.distortion if b.distortion is not None else zeros(b),
+            ]
+        )
     else:
         dist = None if a.distortion is None else torch.cat([a.distortion, b.distortion])
-    cameras = Cameras(torch.cat([a.c2w, b.c2w]), torch.cat([a.fx, b.fx]), torch.cat([a.fy, b.fy]),
-                      torch.cat([a.cx, b.cx]), torch.cat([a.cy, b.cy]), a.width, a.height, dist, a.ndc)
+    cameras = Cameras(
+        torch.cat([a.c2w, b.c2w]),
+        torch.cat([a.fx, b.fx]),
+        torch.cat([a.fy, b.fy]),
+        torch.cat([a.cx, b.cx]),
+        torch.cat([a.cy, b.cy]),
+        a.width,
+        a.height,
+        dist,
+        a.ndc,
+    )
     priors = {k: torch.cat([v, second.priors[k]]) for k, v in first.priors.items() if k in second.priors}
     alpha = join(first.alpha, second.alpha, 1.0, alpha_like) if alpha_like is not None else None
     depth = join(first.depth, second.depth, float("inf"), depth_like) if depth_like is not None else None
-    return SceneSplit(torch.cat([first.rgb, second.rgb]), alpha, cameras, first.names + second.names, depth,
-                      priors)
+    return SceneSplit(torch.cat([first.rgb, second.rgb]), alpha, cameras, first.names + second.names, depth, priors)

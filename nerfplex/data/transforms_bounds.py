@@ -28,8 +28,15 @@ from nerfplex.data.scene import SceneSplit
 from nerfplex.data.transforms_frames import is_finite_number
 from nerfplex.errors import NerfplexError
 
-__all__ = ["scene_bounds", "near_far_around_box", "BLENDER_NEAR", "BLENDER_FAR", "BLENDER_AABB", "NGP_SCALE",
-           "NGP_OFFSET"]
+__all__ = [
+    "scene_bounds",
+    "near_far_around_box",
+    "BLENDER_NEAR",
+    "BLENDER_FAR",
+    "BLENDER_AABB",
+    "NGP_SCALE",
+    "NGP_OFFSET",
+]
 
 BLENDER_NEAR, BLENDER_FAR = 2.0, 6.0
 """The NeRF paper's ray bounds for the NeRF-synthetic scenes."""
@@ -40,8 +47,15 @@ NGP_SCALE, NGP_OFFSET = 0.33, 0.5
 """instant-ngp's default mapping of world positions into its unit cube: ``p * scale + offset``."""
 
 
-def scene_bounds(layout: str, meta: dict, files: dict[str, Path], train: SceneSplit, test: SceneSplit,
-                 near: float | None, far: float | None) -> tuple[float, float, torch.Tensor]:
+def scene_bounds(
+    layout: str,
+    meta: dict,
+    files: dict[str, Path],
+    train: SceneSplit,
+    test: SceneSplit,
+    near: float | None,
+    far: float | None,
+) -> tuple[float, float, torch.Tensor]:
     """near, far, aabb ``[2, 3]``: explicit arguments > the file's ``nerfplex`` block > defaults.
 
     ``layout`` is ``"blender"`` or ``"ngp"``; ``meta`` is ``transforms_train.json`` / ``transforms.json``
@@ -82,9 +96,12 @@ def _check_blender_defaults(train: SceneSplit, test: SceneSplit, source: Path) -
     origins = torch.cat([train.cameras.c2w, test.cameras.c2w])[:, :, 3]
     dist = float(origins.double().norm(dim=-1).median())
     if not BLENDER_NEAR < dist < BLENDER_FAR:
-        warnings.warn(f"{source}: the cameras are {dist:.3g} from the origin, outside the NeRF-synthetic "
-                      f"defaults near={BLENDER_NEAR}, far={BLENDER_FAR}; pass near= and far= that bracket "
-                      f"the scene.", stacklevel=4)
+        warnings.warn(
+            f"{source}: the cameras are {dist:.3g} from the origin, outside the NeRF-synthetic "
+            f"defaults near={BLENDER_NEAR}, far={BLENDER_FAR}; pass near= and far= that bracket "
+            f"the scene.",
+            stacklevel=4,
+        )
 
 
 def _bound_value(value: Any, name: str) -> float:
@@ -101,8 +118,10 @@ def _stored_aabb(block: dict, source: Path, label: str = "nerfplex.aabb") -> Opt
     except (TypeError, ValueError):
         aabb = None
     if aabb is None or aabb.shape != (2, 3) or not np.isfinite(aabb).all() or (aabb[1] <= aabb[0]).any():
-        raise NerfplexError(f"'{label}' in {source} must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] "
-                            f"with min < max, got {block['aabb']!r}.")
+        raise NerfplexError(
+            f"'{label}' in {source} must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] "
+            f"with min < max, got {block['aabb']!r}."
+        )
     return aabb
 
 
@@ -126,12 +145,13 @@ def _ngp_aabb(meta: dict, source: Path, train: SceneSplit, test: SceneSplit) -> 
             except (TypeError, ValueError):
                 offset = np.full(3, np.nan)
             if not np.isfinite(offset).all():
-                raise NerfplexError(f"'offset' in {source} must be a number or 3 numbers, got "
-                                    f"{meta['offset']!r}.")
+                raise NerfplexError(f"'offset' in {source} must be a number or 3 numbers, got {meta['offset']!r}.")
     k = meta.get("aabb_scale", 1)
     if not is_finite_number(k) or k <= 0:
-        raise NerfplexError(f"'aabb_scale' in {source} must be a positive number (instant-ngp uses a power "
-                            f"of two such as 1, 2, 4, 16), got {k!r}.")
+        raise NerfplexError(
+            f"'aabb_scale' in {source} must be a positive number (instant-ngp uses a power "
+            f"of two such as 1, 2, 4, 16), got {k!r}."
+        )
     # instant-ngp's scene box is its unit cube [0, 1]^3 grown k times about (0.5, 0.5, 0.5).
     return np.stack([(0.5 - 0.5 * k - offset) / scale, (0.5 + 0.5 * k - offset) / scale])
 
@@ -147,9 +167,12 @@ def _camera_aabb(train: SceneSplit, test: SceneSplit) -> np.ndarray:
         centre = np.linalg.solve(lhs, rhs)
     else:  # optical axes (nearly) parallel, e.g. a forward-facing capture
         centre = origins.mean(0)
-        warnings.warn("the cameras' optical axes are (nearly) parallel, so the scene box cannot be found "
-                      "from where they look; using a box about the cameras, which may cut off the scene. "
-                      "Set 'aabb_scale' in transforms.json and/or pass near= / far=.", stacklevel=5)
+        warnings.warn(
+            "the cameras' optical axes are (nearly) parallel, so the scene box cannot be found "
+            "from where they look; using a box about the cameras, which may cut off the scene. "
+            "Set 'aabb_scale' in transforms.json and/or pass near= / far=.",
+            stacklevel=5,
+        )
     half = max(np.linalg.norm(origins - centre, axis=1).max(), 1e-3)
     return np.stack([centre - half, centre + half])
 

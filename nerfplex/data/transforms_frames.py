@@ -38,8 +38,15 @@ import numpy as np
 from nerfplex.data.poses import rigid_pose
 from nerfplex.errors import NerfplexError
 
-__all__ = ["TransformsFrame", "parse_frames", "natural_key", "is_finite_number", "IMAGE_EXTENSIONS", "DISTORTION_KEYS",
-           "UNSUPPORTED_DISTORTION_KEYS"]
+__all__ = [
+    "TransformsFrame",
+    "parse_frames",
+    "natural_key",
+    "is_finite_number",
+    "IMAGE_EXTENSIONS",
+    "DISTORTION_KEYS",
+    "UNSUPPORTED_DISTORTION_KEYS",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 """Tried in this order (lower then upper case) when ``file_path`` names no existing file."""
@@ -78,45 +85,59 @@ def parse_frames(meta: dict, source: Path, warned: set[str], drop_missing: bool 
     ``drop_missing``: frames whose image file is missing are dropped with one warning (an instant-ngp
     ``transforms.json``) instead of raising (the NeRF-synthetic files, where it means a broken download)."""
     if "frames" not in meta:
-        raise NerfplexError(f"{source} has no 'frames' key; a transforms file needs a 'frames' list of "
-                            f"{{'file_path', 'transform_matrix'}} objects.")
+        raise NerfplexError(
+            f"{source} has no 'frames' key; a transforms file needs a 'frames' list of "
+            f"{{'file_path', 'transform_matrix'}} objects."
+        )
     frames = meta["frames"]
     if not isinstance(frames, list):
         raise NerfplexError(f"'frames' in {source} must be a list, got a {type(frames).__name__}.")
     if not frames:
-        raise NerfplexError(f"'frames' in {source} is empty; add at least one frame (file_path + "
-                            f"transform_matrix).")
+        raise NerfplexError(f"'frames' in {source} is empty; add at least one frame (file_path + transform_matrix).")
     _check_distortion(meta, source, "top level", warned)
     n_frames = _selection_number(meta, "n_frames", source, integer=True)
     threshold = _selection_number(meta, "sharpness_discard_threshold", source) or 0.0
     parsed = []
     for index, frame in enumerate(frames):
         if not isinstance(frame, dict):
-            raise NerfplexError(f"frame {index} of {source} must be a JSON object, got "
-                                f"{type(frame).__name__}.")
+            raise NerfplexError(f"frame {index} of {source} must be a JSON object, got {type(frame).__name__}.")
         for key in ("file_path", "transform_matrix"):
             if key not in frame:
-                raise NerfplexError(f"frame {index} of {source} has no '{key}'; every frame needs "
-                                    f"'file_path' and 'transform_matrix'.")
+                raise NerfplexError(
+                    f"frame {index} of {source} has no '{key}'; every frame needs 'file_path' and 'transform_matrix'."
+                )
         file_path = frame["file_path"]
         if not isinstance(file_path, str) or not file_path.strip():
-            raise NerfplexError(f"'file_path' of frame {index} in {source} must be a non-empty string, "
-                                f"got {file_path!r}.")
+            raise NerfplexError(
+                f"'file_path' of frame {index} in {source} must be a non-empty string, got {file_path!r}."
+            )
         where = f"frame {index} ('{file_path}') of {source}"
         _check_distortion(frame, source, where, warned)
         c2w = _parse_pose(frame["transform_matrix"], where)
         x_focal = _focal_spec(frame, meta, "x", where, source)
         y_focal = _focal_spec(frame, meta, "y", where, source)
         if x_focal is None and y_focal is None:
-            raise NerfplexError(f"no focal length for {where}: set 'camera_angle_x' (horizontal field of "
-                                f"view, radians) or 'fl_x' (focal length, pixels) at the top level of "
-                                f"{source.name} or in the frame.")
-        parsed.append(TransformsFrame(
-            source=source, index=index, file_path=file_path, c2w_gl=c2w, x_focal=x_focal, y_focal=y_focal,
-            cx=_number(frame, meta, "cx", where, source), cy=_number(frame, meta, "cy", where, source),
-            w=_size(frame, meta, "w", where, source), h=_size(frame, meta, "h", where, source),
-            distortion=_distortion(frame, meta, where, source),
-            image_path=_resolve_image(source.parent, file_path, where, required=False)))
+            raise NerfplexError(
+                f"no focal length for {where}: set 'camera_angle_x' (horizontal field of "
+                f"view, radians) or 'fl_x' (focal length, pixels) at the top level of "
+                f"{source.name} or in the frame."
+            )
+        parsed.append(
+            TransformsFrame(
+                source=source,
+                index=index,
+                file_path=file_path,
+                c2w_gl=c2w,
+                x_focal=x_focal,
+                y_focal=y_focal,
+                cx=_number(frame, meta, "cx", where, source),
+                cy=_number(frame, meta, "cy", where, source),
+                w=_size(frame, meta, "w", where, source),
+                h=_size(frame, meta, "h", where, source),
+                distortion=_distortion(frame, meta, where, source),
+                image_path=_resolve_image(source.parent, file_path, where, required=False),
+            )
+        )
     return _select(parsed, frames, n_frames, threshold, source, warned, drop_missing)
 
 
@@ -135,8 +156,15 @@ def _selection_number(meta: dict, key: str, source: Path, integer: bool = False)
     return int(value) if integer else float(value)
 
 
-def _select(parsed: list[TransformsFrame], raw: list, n_frames: Optional[int], threshold: float, source: Path,
-            warned: set[str], drop_missing: bool) -> list[TransformsFrame]:
+def _select(
+    parsed: list[TransformsFrame],
+    raw: list,
+    n_frames: Optional[int],
+    threshold: float,
+    source: Path,
+    warned: set[str],
+    drop_missing: bool,
+) -> list[TransformsFrame]:
     """instant-ngp's frame selection (module docstring); the kept frames stay in the file's order."""
     order = sorted(range(len(parsed)), key=lambda i: natural_key(parsed[i].file_path.replace("\\", "/")))
     if n_frames is not None:
@@ -162,14 +190,19 @@ def _select(parsed: list[TransformsFrame], raw: list, n_frames: Optional[int], t
     if not kept:
         if missing:
             _resolve_image(source.parent, missing[0].file_path, missing[0].where)  # raises, naming the file
-        raise NerfplexError(f"no frame of {source} is left after its 'n_frames' ({n_frames}) and "
-                            f"'sharpness_discard_threshold' ({threshold}) selection; lower or remove them.")
+        raise NerfplexError(
+            f"no frame of {source} is left after its 'n_frames' ({n_frames}) and "
+            f"'sharpness_discard_threshold' ({threshold}) selection; lower or remove them."
+        )
     if missing:
         key = f"missing:{source}"
         if key not in warned:
             warned.add(key)
-            warnings.warn(f"{len(missing)} of the {len(missing) + len(kept)} frames in {source} have no image file "
-                          f"(first: '{missing[0].file_path}'); they are dropped, as instant-ngp does.", stacklevel=4)
+            warnings.warn(
+                f"{len(missing)} of the {len(missing) + len(kept)} frames in {source} have no image file "
+                f"(first: '{missing[0].file_path}'); they are dropped, as instant-ngp does.",
+                stacklevel=4,
+            )
     return kept
 
 
@@ -193,8 +226,10 @@ def _resolve_image(base: Path, file_path: str, where: str, required: bool = True
     if not required:
         return None
     tried = f"{path.name} and {path.name}{{{','.join(IMAGE_EXTENSIONS)}}}"
-    raise NerfplexError(f"image file for {where} not found: looked for {tried} in {path.parent}. Check "
-                        f"'file_path' (it is relative to the transforms file) or restore the image.")
+    raise NerfplexError(
+        f"image file for {where} not found: looked for {tried} in {path.parent}. Check "
+        f"'file_path' (it is relative to the transforms file) or restore the image."
+    )
 
 
 def is_finite_number(value: Any) -> bool:
@@ -227,8 +262,10 @@ def _focal_spec(frame: dict, meta: dict, axis: str, where: str, source: Path) ->
             angle = float(value) if key.startswith("camera_angle") else math.radians(float(value))
             if angle >= math.pi:
                 unit = "radians" if key.startswith("camera_angle") else "degrees"
-                raise NerfplexError(f"'{key}' in {place} is {value!r} {unit}, which is not a field of view "
-                                    f"below 180 degrees (camera_angle_* is in radians, *_fov in degrees).")
+                raise NerfplexError(
+                    f"'{key}' in {place} is {value!r} {unit}, which is not a field of view "
+                    f"below 180 degrees (camera_angle_* is in radians, *_fov in degrees)."
+                )
             return "angle", angle
     return None
 
@@ -268,6 +305,9 @@ def _check_distortion(level: dict, source: Path, place: str, warned: set[str]) -
         keys.append("is_fisheye")
     if keys and "distortion" not in warned:
         warned.add("distortion")
-        warnings.warn(f"{source} sets fisheye lens distortion ({', '.join(keys)} at the {place}), which "
-                      f"nerfplex does not model: the images are used as if they followed the pinhole "
-                      f"(+ k1 k2 p1 p2 k3) model. Undistort them first for accurate results.", stacklevel=4)
+        warnings.warn(
+            f"{source} sets fisheye lens distortion ({', '.join(keys)} at the {place}), which "
+            f"nerfplex does not model: the images are used as if they followed the pinhole "
+            f"(+ k1 k2 p1 p2 k3) model. Undistort them first for accurate results.",
+            stacklevel=4,
+        )

@@ -30,22 +30,33 @@ def load_split(frames: list[TransformsFrame], factor: int, warned: set[str]) -> 
     every image is opaque) and OpenCV cameras (with distortion when a frame sets any);
     ``warned`` keeps the crop warning to one per load.
     """
-    stack = read_image_stack([f.image_path for f in frames], factor, warned, label=frames[0].source.name,
-                             describe=lambda i: frames[i].where)
+    stack = read_image_stack(
+        [f.image_path for f in frames], factor, warned, label=frames[0].source.name, describe=lambda i: frames[i].where
+    )
     width, height = stack.width, stack.height
     for frame in frames:
         if frame.w is not None and frame.w != width or frame.h is not None and frame.h != height:
             raise NerfplexError(
                 f"image {frame.image_path} is {width}x{height} but {frame.where} says w={frame.w}, "
                 f"h={frame.h}; fix 'w'/'h' (and the intrinsics, which are in pixels of that size) or "
-                f"use the full-size images.")
+                f"use the full-size images."
+            )
     cameras = _cameras(frames, width, height)
     if factor > 1:
         # Box filtering by f maps pixel coordinates u -> u / f exactly (cropping keeps the origin).
-        cameras = Cameras(cameras.c2w, cameras.fx / factor, cameras.fy / factor, cameras.cx / factor,
-                          cameras.cy / factor, width // factor, height // factor, cameras.distortion)
-    return SceneSplit(rgb=stack.rgb, alpha=stack.alpha, cameras=cameras,
-                      names=[_image_name(f.file_path) for f in frames])
+        cameras = Cameras(
+            cameras.c2w,
+            cameras.fx / factor,
+            cameras.fy / factor,
+            cameras.cx / factor,
+            cameras.cy / factor,
+            width // factor,
+            height // factor,
+            cameras.distortion,
+        )
+    return SceneSplit(
+        rgb=stack.rgb, alpha=stack.alpha, cameras=cameras, names=[_image_name(f.file_path) for f in frames]
+    )
 
 
 def _image_name(file_path: str) -> str:
@@ -56,6 +67,7 @@ def _image_name(file_path: str) -> str:
 
 def _cameras(frames: list[TransformsFrame], width: int, height: int) -> Cameras:
     """OpenCV cameras (``c2w [N, 3, 4]``, ``fx fy cx cy [N]``) for full-size ``width x height`` images."""
+
     def focal(spec: Optional[tuple[str, float]], size: int) -> float:
         kind, value = spec
         return value if kind == "fl" else 0.5 * size / math.tan(0.5 * value)
@@ -74,5 +86,13 @@ def _cameras(frames: list[TransformsFrame], width: int, height: int) -> Cameras:
     distortion = None
     if any(f.distortion is not None for f in frames):
         distortion = as_tensor([f.distortion or (0.0,) * 5 for f in frames])  # [N, 5]
-    return Cameras(c2w=c2w.float(), fx=as_tensor(fx), fy=as_tensor(fy), cx=as_tensor(cx), cy=as_tensor(cy),
-                   width=width, height=height, distortion=distortion)
+    return Cameras(
+        c2w=c2w.float(),
+        fx=as_tensor(fx),
+        fy=as_tensor(fy),
+        cx=as_tensor(cx),
+        cy=as_tensor(cy),
+        width=width,
+        height=height,
+        distortion=distortion,
+    )

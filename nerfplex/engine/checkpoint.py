@@ -54,9 +54,12 @@ def settings_hash(settings: dict) -> str:
 def checkpoint_meta(config: Any, model: torch.nn.Module) -> dict:
     """The ``meta`` entry of a checkpoint: method, model settings, their hash and parameter shapes."""
     settings = model_settings(config)
-    return {"method": settings.get("method"), "model_settings": settings,
-            "config_hash": settings_hash(settings),
-            "shapes": {name: list(value.shape) for name, value in model.state_dict().items()}}
+    return {
+        "method": settings.get("method"),
+        "model_settings": settings,
+        "config_hash": settings_hash(settings),
+        "shapes": {name: list(value.shape) for name, value in model.state_dict().items()},
+    }
 
 
 def check_matches(meta: Optional[dict], config: Any, path: Path, fix: str) -> None:
@@ -70,13 +73,14 @@ def check_matches(meta: Optional[dict], config: Any, path: Path, fix: str) -> No
         return
     saved = meta.get("model_settings") or {}
     if saved.get("method") != settings.get("method"):
-        raise NerfplexError(f"checkpoint {path} holds a '{saved.get('method')}' model but the config asks "
-                            f"for '{settings.get('method')}'. {fix}")
+        raise NerfplexError(
+            f"checkpoint {path} holds a '{saved.get('method')}' model but the config asks "
+            f"for '{settings.get('method')}'. {fix}"
+        )
     differences = sorted(_differences(saved, settings, "model"))
     shown = "; ".join(f"{key}: {old!r} in the checkpoint, {new!r} now" for key, old, new in differences[:3])
     more = f" (and {len(differences) - 3} more)" if len(differences) > 3 else ""
-    raise NerfplexError(f"checkpoint {path} was trained with other model settings: {shown or 'changed'}{more}. "
-                        f"{fix}")
+    raise NerfplexError(f"checkpoint {path} was trained with other model settings: {shown or 'changed'}{more}. {fix}")
 
 
 def _differences(old: Any, new: Any, key: str) -> Iterator[tuple[str, Any, Any]]:
@@ -118,8 +122,10 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     except RuntimeError as err:  # torch's zip writer reports a failed write as RuntimeError
         if "inline_container" not in str(err) and "write" not in str(err).lower():
             raise
-        raise NerfplexError(f"could not save checkpoint {path}: the write failed ({str(err).splitlines()[0]}); "
-                            f"the disk is probably full. Free some space and resume the run.") from None
+        raise NerfplexError(
+            f"could not save checkpoint {path}: the write failed ({str(err).splitlines()[0]}); "
+            f"the disk is probably full. Free some space and resume the run."
+        ) from None
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -147,29 +153,38 @@ def load_checkpoint(path: Path, map_location: Any = "cpu", mmap: bool = False) -
     tensors instead of reading them (cheap, for looking at ``meta`` only)."""
     path = Path(path)
     if path.is_dir():
-        raise NerfplexError(f"checkpoint {path} is a folder; pass a checkpoint file such as "
-                            f"RUN/checkpoints/step-0000700.pt.")
+        raise NerfplexError(
+            f"checkpoint {path} is a folder; pass a checkpoint file such as RUN/checkpoints/step-0000700.pt."
+        )
     if not path.is_file():
         raise NerfplexError(f"checkpoint {path} does not exist. Pass a file from a run's checkpoints/ folder.")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         reason = str(err).splitlines()[0][:200]
-        raise NerfplexError(f"checkpoint {path} is not a nerfplex checkpoint: it holds objects other than "
-                            f"tensors and plain values ({reason}), and nerfplex never runs code from a "
-                            f"checkpoint. Use a checkpoint that nerfplex wrote.") from None
+        raise NerfplexError(
+            f"checkpoint {path} is not a nerfplex checkpoint: it holds objects other than "
+            f"tensors and plain values ({reason}), and nerfplex never runs code from a "
+            f"checkpoint. Use a checkpoint that nerfplex wrote."
+        ) from None
     except Exception as err:  # a truncated or foreign file
         reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        raise NerfplexError(f"cannot read checkpoint {path}: {reason}. Use another checkpoint of the run "
-                            f"(delete this one) or start a new run.") from None
+        raise NerfplexError(
+            f"cannot read checkpoint {path}: {reason}. Use another checkpoint of the run "
+            f"(delete this one) or start a new run."
+        ) from None
     if not isinstance(state, dict) or state.get("version") not in READABLE_VERSIONS:
         version = state.get("version") if isinstance(state, dict) else None
-        raise NerfplexError(f"{path} is not a nerfplex checkpoint this version reads (format version "
-                            f"{version!r}; readable: {', '.join(map(str, READABLE_VERSIONS))}).")
+        raise NerfplexError(
+            f"{path} is not a nerfplex checkpoint this version reads (format version "
+            f"{version!r}; readable: {', '.join(map(str, READABLE_VERSIONS))})."
+        )
     missing = [key for key in ("model", "step") if key not in state]
     if missing:
-        raise NerfplexError(f"checkpoint {path} lacks {', '.join(missing)}; it is not a nerfplex training "
-                            f"checkpoint. Use one from a run's checkpoints/ folder.")
+        raise NerfplexError(
+            f"checkpoint {path} lacks {', '.join(missing)}; it is not a nerfplex training "
+            f"checkpoint. Use one from a run's checkpoints/ folder."
+        )
     return state
 
 
@@ -179,5 +194,6 @@ def load_model_weights(model: torch.nn.Module, state: dict[str, Any], path: Path
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as err:
         reason = " ".join(str(err).split())[:300]
-        raise NerfplexError(f"the weights in checkpoint {path} do not fit the configured model ({reason}). "
-                            f"{fix}") from None
+        raise NerfplexError(
+            f"the weights in checkpoint {path} do not fit the configured model ({reason}). {fix}"
+        ) from None

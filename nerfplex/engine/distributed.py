@@ -68,8 +68,9 @@ def init_distributed(device: torch.device) -> tuple[DistributedContext, torch.de
     this process's context and device (``cuda:LOCAL_RANK`` on CUDA). Single process: no change."""
     if not launched_by_torchrun():
         return DistributedContext(), device
-    context = DistributedContext(int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"]),
-                                 int(os.environ.get("LOCAL_RANK", "0")))
+    context = DistributedContext(
+        int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    )
     if device.type == "cuda":
         device = torch.device("cuda", context.local_rank)
         torch.cuda.set_device(device)
@@ -77,22 +78,29 @@ def init_distributed(device: torch.device) -> tuple[DistributedContext, torch.de
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         atexit.register(shutdown, context)
     if dist.get_world_size() != context.world_size:
-        raise NerfplexError(f"WORLD_SIZE is {context.world_size} but the process group has "
-                            f"{dist.get_world_size()} processes.")
+        raise NerfplexError(
+            f"WORLD_SIZE is {context.world_size} but the process group has {dist.get_world_size()} processes."
+        )
     return context, device
 
 
 def check_batch_size(batch_size: int, context: DistributedContext) -> None:
     if context.enabled and batch_size % context.world_size:
-        raise NerfplexError(f"trainer.batch_size {batch_size} is not divisible by the {context.world_size} "
-                            f"processes; choose a multiple of {context.world_size}.")
+        raise NerfplexError(
+            f"trainer.batch_size {batch_size} is not divisible by the {context.world_size} "
+            f"processes; choose a multiple of {context.world_size}."
+        )
 
 
 def slice_batch(batch, part: slice):
     """A ray batch (a dataclass of per-ray tensors / ``RayBundle`` / None) cut to rows ``part``."""
-    return dataclasses.replace(batch, **{f.name: (None if getattr(batch, f.name) is None
-                                                  else getattr(batch, f.name)[part])
-                                         for f in dataclasses.fields(batch)})
+    return dataclasses.replace(
+        batch,
+        **{
+            f.name: (None if getattr(batch, f.name) is None else getattr(batch, f.name)[part])
+            for f in dataclasses.fields(batch)
+        },
+    )
 
 
 def broadcast_object(value, context: DistributedContext):
@@ -104,8 +112,11 @@ def broadcast_object(value, context: DistributedContext):
     return box[0]
 
 
-def average_gradients(model: nn.Module, context: DistributedContext, flags: Optional[list[bool]] = None,
-                      ) -> list[bool]:
+def average_gradients(
+    model: nn.Module,
+    context: DistributedContext,
+    flags: Optional[list[bool]] = None,
+) -> list[bool]:
     """Average every parameter's gradient across processes, in one all-reduce; ``flags`` are OR-ed
     across processes on the way and returned.
 
@@ -121,10 +132,10 @@ def average_gradients(model: nn.Module, context: DistributedContext, flags: Opti
     buffer = torch.cat(grads + [present, torch.tensor([float(f) for f in flags], device=device)])
     dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
     start = sum(g.numel() for g in grads)
-    counts = buffer[start:start + len(params)].tolist()
+    counts = buffer[start : start + len(params)].tolist()
     start = 0
     for p, g, count in zip(params, grads, counts):
-        chunk = buffer[start:start + g.numel()].view_as(p).to(p.dtype) / context.world_size
+        chunk = buffer[start : start + g.numel()].view_as(p).to(p.dtype) / context.world_size
         start += g.numel()
         if count == 0:
             p.grad = None
@@ -132,7 +143,7 @@ def average_gradients(model: nn.Module, context: DistributedContext, flags: Opti
             p.grad = chunk.clone()
         else:
             p.grad.copy_(chunk)
-    return [bool(v > 0) for v in buffer[start + len(params):].tolist()]
+    return [bool(v > 0) for v in buffer[start + len(params) :].tolist()]
 
 
 def shutdown(context: DistributedContext) -> None:

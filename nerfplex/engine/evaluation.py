@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 
 from nerfplex.data.scene import SceneSplit
-from nerfplex.metrics.image_metrics import TRAINING_METRICS, build_metrics, score_image
 from nerfplex.eval.view_rendering import RenderedView, ray_progress, render_view
+from nerfplex.metrics.image_metrics import TRAINING_METRICS, build_metrics, score_image
 from nerfplex.models.base import Model
 
 
@@ -20,10 +20,21 @@ def evenly_spaced(count: int, limit: Optional[int]) -> list[int]:
     return torch.linspace(0, count - 1, limit).round().long().tolist()
 
 
-def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, background: Tensor,
-                   chunk_size: int, indices: list[int], aabb: Optional[Tensor] = None, *,
-                   max_samples: int = 0, stride: int = 1, progress: bool = False,
-                   desc: str = "eval") -> tuple[list[dict], RenderedView]:
+def evaluate_split(
+    model: Model,
+    split: SceneSplit,
+    near: float,
+    far: float,
+    background: Tensor,
+    chunk_size: int,
+    indices: list[int],
+    aabb: Optional[Tensor] = None,
+    *,
+    max_samples: int = 0,
+    stride: int = 1,
+    progress: bool = False,
+    desc: str = "eval",
+) -> tuple[list[dict], RenderedView]:
     """Render the views ``indices`` of ``split`` (every ``stride``-th row and column of each; the
     target is strided the same way); per-image metrics and the first rendered view.
 
@@ -40,8 +51,19 @@ def evaluate_split(model: Model, split: SceneSplit, near: float, far: float, bac
     bar = ray_progress(rays, desc, progress)
     try:
         for index in indices:
-            view = render_view(model, cameras, index, near, far, background, chunk_size, aabb,
-                               max_samples=max_samples, stride=stride, progress=bar)
+            view = render_view(
+                model,
+                cameras,
+                index,
+                near,
+                far,
+                background,
+                chunk_size,
+                aabb,
+                max_samples=max_samples,
+                stride=stride,
+                progress=bar,
+            )
             first = first or view
             target = split.composite(background, index)[::stride, ::stride]
             rgb = view.rgb.clamp(0, 1)

@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 class TrainerHook:
     """Base class with no-op callbacks; override what you need and append to ``trainer.hooks``."""
 
-    def on_train_start(self, trainer: "Trainer") -> None:
+    def on_train_start(self, trainer: Trainer) -> None:
         """Before the first step of :meth:`Trainer.train` (also after a resume)."""
 
-    def on_step_end(self, trainer: "Trainer", values: dict[str, Tensor | float]) -> None:
+    def on_step_end(self, trainer: Trainer, values: dict[str, Tensor | float]) -> None:
         """After step ``trainer.step`` (already incremented); ``values`` are the loss terms, PSNR and
         learning rate that :meth:`Trainer.train_step` returned (0-d tensors or floats)."""
 
-    def on_train_end(self, trainer: "Trainer") -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         """When :meth:`Trainer.train` returns or raises (finished, stopped early, interrupted)."""

@@ -29,8 +29,9 @@ class TensorBoardLogger:
         self.writer.close()
 
 
-def log_evaluation_to_tensorboard(run_dir: Path, step: int, means: dict[str, Optional[float]],
-                                  prefix: str = "test") -> list[str]:
+def log_evaluation_to_tensorboard(
+    run_dir: Path, step: int, means: dict[str, Optional[float]], prefix: str = "test"
+) -> list[str]:
     """Write the mean metrics of an evaluation as ``<prefix>/<metric>`` scalars at ``step`` into
     ``RUN/tensorboard`` (beside the training curves); returns the tags written."""
     values = {f"{prefix}/{name}": value for name, value in means.items() if value is not None}

@@ -31,11 +31,16 @@ class OptimConfig:
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        return [*positive(self, "lr", "final_factor", "eps"),
-                ("decay_steps", self.decay_steps is None or self.decay_steps >= 0,
-                 "null or 0 (the run's trainer.max_steps) or a positive number of steps"),
-                within(self, "beta1", 0.0, 1.0, closed_high=False),
-                within(self, "beta2", 0.0, 1.0, closed_high=False)]
+        return [
+            *positive(self, "lr", "final_factor", "eps"),
+            (
+                "decay_steps",
+                self.decay_steps is None or self.decay_steps >= 0,
+                "null or 0 (the run's trainer.max_steps) or a positive number of steps",
+            ),
+            within(self, "beta1", 0.0, 1.0, closed_high=False),
+            within(self, "beta2", 0.0, 1.0, closed_high=False),
+        ]
 
 
 def build_optimizer(model: Model, config: OptimConfig) -> torch.optim.Optimizer:
@@ -45,9 +50,11 @@ def build_optimizer(model: Model, config: OptimConfig) -> torch.optim.Optimizer:
     for MLPs); ``Model.get_param_group_options`` adds per-group settings of that optimiser."""
     own = model.get_learning_rates()
     options = model.get_param_group_options()
-    groups = [{"params": params, "name": name, "initial_lr": own.get(name, config.lr),
-               **options.get(name, {})}
-              for name, params in model.get_param_groups().items() if params]
+    groups = [
+        {"params": params, "name": name, "initial_lr": own.get(name, config.lr), **options.get(name, {})}
+        for name, params in model.get_param_groups().items()
+        if params
+    ]
     for group in groups:
         group["lr"] = group["initial_lr"]
     return model.optimizer_class(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)

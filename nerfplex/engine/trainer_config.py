@@ -62,8 +62,18 @@ class TrainerConfig:
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        return [*positive(self, "max_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints",
-                          "render_chunk", "eval_stride"),
-                *non_negative(self, "render_max_samples", "eval_views"),
-                *non_negative(self, "eval_every"),
-                ("seed", 0 <= self.seed < 2**63, "an integer in [0, 2^63)")]
+        return [
+            *positive(
+                self,
+                "max_steps",
+                "batch_size",
+                "log_every",
+                "checkpoint_every",
+                "keep_checkpoints",
+                "render_chunk",
+                "eval_stride",
+            ),
+            *non_negative(self, "render_max_samples", "eval_views"),
+            *non_negative(self, "eval_every"),
+            ("seed", 0 <= self.seed < 2**63, "an integer in [0, 2^63)"),
+        ]

@@ -69,8 +69,9 @@ def scene_frame(train: Cameras, aabb: Optional[Tensor] = None) -> SceneFrame:
     start = offsets[0] - (offsets[0] @ up) * up
     if start.norm() < 1e-6:  # first camera straight above: any horizontal direction
         start = torch.linalg.svd(torch.eye(3, dtype=torch.float64) - up[:, None] * up[None]).U[:, 0]
-    return SceneFrame(center.float(), up.float(), (start / start.norm()).float(), float(distances.mean()),
-                      float(elevation))
+    return SceneFrame(
+        center.float(), up.float(), (start / start.norm()).float(), float(distances.mean()), float(elevation)
+    )
 
 
 def _intrinsics_like(train: Cameras, count: int, scale: float) -> Cameras:
@@ -78,12 +79,20 @@ def _intrinsics_like(train: Cameras, count: int, scale: float) -> Cameras:
     identity poses."""
     first = train[0].scaled(scale) if scale != 1.0 else train[0]
     c2w = torch.eye(3, 4).expand(count, 3, 4).clone()
-    return Cameras(c2w, first.fx.expand(count).clone(), first.fy.expand(count).clone(),
-                   first.cx.expand(count).clone(), first.cy.expand(count).clone(), first.width, first.height)
+    return Cameras(
+        c2w,
+        first.fx.expand(count).clone(),
+        first.fy.expand(count).clone(),
+        first.cx.expand(count).clone(),
+        first.cy.expand(count).clone(),
+        first.width,
+        first.height,
+    )
 
 
-def _looking_at_center(frame: SceneFrame, azimuth: Tensor, elevation: Tensor, radius: Tensor,
-                       template: Cameras) -> Cameras:
+def _looking_at_center(
+    frame: SceneFrame, azimuth: Tensor, elevation: Tensor, radius: Tensor, template: Cameras
+) -> Cameras:
     """Cameras at spherical coordinates around the centre, looking at it, up = the scene's up."""
     side = torch.linalg.cross(frame.up, frame.start)
     horizontal = torch.cos(azimuth)[:, None] * frame.start + torch.sin(azimuth)[:, None] * side
@@ -93,23 +102,37 @@ def _looking_at_center(frame: SceneFrame, azimuth: Tensor, elevation: Tensor, ra
     return Cameras(c2w, template.fx, template.fy, template.cx, template.cy, template.width, template.height)
 
 
-def orbit_path(train: Cameras, num_frames: int, aabb: Optional[Tensor] = None, *, scale: float = 1.0,
-               radius_scale: float = 1.0, elevation_deg: Optional[float] = None) -> Cameras:
+def orbit_path(
+    train: Cameras,
+    num_frames: int,
+    aabb: Optional[Tensor] = None,
+    *,
+    scale: float = 1.0,
+    radius_scale: float = 1.0,
+    elevation_deg: Optional[float] = None,
+) -> Cameras:
     """One turn around the scene at the training cameras' mean distance (times ``radius_scale``) and
     mean elevation (or ``elevation_deg``), starting at the first training camera's azimuth; the last
     frame stops one step short of the first, so the video loops."""
     _check_frames(num_frames)
     frame = scene_frame(train, aabb)
     azimuth = torch.arange(num_frames, dtype=torch.float32) * (2 * math.pi / num_frames)
-    elevation = torch.full_like(azimuth, math.radians(elevation_deg) if elevation_deg is not None
-                                else frame.elevation)
+    elevation = torch.full_like(azimuth, math.radians(elevation_deg) if elevation_deg is not None else frame.elevation)
     radius = torch.full_like(azimuth, frame.radius * radius_scale)
     return _looking_at_center(frame, azimuth, elevation, radius, _intrinsics_like(train, num_frames, scale))
 
 
-def spiral_path(train: Cameras, num_frames: int, aabb: Optional[Tensor] = None, *, scale: float = 1.0,
-                radius_scale: float = 1.0, rotations: float = 2.0, elevation_amplitude_deg: float = 15.0,
-                radius_amplitude: float = 0.1) -> Cameras:
+def spiral_path(
+    train: Cameras,
+    num_frames: int,
+    aabb: Optional[Tensor] = None,
+    *,
+    scale: float = 1.0,
+    radius_scale: float = 1.0,
+    rotations: float = 2.0,
+    elevation_amplitude_deg: float = 15.0,
+    radius_amplitude: float = 0.1,
+) -> Cameras:
     """``rotations`` turns around the scene while the elevation swings by ±``elevation_amplitude_deg``
     around the cameras' mean (one period) and the distance by ±``radius_amplitude`` (relative; one
     period per turn); closed, so the video loops."""
@@ -118,7 +141,8 @@ def spiral_path(train: Cameras, num_frames: int, aabb: Optional[Tensor] = None, 
     phase = torch.arange(num_frames, dtype=torch.float32) * (2 * math.pi / num_frames)
     azimuth = rotations * phase
     elevation = (frame.elevation + math.radians(elevation_amplitude_deg) * torch.sin(phase)).clamp(
-        -math.radians(89), math.radians(89))
+        -math.radians(89), math.radians(89)
+    )
     radius = frame.radius * radius_scale * (1 + radius_amplitude * torch.sin(rotations * phase))
     return _looking_at_center(frame, azimuth, elevation, radius, _intrinsics_like(train, num_frames, scale))
 
@@ -133,14 +157,16 @@ def matrix_to_quaternion(rotation: Tensor) -> Tensor:
     m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
     m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
     # Four proportional estimates; the one with the largest leading term is numerically safe.
-    candidates = torch.stack([
-        torch.stack([1 + m00 + m11 + m22, m21 - m12, m02 - m20, m10 - m01], dim=-1),
-        torch.stack([m21 - m12, 1 + m00 - m11 - m22, m01 + m10, m02 + m20], dim=-1),
-        torch.stack([m02 - m20, m01 + m10, 1 - m00 + m11 - m22, m12 + m21], dim=-1),
-        torch.stack([m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22], dim=-1),
-    ], dim=-2)  # [..., 4 candidates, 4]
-    leading = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22,
-                           1 - m00 - m11 + m22], dim=-1)
+    candidates = torch.stack(
+        [
+            torch.stack([1 + m00 + m11 + m22, m21 - m12, m02 - m20, m10 - m01], dim=-1),
+            torch.stack([m21 - m12, 1 + m00 - m11 - m22, m01 + m10, m02 + m20], dim=-1),
+            torch.stack([m02 - m20, m01 + m10, 1 - m00 + m11 - m22, m12 + m21], dim=-1),
+            torch.stack([m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22], dim=-1),
+        ],
+        dim=-2,
+    )  # [..., 4 candidates, 4]
+    leading = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], dim=-1)
     best = leading.argmax(dim=-1)
     q = torch.gather(candidates, -2, best[..., None, None].expand(*best.shape, 1, 4))[..., 0, :]
     q = q / q.norm(dim=-1, keepdim=True)
@@ -151,11 +177,20 @@ def quaternion_to_matrix(q: Tensor) -> Tensor:
     """Rotation matrices ``[..., 3, 3]`` of quaternions ``[..., 4]`` (w, x, y, z; normalised here)."""
     q = q / q.norm(dim=-1, keepdim=True)
     w, x, y, z = q.unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], dim=-1).reshape(*q.shape[:-1], 3, 3)
+    return torch.stack(
+        [
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
+        ],
+        dim=-1,
+    ).reshape(*q.shape[:-1], 3, 3)
 
 
 def slerp(q0: Tensor, q1: Tensor, t: Tensor) -> Tensor:
@@ -182,8 +217,7 @@ def catmull_rom(points: Tensor, segment: Tensor, u: Tensor, closed: bool) -> Ten
     index = index % count if closed else index.clamp(0, count - 1)
     p0, p1, p2, p3 = points[index].unbind(dim=1)
     u = u[:, None]
-    return 0.5 * (2 * p1 + (p2 - p0) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u ** 2
-                  + (3 * p1 - p0 - 3 * p2 + p3) * u ** 3)
+    return 0.5 * (2 * p1 + (p2 - p0) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u**2 + (3 * p1 - p0 - 3 * p2 + p3) * u**3)
 
 
 def keyframes_by_azimuth(train: Cameras, count: int, aabb: Optional[Tensor] = None) -> list[int]:
@@ -198,9 +232,16 @@ def keyframes_by_azimuth(train: Cameras, count: int, aabb: Optional[Tensor] = No
     return order[picks].tolist()
 
 
-def interpolation_path(train: Cameras, num_frames: int, keyframes: Optional[list[int]] = None, *,
-                       aabb: Optional[Tensor] = None, num_keyframes: int = 8, closed: bool = True,
-                       scale: float = 1.0) -> Cameras:
+def interpolation_path(
+    train: Cameras,
+    num_frames: int,
+    keyframes: Optional[list[int]] = None,
+    *,
+    aabb: Optional[Tensor] = None,
+    num_keyframes: int = 8,
+    closed: bool = True,
+    scale: float = 1.0,
+) -> Cameras:
     """A smooth path through training cameras ``keyframes`` (default: ``num_keyframes`` of them in
     azimuth order): Catmull-Rom positions, slerped rotations; ``closed`` returns to the first one."""
     _check_frames(num_frames)
@@ -223,8 +264,15 @@ def interpolation_path(train: Cameras, num_frames: int, keyframes: Optional[list
     next_index = (segment + 1) % len(keys)
     rotations = quaternion_to_matrix(slerp(quaternions[segment], quaternions[next_index], u))
     template = _intrinsics_like(train, num_frames, scale)
-    return Cameras(torch.cat([rotations, positions[:, :, None]], dim=-1), template.fx, template.fy,
-                   template.cx, template.cy, template.width, template.height)
+    return Cameras(
+        torch.cat([rotations, positions[:, :, None]], dim=-1),
+        template.fx,
+        template.fy,
+        template.cx,
+        template.cy,
+        template.width,
+        template.height,
+    )
 
 
 # ----------------------------------------------------------------- JSON
@@ -232,20 +280,25 @@ def interpolation_path(train: Cameras, num_frames: int, keyframes: Optional[list
 
 def path_to_json(cameras: Cameras, fps: Optional[float] = None) -> dict:
     """The JSON form of a path (per-frame intrinsics only when they differ)."""
-    data = {"format": "nerfplex-camera-path", "version": 1, "convention": "opencv",
-            "width": cameras.width, "height": cameras.height}
+    data = {
+        "format": "nerfplex-camera-path",
+        "version": 1,
+        "convention": "opencv",
+        "width": cameras.width,
+        "height": cameras.height,
+    }
     same = all(bool((v == v[0]).all()) for v in (cameras.fx, cameras.fy, cameras.cx, cameras.cy))
     if same:
-        data.update(fx=float(cameras.fx[0]), fy=float(cameras.fy[0]), cx=float(cameras.cx[0]),
-                    cy=float(cameras.cy[0]))
+        data.update(fx=float(cameras.fx[0]), fy=float(cameras.fy[0]), cx=float(cameras.cx[0]), cy=float(cameras.cy[0]))
     if fps is not None:
         data["fps"] = fps
     frames = []
     for i in range(len(cameras)):
         frame = {"c2w": [[round(float(v), 7) for v in row] for row in cameras.c2w[i]]}
         if not same:
-            frame.update(fx=float(cameras.fx[i]), fy=float(cameras.fy[i]), cx=float(cameras.cx[i]),
-                         cy=float(cameras.cy[i]))
+            frame.update(
+                fx=float(cameras.fx[i]), fy=float(cameras.fy[i]), cx=float(cameras.cx[i]), cy=float(cameras.cy[i])
+            )
         frames.append(frame)
     data["frames"] = frames
     return data
@@ -262,8 +315,10 @@ def load_path_json(path: Path, train: Cameras, scale: float = 1.0) -> Cameras:
         raise NerfplexError(f"{path} is not valid JSON: {err}.") from None
     frames = data.get("frames") if isinstance(data, dict) else None
     if not isinstance(frames, list) or not frames:
-        raise NerfplexError(f"{path}: expected an object with a non-empty 'frames' list, each frame with a "
-                            f"'c2w' matrix (see docs/evaluation.md).")
+        raise NerfplexError(
+            f"{path}: expected an object with a non-empty 'frames' list, each frame with a "
+            f"'c2w' matrix (see docs/evaluation.md)."
+        )
     convention = data.get("convention", "opencv")
     if convention not in ("opencv", "opengl"):
         raise NerfplexError(f"{path}: 'convention' must be 'opencv' or 'opengl', got {convention!r}.")
@@ -271,22 +326,27 @@ def load_path_json(path: Path, train: Cameras, scale: float = 1.0) -> Cameras:
     width = int(data.get("width", template.width))
     height = int(data.get("height", template.height))
     sx, sy = width / template.width, height / template.height
-    default_fx = (focal_from_fov(math.radians(float(data["fov_x_deg"])), width) if "fov_x_deg" in data
-                  else float(template.fx[0]) * sx)
-    defaults = {"fx": data.get("fx", default_fx),
-                "fy": data.get("fy", data.get("fx", default_fx if "fov_x_deg" in data
-                                              else float(template.fy[0]) * sy)),
-                "cx": data.get("cx", width / 2), "cy": data.get("cy", height / 2)}
+    default_fx = (
+        focal_from_fov(math.radians(float(data["fov_x_deg"])), width)
+        if "fov_x_deg" in data
+        else float(template.fx[0]) * sx
+    )
+    defaults = {
+        "fx": data.get("fx", default_fx),
+        "fy": data.get("fy", data.get("fx", default_fx if "fov_x_deg" in data else float(template.fy[0]) * sy)),
+        "cx": data.get("cx", width / 2),
+        "cy": data.get("cy", height / 2),
+    }
     matrices, intrinsics = [], {key: [] for key in defaults}
     for number, frame in enumerate(frames):
         try:
             c2w = torch.tensor(frame["c2w"], dtype=torch.float32)
         except (KeyError, TypeError, ValueError):
-            raise NerfplexError(f"{path}: frame {number} needs 'c2w', a 3x4 or 4x4 list of "
-                                f"numbers.") from None
+            raise NerfplexError(f"{path}: frame {number} needs 'c2w', a 3x4 or 4x4 list of numbers.") from None
         if c2w.shape not in ((3, 4), (4, 4)) or not bool(torch.isfinite(c2w).all()):
-            raise NerfplexError(f"{path}: frame {number} 'c2w' has shape {tuple(c2w.shape)}; expected 3x4 or "
-                                f"4x4 finite numbers.")
+            raise NerfplexError(
+                f"{path}: frame {number} 'c2w' has shape {tuple(c2w.shape)}; expected 3x4 or 4x4 finite numbers."
+            )
         matrices.append(c2w[:3])
         for key in defaults:
             intrinsics[key].append(float(frame.get(key, defaults[key])))
@@ -295,8 +355,10 @@ def load_path_json(path: Path, train: Cameras, scale: float = 1.0) -> Cameras:
         c2w = torch.cat([c2w[:, :, :3] @ OPENGL_TO_OPENCV, c2w[:, :, 3:]], dim=-1)
     rotation_error = (c2w[:, :, :3].transpose(1, 2) @ c2w[:, :, :3] - torch.eye(3)).abs().amax()
     if rotation_error > 1e-3:
-        raise NerfplexError(f"{path}: the c2w rotations are not orthonormal (error "
-                            f"{float(rotation_error):.3g}); scaled or sheared poses are not supported.")
+        raise NerfplexError(
+            f"{path}: the c2w rotations are not orthonormal (error "
+            f"{float(rotation_error):.3g}); scaled or sheared poses are not supported."
+        )
     return Cameras(c2w, *(torch.tensor(intrinsics[k]) for k in ("fx", "fy", "cx", "cy")), width, height)
 
 

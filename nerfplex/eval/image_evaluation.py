@@ -26,12 +26,12 @@ from typing import Optional
 
 from torch import Tensor
 
-from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.data.images import write_png
 from nerfplex.data.scene import SceneData
-from nerfplex.eval.visualize import depth_image, error_image
-from nerfplex.metrics.image_metrics import ImageMetric, mean_metric, score_image
 from nerfplex.eval.view_rendering import ray_progress, render_view
+from nerfplex.eval.visualize import depth_image, error_image
+from nerfplex.io import staged_output, write_text_atomic
+from nerfplex.metrics.image_metrics import ImageMetric, mean_metric, score_image
 from nerfplex.models.base import Model
 
 
@@ -64,8 +64,14 @@ def safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "image"
 
 
-def evaluate_views(model: Model, scene: SceneData, indices: list[int], metrics: list[ImageMetric],
-                   settings: ImageEvalSettings, out_dir: Optional[Path] = None) -> tuple[list[dict], dict]:
+def evaluate_views(
+    model: Model,
+    scene: SceneData,
+    indices: list[int],
+    metrics: list[ImageMetric],
+    settings: ImageEvalSettings,
+    out_dir: Optional[Path] = None,
+) -> tuple[list[dict], dict]:
     """Render and score the test views ``indices``; write their pictures into ``out_dir`` (if given).
 
     Returns per-image rows ``[{"name", <metric>: value | None}]`` and timings ``{"render_seconds",
@@ -79,9 +85,18 @@ def evaluate_views(model: Model, scene: SceneData, indices: list[int], metrics: 
     try:
         for index in indices:
             start = time.perf_counter()
-            view = render_view(model, split.cameras, index, scene.near, scene.far, settings.background,
-                               settings.chunk_size, settings.aabb, max_samples=settings.max_samples,
-                               progress=bar)
+            view = render_view(
+                model,
+                split.cameras,
+                index,
+                scene.near,
+                scene.far,
+                settings.background,
+                settings.chunk_size,
+                settings.aabb,
+                max_samples=settings.max_samples,
+                progress=bar,
+            )
             render_seconds += time.perf_counter() - start
             start = time.perf_counter()
             rgb, target = view.rgb.clamp(0, 1), split.composite(settings.background, index)
@@ -117,9 +132,17 @@ def metrics_csv(rows: list[dict], names: list[str], means: dict[str, Optional[fl
     return buffer.getvalue()
 
 
-def write_evaluation(out_dir: Path, model: Model, scene: SceneData, indices: list[int],
-                     metrics: list[ImageMetric], skipped: dict[str, str], settings: ImageEvalSettings,
-                     info: Optional[dict] = None, overwrite: bool = False) -> dict:
+def write_evaluation(
+    out_dir: Path,
+    model: Model,
+    scene: SceneData,
+    indices: list[int],
+    metrics: list[ImageMetric],
+    skipped: dict[str, str],
+    settings: ImageEvalSettings,
+    info: Optional[dict] = None,
+    overwrite: bool = False,
+) -> dict:
     """Evaluate and write ``out_dir`` (metrics.json, metrics.csv, images) atomically; returns the JSON.
 
     ``info`` (run, step, checkpoint, ...) is copied to the top of the JSON. An existing non-empty
@@ -139,8 +162,7 @@ def write_evaluation(out_dir: Path, model: Model, scene: SceneData, indices: lis
             "conventions": {metric.name: metric.convention for metric in metrics},
             **timings,
             "images": ({kind: kind for kind in ("rgb", "depth", "error")} if settings.save_images else {}),
-            "per_image": [{k: (v if k == "name" else finite_or_none(v)) for k, v in row.items()}
-                          for row in rows],
+            "per_image": [{k: (v if k == "name" else finite_or_none(v)) for k, v in row.items()} for row in rows],
         }
         write_text_atomic(staging / "metrics.json", json.dumps(report, indent=2))
         write_text_atomic(staging / "metrics.csv", metrics_csv(rows, names, means))

@@ -25,8 +25,11 @@ PLOTS = {
     "losses": ("Training losses", lambda tag: tag.startswith("loss/"), True),
     "psnr": ("PSNR (dB)", lambda tag: tag.endswith("/psnr"), False),
     "ssim": ("SSIM", lambda tag: tag.endswith("/ssim"), False),
-    "perceptual": ("Perceptual distances (lower is better)",
-                   lambda tag: tag.split("/")[-1].startswith(("lpips", "dreamsim")), False),
+    "perceptual": (
+        "Perceptual distances (lower is better)",
+        lambda tag: tag.split("/")[-1].startswith(("lpips", "dreamsim")),
+        False,
+    ),
     "learning_rate": ("Learning rate", lambda tag: tag == "train/lr", True),
     "throughput": ("Training rays per second", lambda tag: tag == "train/rays_per_sec", False),
 }
@@ -41,8 +44,7 @@ def read_scalars(tensorboard_dir: Path) -> Series:
         return {}
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    accumulator = EventAccumulator(str(tensorboard_dir), size_guidance={"scalars": 0, "images": 1,
-                                                                       "tensors": 0})
+    accumulator = EventAccumulator(str(tensorboard_dir), size_guidance={"scalars": 0, "images": 1, "tensors": 0})
     accumulator.Reload()
     series = {}
     for tag in accumulator.Tags().get("scalars", []):
@@ -57,8 +59,9 @@ def read_json(path: Path) -> dict:
     try:
         return read_json_object(path, "nerfplex output file")
     except NerfplexError as err:
-        raise NerfplexError(f"{err} It is an output of nerfplex: delete it (or re-run the command that wrote "
-                            f"it) and try again.") from None
+        raise NerfplexError(
+            f"{err} It is an output of nerfplex: delete it (or re-run the command that wrote it) and try again."
+        ) from None
 
 
 def latest_evaluation(run_dir: Path) -> Optional[dict]:
@@ -111,8 +114,11 @@ def _fmt(value, digits: int = 4) -> str:
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows),
+    ]
 
 
 def _run_summary(run_dir: Path, final: Optional[dict]) -> list[str]:
@@ -128,49 +134,67 @@ def _run_summary(run_dir: Path, final: Optional[dict]) -> list[str]:
         rows.append(["data", f"{data.get('kind', '?')} {source}".strip()])
         rows.append(["S3IM weight", str(config.get("loss", {}).get("s3im", {}).get("weight", "?"))])
     if final:
-        rows += [["steps", str(final.get("step"))],
-                 ["training time", f"{final.get('train_seconds', 0):.1f} s"],
-                 ["rays / s", f"{final.get('rays_per_second', 0):,.0f}"],
-                 ["peak memory", f"{final.get('peak_memory_mb', 0):,.0f} MB "
-                                 f"({final.get('peak_memory_kind', '?')})"]]
+        rows += [
+            ["steps", str(final.get("step"))],
+            ["training time", f"{final.get('train_seconds', 0):.1f} s"],
+            ["rays / s", f"{final.get('rays_per_second', 0):,.0f}"],
+            ["peak memory", f"{final.get('peak_memory_mb', 0):,.0f} MB ({final.get('peak_memory_kind', '?')})"],
+        ]
     return _markdown_table(["", ""], rows) if rows else ["(no config.yaml or metrics.json)"]
 
 
-def build_report(run_dir: Path, series: Series, final: Optional[dict], evaluation: Optional[dict],
-                 plots: list[str], renders: list[dict]) -> str:
+def build_report(
+    run_dir: Path,
+    series: Series,
+    final: Optional[dict],
+    evaluation: Optional[dict],
+    plots: list[str],
+    renders: list[dict],
+) -> str:
     """The Markdown text of the report."""
     lines = [f"# Run report: {run_dir.name}", "", f"Run folder: `{run_dir}`", "", "## Run", ""]
     lines += _run_summary(run_dir, final)
     lines += ["", "## Held-out metrics", ""]
     if evaluation:
-        lines.append(f"`nerfplex eval` at step {evaluation.get('step')} over {evaluation.get('num_views')} "
-                     f"test views ({evaluation['path']}); means of per-image values:")
+        lines.append(
+            f"`nerfplex eval` at step {evaluation.get('step')} over {evaluation.get('num_views')} "
+            f"test views ({evaluation['path']}); means of per-image values:"
+        )
         lines.append("")
-        lines += _markdown_table(["metric", "mean", "convention"],
-                                 [[name, _fmt(value), evaluation.get("conventions", {}).get(name, "")]
-                                  for name, value in evaluation.get("metrics", {}).items()])
+        lines += _markdown_table(
+            ["metric", "mean", "convention"],
+            [
+                [name, _fmt(value), evaluation.get("conventions", {}).get(name, "")]
+                for name, value in evaluation.get("metrics", {}).items()
+            ],
+        )
         for name, reason in evaluation.get("skipped", {}).items():
             lines += ["", f"- **{name} skipped**: {reason}"]
         per_image = evaluation.get("per_image", [])
         if per_image:
             names = list(evaluation.get("metrics", {}))
             lines += ["", "<details><summary>Per image</summary>", ""]
-            lines += _markdown_table(["image", *names], [[row["name"], *(_fmt(row.get(n)) for n in names)]
-                                                         for row in per_image])
+            lines += _markdown_table(
+                ["image", *names], [[row["name"], *(_fmt(row.get(n)) for n in names)] for row in per_image]
+            )
             lines += ["", "</details>"]
     elif final:
-        lines.append(f"From training's final evaluation (metrics.json) over {final.get('num_test_views')} "
-                     f"test views; run `nerfplex eval --load-config {run_dir / 'config.yaml'}` for LPIPS / "
-                     f"DreamSim and images.")
-        lines += [""] + _markdown_table(["metric", "mean"], [["psnr", _fmt(final.get("psnr"))],
-                                                             ["ssim", _fmt(final.get("ssim"))]])
+        lines.append(
+            f"From training's final evaluation (metrics.json) over {final.get('num_test_views')} "
+            f"test views; run `nerfplex eval --load-config {run_dir / 'config.yaml'}` for LPIPS / "
+            f"DreamSim and images."
+        )
+        lines += [""] + _markdown_table(
+            ["metric", "mean"], [["psnr", _fmt(final.get("psnr"))], ["ssim", _fmt(final.get("ssim"))]]
+        )
     else:
         lines.append("No evaluation yet (no metrics.json, no eval/ folder).")
     history = (final or {}).get("eval_history") or []
     if len(history) > 1:
         lines += ["", "Evaluations during training:", ""]
-        lines += _markdown_table(["step", "psnr", "ssim"], [[str(h.get("step")), _fmt(h.get("psnr")),
-                                                             _fmt(h.get("ssim"))] for h in history])
+        lines += _markdown_table(
+            ["step", "psnr", "ssim"], [[str(h.get("step")), _fmt(h.get("psnr")), _fmt(h.get("ssim"))] for h in history]
+        )
     lines += ["", "## Training curves", ""]
     if plots:
         lines += [f"![{name}](plots/{name}.png)" for name in plots]
@@ -178,14 +202,26 @@ def build_report(run_dir: Path, series: Series, final: Optional[dict], evaluatio
         lines.append("No TensorBoard scalars found in tensorboard/.")
     if series:
         lines += ["", "Last logged values:", ""]
-        lines += _markdown_table(["tag", "step", "value"], [[tag, str(points[-1][0]), _fmt(points[-1][1], 6)]
-                                                           for tag, points in sorted(series.items())])
+        lines += _markdown_table(
+            ["tag", "step", "value"],
+            [[tag, str(points[-1][0]), _fmt(points[-1][1], 6)] for tag, points in sorted(series.items())],
+        )
     if renders:
         lines += ["", "## Renders", ""]
-        lines += _markdown_table(["folder", "path", "frames", "size", "format", "seconds / frame"],
-                                 [[r["folder"], str(r.get("path")), str(r.get("frames")),
-                                   f"{r.get('width')}x{r.get('height')}", str(r.get("format")),
-                                   _fmt(r.get("seconds_per_frame"), 2)] for r in renders])
+        lines += _markdown_table(
+            ["folder", "path", "frames", "size", "format", "seconds / frame"],
+            [
+                [
+                    r["folder"],
+                    str(r.get("path")),
+                    str(r.get("frames")),
+                    f"{r.get('width')}x{r.get('height')}",
+                    str(r.get("format")),
+                    _fmt(r.get("seconds_per_frame"), 2),
+                ]
+                for r in renders
+            ],
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -197,8 +233,9 @@ def write_run_report(run_dir: Path, output: Optional[Path] = None, overwrite: bo
     if run_dir.is_file() and run_dir.name == "config.yaml":
         run_dir = run_dir.parent
     if not run_dir.is_dir():
-        raise NerfplexError(f"{run_dir} is not a run folder. Pass the folder that training printed, e.g. "
-                            f"outputs/demo/20260101-120000.")
+        raise NerfplexError(
+            f"{run_dir} is not a run folder. Pass the folder that training printed, e.g. outputs/demo/20260101-120000."
+        )
     final_path = run_dir / "metrics.json"
     final = read_json(final_path) if final_path.is_file() else None
     evaluation = latest_evaluation(run_dir)
@@ -208,8 +245,10 @@ def write_run_report(run_dir: Path, output: Optional[Path] = None, overwrite: bo
         folder = str(info_path.parent.relative_to(run_dir))
         renders.append({"folder": folder, **read_json(info_path)})
     if final is None and evaluation is None and not series:
-        raise NerfplexError(f"{run_dir} has nothing to report yet: no metrics.json, eval/ or tensorboard/ "
-                            f"events. Train (or evaluate) the run first.")
+        raise NerfplexError(
+            f"{run_dir} has nothing to report yet: no metrics.json, eval/ or tensorboard/ "
+            f"events. Train (or evaluate) the run first."
+        )
     replace = overwrite or output is None  # the default folder is the report nerfplex wrote before
     output = Path(output) if output is not None else run_dir / "report"
     with staged_output(output, "report", replace) as staging:
@@ -231,8 +270,10 @@ def report_after_training(run_dir: Path, echo: bool = True) -> Optional[Path]:
     try:
         path = write_run_report(run_dir)
     except Exception as err:  # noqa: BLE001 - the run itself is complete and saved
-        print(f"warning: no run report ({type(err).__name__}: {err}); retry with: nerfplex report {run_dir}",
-              file=sys.stderr)
+        print(
+            f"warning: no run report ({type(err).__name__}: {err}); retry with: nerfplex report {run_dir}",
+            file=sys.stderr,
+        )
         return None
     if echo:
         print(f"report: {path}")

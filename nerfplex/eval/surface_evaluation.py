@@ -16,8 +16,7 @@ from nerfplex.geometry.mesh_io import Mesh, read_mesh
 from nerfplex.models.base import Model
 
 
-def ground_truth_mesh(scene: SceneData, resolution: int,
-                      gt_path: Optional[Path] = None) -> Optional[tuple[Mesh, str]]:
+def ground_truth_mesh(scene: SceneData, resolution: int, gt_path: Optional[Path] = None) -> Optional[tuple[Mesh, str]]:
     """The reference surface and where it came from: ``gt_path``, else the dataset's ``gt_mesh.ply``,
     else marching cubes on a built-in scene's analytic SDF at ``resolution``; None when there is none."""
     if gt_path is not None:
@@ -32,10 +31,18 @@ def ground_truth_mesh(scene: SceneData, resolution: int,
     return None
 
 
-def extract_and_score(model: Model, scene: SceneData, resolution: int = 256, *,
-                      level: Optional[float] = None, largest_component: bool = False,
-                      colors: bool = True, gt_path: Optional[Path] = None, threshold: float = 0.05,
-                      num_points: int = 200_000) -> tuple[Mesh, dict]:
+def extract_and_score(
+    model: Model,
+    scene: SceneData,
+    resolution: int = 256,
+    *,
+    level: Optional[float] = None,
+    largest_component: bool = False,
+    colors: bool = True,
+    gt_path: Optional[Path] = None,
+    threshold: float = 0.05,
+    num_points: int = 200_000,
+) -> tuple[Mesh, dict]:
     """Marching cubes on ``model.surface`` and, when a ground truth exists, geometry metrics.
 
     Returns the mesh and a report: the field and level, extraction time, vertex / face counts and
@@ -46,14 +53,26 @@ def extract_and_score(model: Model, scene: SceneData, resolution: int = 256, *,
     surface = model.surface(scene.aabb)
     level = surface.level if level is None else level
     start = time.perf_counter()
-    mesh = extract_mesh(surface.values, surface.aabb, resolution, field=surface.kind, level=level,
-                        keep_largest_component=largest_component,
-                        color_fn=surface.color if colors else None)
-    report = {"field": surface.description, "level": level, "resolution": resolution,
-              "extraction_seconds": time.perf_counter() - start}
+    mesh = extract_mesh(
+        surface.values,
+        surface.aabb,
+        resolution,
+        field=surface.kind,
+        level=level,
+        keep_largest_component=largest_component,
+        color_fn=surface.color if colors else None,
+    )
+    report = {
+        "field": surface.description,
+        "level": level,
+        "resolution": resolution,
+        "extraction_seconds": time.perf_counter() - start,
+    }
     if mesh.faces.shape[0] == 0:
-        raise NerfplexError(f"the field never crosses level {level:g} inside the box: no surface. Try "
-                            f"another level (the field is: {surface.description}).")
+        raise NerfplexError(
+            f"the field never crosses level {level:g} inside the box: no surface. Try "
+            f"another level (the field is: {surface.description})."
+        )
     report.update(mesh_report(mesh).as_dict())
     reference = ground_truth_mesh(scene, resolution, gt_path)
     if reference is not None:

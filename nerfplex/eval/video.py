@@ -25,11 +25,11 @@ import torch
 from torch import Tensor
 
 from nerfplex.cameras import Cameras
-from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.data.images import to_uint8, write_png
-from nerfplex.eval.visualize import depth_image
 from nerfplex.eval.camera_paths import path_to_json
 from nerfplex.eval.view_rendering import image_normals, normals_image, ray_progress, render_view
+from nerfplex.eval.visualize import depth_image
+from nerfplex.io import staged_output, write_text_atomic
 from nerfplex.models.base import Model
 
 Output = Literal["rgb", "depth", "normals"]
@@ -57,8 +57,16 @@ class Mp4Writer:
         import imageio.v2 as imageio
 
         self.path = path
-        self.writer = imageio.get_writer(str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                         quality=8, pixelformat="yuv420p", macro_block_size=1)
+        self.writer = imageio.get_writer(
+            str(path),
+            format="FFMPEG",
+            mode="I",
+            fps=fps,
+            codec="libx264",
+            quality=8,
+            pixelformat="yuv420p",
+            macro_block_size=1,
+        )
 
     def append(self, frame: Tensor) -> None:
         data = to_uint8(frame.detach().cpu().numpy())
@@ -117,8 +125,9 @@ def depth_range(cameras: Cameras, near: float, far: float, aabb: Optional[Tensor
     return (low, high) if high > low else (near, far)
 
 
-def render_path(model: Model, cameras: Cameras, settings: RenderSettings, out_dir: Path,
-                overwrite: bool = False) -> dict:
+def render_path(
+    model: Model, cameras: Cameras, settings: RenderSettings, out_dir: Path, overwrite: bool = False
+) -> dict:
     """Render every camera of ``cameras`` into ``out_dir`` (atomically; an existing non-empty ``out_dir``
     is replaced only with ``overwrite`` and only when nerfplex wrote it); returns render.json's content.
 
@@ -137,17 +146,32 @@ def render_path(model: Model, cameras: Cameras, settings: RenderSettings, out_di
     normals_source = None
     depth_low, depth_high = depth_range(cameras, settings.near, settings.far, settings.aabb)
     with staged_output(Path(out_dir), "render", overwrite) as staging:
-        writers = {name: (Mp4Writer(staging / f"{name}.mp4", settings.fps) if fmt == "mp4"
-                          else PngSequenceWriter(staging / name)) for name in settings.outputs}
+        writers = {
+            name: (
+                Mp4Writer(staging / f"{name}.mp4", settings.fps) if fmt == "mp4" else PngSequenceWriter(staging / name)
+            )
+            for name in settings.outputs
+        }
         start = time.perf_counter()
         bar = ray_progress(len(cameras) * cameras.height * cameras.width, "render", settings.progress)
         try:
             for index in range(len(cameras)):
-                image = render_view(model, cameras, index, settings.near, settings.far, settings.background,
-                                    settings.chunk_size, settings.aabb, max_samples=settings.max_samples,
-                                    progress=bar)
-                frames = {"rgb": lambda: image.rgb.clamp(0, 1),
-                          "depth": lambda: depth_image(image.depth, image.opacity, depth_low, depth_high)}
+                image = render_view(
+                    model,
+                    cameras,
+                    index,
+                    settings.near,
+                    settings.far,
+                    settings.background,
+                    settings.chunk_size,
+                    settings.aabb,
+                    max_samples=settings.max_samples,
+                    progress=bar,
+                )
+                frames = {
+                    "rgb": lambda image=image: image.rgb.clamp(0, 1),
+                    "depth": lambda image=image: depth_image(image.depth, image.opacity, depth_low, depth_high),
+                }
                 for name, writer in writers.items():
                     if name == "normals":
                         normals, normals_source = image_normals(image.normals, image.depth, cameras, index)
@@ -162,11 +186,17 @@ def render_path(model: Model, cameras: Cameras, settings: RenderSettings, out_di
         seconds = time.perf_counter() - start
         info = {
             **settings.info,
-            "frames": len(cameras), "width": cameras.width, "height": cameras.height, "fps": settings.fps,
-            "format": fmt, "outputs": {name: writer.path.name for name, writer in writers.items()},
-            "normals_source": normals_source, "depth_colormap_range": [depth_low, depth_high],
+            "frames": len(cameras),
+            "width": cameras.width,
+            "height": cameras.height,
+            "fps": settings.fps,
+            "format": fmt,
+            "outputs": {name: writer.path.name for name, writer in writers.items()},
+            "normals_source": normals_source,
+            "depth_colormap_range": [depth_low, depth_high],
             "render_seconds": seconds,
-            "seconds_per_frame": seconds / max(len(cameras), 1), "torch_threads": torch.get_num_threads(),
+            "seconds_per_frame": seconds / max(len(cameras), 1),
+            "torch_threads": torch.get_num_threads(),
         }
         if fallback is not None:
             info["mp4_unavailable"] = fallback

@@ -37,8 +37,9 @@ class RenderedView:
     normals: Optional[Tensor] = None
 
 
-def view_rays(cameras: Cameras, index: int, near: float, far: float, aabb: Optional[Tensor] = None,
-              stride: int = 1) -> tuple[RayBundle, tuple[int, int]]:
+def view_rays(
+    cameras: Cameras, index: int, near: float, far: float, aabb: Optional[Tensor] = None, stride: int = 1
+) -> tuple[RayBundle, tuple[int, int]]:
     """Rays through the pixel centres of camera ``index`` (every ``stride``-th row and column, row-major)
     on ``cameras``' device, bounded by ``near`` / ``far`` and clipped to ``aabb [2, 3]`` when given;
     and the image shape ``(H, W)`` they fill."""
@@ -64,15 +65,21 @@ def rays_per_chunk(model: Model, rays: RayBundle, chunk_rays: int, max_samples: 
 
 
 @torch.no_grad()
-def render_rays(model: Model, rays: RayBundle, background: Tensor, chunk_rays: int, max_samples: int = 0,
-                progress: Optional[tqdm] = None,
-                keys: tuple[str, ...] = ("rgb", "depth", "opacity", "normals")) -> dict[str, Tensor]:
+def render_rays(
+    model: Model,
+    rays: RayBundle,
+    background: Tensor,
+    chunk_rays: int,
+    max_samples: int = 0,
+    progress: Optional[tqdm] = None,
+    keys: tuple[str, ...] = ("rgb", "depth", "opacity", "normals"),
+) -> dict[str, Tensor]:
     """``model.render`` over ``rays`` (``background [R, 3]``) in chunks (:func:`rays_per_chunk`); the
     ``keys`` the model outputs, ``[R, ...]``. ``progress`` is advanced by the rays of each chunk."""
     chunk = rays_per_chunk(model, rays, chunk_rays, max_samples)
     pieces: dict[str, list[Tensor]] = {}
     for start in range(0, len(rays), chunk):
-        out = model.render(rays[start:start + chunk], background[start:start + chunk])
+        out = model.render(rays[start : start + chunk], background[start : start + chunk])
         for key in keys:
             if key in out:
                 pieces.setdefault(key, []).append(out[key].detach())
@@ -81,9 +88,20 @@ def render_rays(model: Model, rays: RayBundle, background: Tensor, chunk_rays: i
     return {key: torch.cat(values) for key, values in pieces.items()}
 
 
-def render_view(model: Model, cameras: Cameras, index: int, near: float, far: float, background: Tensor,
-                chunk_rays: int, aabb: Optional[Tensor] = None, *, max_samples: int = 0, stride: int = 1,
-                progress: Optional[tqdm] = None) -> RenderedView:
+def render_view(
+    model: Model,
+    cameras: Cameras,
+    index: int,
+    near: float,
+    far: float,
+    background: Tensor,
+    chunk_rays: int,
+    aabb: Optional[Tensor] = None,
+    *,
+    max_samples: int = 0,
+    stride: int = 1,
+    progress: Optional[tqdm] = None,
+) -> RenderedView:
     """Render camera ``index`` of ``cameras`` with a uniform ``background [3]``; results on the CPU.
 
     With ``aabb [2, 3]`` the rays are clipped to that box, as in training; ``stride`` renders every
@@ -92,19 +110,29 @@ def render_view(model: Model, cameras: Cameras, index: int, near: float, far: fl
     """
     device = next(model.parameters()).device
     rays, shape = view_rays(cameras.to(device), index, near, far, aabb, stride)
-    out = render_rays(model, rays, background.to(device).expand(len(rays), 3), chunk_rays, max_samples,
-                      progress)
+    out = render_rays(model, rays, background.to(device).expand(len(rays), 3), chunk_rays, max_samples, progress)
     shape = shape + (-1,)
     normals = out.get("normals")
-    return RenderedView(out["rgb"].reshape(shape).cpu(), out["depth"].reshape(shape).cpu(),
-                        out["opacity"].reshape(shape).cpu(),
-                        None if normals is None else normals.reshape(shape).cpu())
+    return RenderedView(
+        out["rgb"].reshape(shape).cpu(),
+        out["depth"].reshape(shape).cpu(),
+        out["opacity"].reshape(shape).cpu(),
+        None if normals is None else normals.reshape(shape).cpu(),
+    )
 
 
 def ray_progress(total_rays: int, desc: str, enabled: bool = True) -> tqdm:
     """A progress bar over rays (rays/s and ETA), for renders that take more than a moment."""
-    return tqdm(total=total_rays, desc=desc, unit="ray", unit_scale=True, disable=not enabled, leave=False,
-                dynamic_ncols=True, mininterval=1.0)
+    return tqdm(
+        total=total_rays,
+        desc=desc,
+        unit="ray",
+        unit_scale=True,
+        disable=not enabled,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=1.0,
+    )
 
 
 def camera_directions(cameras: Cameras, index: int) -> Tensor:
@@ -140,8 +168,9 @@ def normals_image(camera_normals: Tensor, opacity: Tensor) -> Tensor:
     return (display + 1.0) / 2.0 * opacity.clamp(0, 1)
 
 
-def image_normals(model_normals: Optional[Tensor], depth: Tensor, cameras: Cameras,
-                  index: int) -> tuple[Tensor, NormalsSource]:
+def image_normals(
+    model_normals: Optional[Tensor], depth: Tensor, cameras: Cameras, index: int
+) -> tuple[Tensor, NormalsSource]:
     """Camera-frame normals of a rendered image and where they came from: the model's SDF gradients
     when it outputs ``normals``, else finite differences of ``depth``."""
     if model_normals is not None:

@@ -6,8 +6,9 @@ import torch
 from torch import Tensor
 
 # A few control points of a perceptually ordered colour map (dark blue -> yellow), interpolated.
-_RAMP = torch.tensor([[0.05, 0.03, 0.33], [0.23, 0.32, 0.55], [0.13, 0.57, 0.55],
-                      [0.37, 0.79, 0.38], [0.99, 0.91, 0.14]])
+_RAMP = torch.tensor(
+    [[0.05, 0.03, 0.33], [0.23, 0.32, 0.55], [0.13, 0.57, 0.55], [0.37, 0.79, 0.38], [0.99, 0.91, 0.14]]
+)
 
 
 def colormap(values: Tensor) -> Tensor:

@@ -23,8 +23,7 @@ def chunk_size_for(points: Tensor, cpu_chunk_points: int) -> int:
     return cpu_chunk_points if points.device.type == "cpu" else 0
 
 
-def apply_in_chunks(fn: Callable[..., tuple[Tensor, ...]], *inputs: Tensor,
-                    chunk_size: int) -> tuple[Tensor, ...]:
+def apply_in_chunks(fn: Callable[..., tuple[Tensor, ...]], *inputs: Tensor, chunk_size: int) -> tuple[Tensor, ...]:
     """``fn(*inputs)`` over slices of ``chunk_size`` rows of the inputs ``[P, ...]``, concatenated.
 
     ``chunk_size <= 0`` (or at least ``P``) makes a single call.
@@ -32,5 +31,5 @@ def apply_in_chunks(fn: Callable[..., tuple[Tensor, ...]], *inputs: Tensor,
     count = inputs[0].shape[0]
     if chunk_size <= 0 or count <= chunk_size:
         return fn(*inputs)
-    pieces = [fn(*(x[start:start + chunk_size] for x in inputs)) for start in range(0, count, chunk_size)]
+    pieces = [fn(*(x[start : start + chunk_size] for x in inputs)) for start in range(0, count, chunk_size)]
     return tuple(torch.cat(parts) for parts in zip(*pieces))

@@ -9,7 +9,7 @@ Axis order is world x, y, z, so ``grid[0, c, i, j, k]`` is the value at
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +25,7 @@ def sample_volume(volume: Tensor, aabb: Tensor, points: Tensor) -> Tensor:
     """
     coords = (points - aabb[0]) * (2.0 / (aabb[1] - aabb[0])) - 1.0
     # grid_sample's (x, y, z) index (W, H, D) = (N_z, N_y, N_x): flip to world (x, y, z) order.
-    values = F.grid_sample(volume, coords.flip(-1).view(1, 1, 1, -1, 3), mode="bilinear",
-                           align_corners=True)
+    values = F.grid_sample(volume, coords.flip(-1).view(1, 1, 1, -1, 3), mode="bilinear", align_corners=True)
     return values.view(volume.shape[1], -1).T
 
 
@@ -53,8 +52,7 @@ class DenseGrid(nn.Module):
 
     def __init__(self, channels: int, resolution: Sequence[int], aabb: Tensor) -> None:
         super().__init__()
-        self.grid = nn.Parameter(torch.zeros(1, channels, *(int(n) for n in resolution),
-                                             device=aabb.device))
+        self.grid = nn.Parameter(torch.zeros(1, channels, *(int(n) for n in resolution), device=aabb.device))
         self.register_buffer("aabb", aabb.detach().clone().float())
 
     @property
@@ -80,8 +78,7 @@ class DenseGrid(nn.Module):
         represented field is interpolated, not shifted): the authors' ``scale_volume_grid``. The grid
         becomes a new parameter (optimisers must be rebuilt)."""
         size = tuple(int(n) for n in resolution)
-        self.grid = nn.Parameter(F.interpolate(self.grid.data, size=size, mode="trilinear",
-                                               align_corners=True))
+        self.grid = nn.Parameter(F.interpolate(self.grid.data, size=size, mode="trilinear", align_corners=True))
 
     def total_variation(self) -> Tensor:
         """:func:`smooth_l1_total_variation` of the grid."""

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nerfplex.fields.dense_grid import DenseGrid
-from nerfplex.render.mask_cache import MaskCache
 from nerfplex.fields.tensorf_shading import tensorf_encoding
+from nerfplex.render.mask_cache import MaskCache
 
 if TYPE_CHECKING:
     from nerfplex.cameras import Cameras
@@ -71,8 +71,15 @@ class DVGOColorMLP(nn.Module):
     otherwise the first 3 features are a diffuse logit, the MLP sees the rest and adds a residual.
     """
 
-    def __init__(self, features: int, direct: bool, depth: int, width: int, view_frequencies: int,
-                 generator: Optional[torch.Generator] = None) -> None:
+    def __init__(
+        self,
+        features: int,
+        direct: bool,
+        depth: int,
+        width: int,
+        view_frequencies: int,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
         super().__init__()
         self.direct = direct
         self.view_frequencies = view_frequencies
@@ -108,10 +115,19 @@ class DVGOField(nn.Module):
     the alpha interval.
     """
 
-    def __init__(self, aabb: Tensor, num_voxels: int, num_voxels_base: int, alpha_init: float,
-                 rgbnet_dim: int = 0, rgbnet_direct: bool = True, rgbnet_depth: int = 3,
-                 rgbnet_width: int = 128, viewbase_pe: int = 4,
-                 generator: Optional[torch.Generator] = None) -> None:
+    def __init__(
+        self,
+        aabb: Tensor,
+        num_voxels: int,
+        num_voxels_base: int,
+        alpha_init: float,
+        rgbnet_dim: int = 0,
+        rgbnet_direct: bool = True,
+        rgbnet_depth: int = 3,
+        rgbnet_width: int = 128,
+        viewbase_pe: int = 4,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
         super().__init__()
         aabb = aabb.detach().float()
         self.register_buffer("num_voxels", torch.tensor(int(num_voxels)))
@@ -120,8 +136,11 @@ class DVGOField(nn.Module):
         resolution = resolution_for(aabb, num_voxels)
         self.density = DenseGrid(1, resolution, aabb)
         self.k0 = DenseGrid(rgbnet_dim if rgbnet_dim > 0 else 3, resolution, aabb)
-        self.rgbnet = (DVGOColorMLP(rgbnet_dim, rgbnet_direct, rgbnet_depth, rgbnet_width, viewbase_pe,
-                                    generator).to(aabb.device) if rgbnet_dim > 0 else None)
+        self.rgbnet = (
+            DVGOColorMLP(rgbnet_dim, rgbnet_direct, rgbnet_depth, rgbnet_width, viewbase_pe, generator).to(aabb.device)
+            if rgbnet_dim > 0
+            else None
+        )
         self.mask_cache = MaskCache.full(resolution, aabb)
 
     # ----------------------------------------------------------------- geometry
@@ -172,11 +191,10 @@ class DVGOField(nn.Module):
     def update_occupancy(self, threshold: float) -> None:
         """The authors' ``update_occupancy_cache``: keep only mask vertices whose dilated alpha exceeds
         ``threshold`` (``fast_color_thres``); the mask only ever shrinks."""
-        self.mask_cache.replace(self.mask_cache.mask & (self.dilated_alpha(self.mask_cache.vertices())
-                                                        > threshold))
+        self.mask_cache.replace(self.mask_cache.mask & (self.dilated_alpha(self.mask_cache.vertices()) > threshold))
 
     @torch.no_grad()
-    def scale_volume(self, num_voxels: int, threshold: float, max_mask_voxels: int = 256 ** 3) -> None:
+    def scale_volume(self, num_voxels: int, threshold: float, max_mask_voxels: int = 256**3) -> None:
         """The authors' ``scale_volume_grid``: resample both grids to ``num_voxels``; then, unless that
         is more than ``max_mask_voxels``, rebuild the mask at the new vertices as old mask & dilated
         alpha ``> threshold``."""
@@ -195,10 +213,14 @@ class DVGOField(nn.Module):
         camera centre ``[N, 3]`` (space between the cameras and their near planes)."""
         vertices = self.density.vertices().reshape(-1, 3)
         origins = camera_origins.to(vertices)
-        nearest = torch.cat([
-            torch.stack([(part[:, None] - cams).pow(2).sum(-1).sqrt().amin(dim=-1)
-                         for cams in origins.split(chunk)]).amin(dim=0)
-            for part in vertices.split(1 << 15)])
+        nearest = torch.cat(
+            [
+                torch.stack(
+                    [(part[:, None] - cams).pow(2).sum(-1).sqrt().amin(dim=-1) for cams in origins.split(chunk)]
+                ).amin(dim=0)
+                for part in vertices.split(1 << 15)
+            ]
+        )
         grid = self.density.grid.data
         grid[nearest.view(1, 1, *grid.shape[2:]) <= near] = -100.0
 
@@ -248,4 +270,3 @@ def scaled_box(aabb: Tensor, scale: float) -> Tensor:
     """``aabb`` grown (or shrunk) about its centre by ``scale`` (the authors' ``world_bound_scale``)."""
     shift = (aabb[1] - aabb[0]) * (scale - 1.0) / 2.0
     return torch.stack([aabb[0] - shift, aabb[1] + shift])
-

@@ -21,8 +21,7 @@ class FrequencyEncoding(nn.Module):
         self.in_dim = in_dim
         self.num_frequencies = num_frequencies
         self.include_input = include_input
-        self.register_buffer("freqs", 2.0 ** torch.arange(num_frequencies, dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer("freqs", 2.0 ** torch.arange(num_frequencies, dtype=torch.float32), persistent=False)
 
     @property
     def out_dim(self) -> int:

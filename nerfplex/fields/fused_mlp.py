@@ -16,7 +16,8 @@ in tiny-cuda-nn issue 96; the layout is checked against tinycudann only where it
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -55,8 +56,7 @@ class FusedMLP(nn.Module):
         names = (str(config.get("activation", "ReLU")), str(config.get("output_activation", "None")))
         for name in names:
             if name.lower() not in ACTIVATIONS:
-                raise NerfplexError(f"network activation {name!r} is not supported "
-                                    f"({', '.join(sorted(ACTIVATIONS))}).")
+                raise NerfplexError(f"network activation {name!r} is not supported ({', '.join(sorted(ACTIVATIONS))}).")
         hidden = int(config.get("n_hidden_layers", 1))
         neurons = int(config.get("n_neurons", 64))
         if hidden < 1 or neurons < 1:
@@ -64,8 +64,7 @@ class FusedMLP(nn.Module):
         self.n_input_dims, self.n_output_dims = n_input_dims, n_output_dims
         self.activation = ACTIVATIONS[names[0].lower()]
         self.output_activation = ACTIVATIONS[names[1].lower()]
-        widths = ([padded_width(n_input_dims, otype)] + [neurons] * hidden
-                  + [padded_width(n_output_dims, otype)])
+        widths = [padded_width(n_input_dims, otype)] + [neurons] * hidden + [padded_width(n_output_dims, otype)]
         self.shapes = [(widths[i + 1], widths[i]) for i in range(len(widths) - 1)]  # [out, in]
         chunks = []
         for out_dim, in_dim in self.shapes:
@@ -77,7 +76,7 @@ class FusedMLP(nn.Module):
         """The layer matrices ``[out, in]`` (views of ``params``)."""
         mats, start = [], 0
         for out_dim, in_dim in self.shapes:
-            mats.append(self.params[start:start + out_dim * in_dim].view(out_dim, in_dim))
+            mats.append(self.params[start : start + out_dim * in_dim].view(out_dim, in_dim))
             start += out_dim * in_dim
         return mats
 

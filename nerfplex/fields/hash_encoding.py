@@ -26,8 +26,9 @@ Inputs outside ``[0, 1]³`` are clamped (tiny-cuda-nn leaves them undefined).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,16 +62,22 @@ class HashGridConfig:
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        return [*positive(self, "n_levels", "n_features_per_level", "base_resolution"),
-                ("log2_hashmap_size", 3 <= self.log2_hashmap_size <= 30, "in [3, 30]"),
-                ("per_level_scale", self.per_level_scale >= 1, "at least 1")]
+        return [
+            *positive(self, "n_levels", "n_features_per_level", "base_resolution"),
+            ("log2_hashmap_size", 3 <= self.log2_hashmap_size <= 30, "in [3, 30]"),
+            ("per_level_scale", self.per_level_scale >= 1, "at least 1"),
+        ]
 
     def to_tcnn(self) -> dict[str, Any]:
         """tiny-cuda-nn's encoding config for this grid."""
-        return {"otype": "HashGrid", "n_levels": self.n_levels,
-                "n_features_per_level": self.n_features_per_level,
-                "log2_hashmap_size": self.log2_hashmap_size,
-                "base_resolution": self.base_resolution, "per_level_scale": self.per_level_scale}
+        return {
+            "otype": "HashGrid",
+            "n_levels": self.n_levels,
+            "n_features_per_level": self.n_features_per_level,
+            "log2_hashmap_size": self.log2_hashmap_size,
+            "base_resolution": self.base_resolution,
+            "per_level_scale": self.per_level_scale,
+        }
 
 
 def per_level_scale_for(base_resolution: int, finest_resolution: int, n_levels: int) -> float:
@@ -86,8 +93,9 @@ def level_scales(n_levels: int, base_resolution: int, per_level_scale: float) ->
     (int64), computed in float32 as tiny-cuda-nn does."""
     log2_scale = np.log2(np.float32(per_level_scale)).astype(np.float32)
     levels = np.arange(n_levels, dtype=np.float32)
-    scale = (np.exp2(levels * log2_scale).astype(np.float32) * np.float32(base_resolution)
-             - np.float32(1.0)).astype(np.float32)
+    scale = (np.exp2(levels * log2_scale).astype(np.float32) * np.float32(base_resolution) - np.float32(1.0)).astype(
+        np.float32
+    )
     resolution = np.ceil(scale).astype(np.int64) + 1
     return torch.from_numpy(scale), torch.from_numpy(resolution)
 
@@ -99,7 +107,7 @@ def level_sizes(resolution: Tensor, log2_hashmap_size: int, n_dims: int = 3) -> 
     dense = torch.where(dense > (2**32 - 1) // 2, torch.full_like(dense, (2**32 - 1) // 2), dense)
     dense = dense.long()
     dense = (dense + 7) // 8 * 8
-    return torch.clamp(dense, max=2 ** log2_hashmap_size)
+    return torch.clamp(dense, max=2**log2_hashmap_size)
 
 
 def _config_from_mapping(config: Mapping[str, Any] | HashGridConfig) -> HashGridConfig:
@@ -117,7 +125,8 @@ def _config_from_mapping(config: Mapping[str, Any] | HashGridConfig) -> HashGrid
         n_features_per_level=int(config.get("n_features_per_level", 2)),
         log2_hashmap_size=int(config.get("log2_hashmap_size", 19)),
         base_resolution=int(config.get("base_resolution", 16)),
-        per_level_scale=float(config.get("per_level_scale", 2.0)))
+        per_level_scale=float(config.get("per_level_scale", 2.0)),
+    )
 
 
 class HashEncoding(nn.Module):
@@ -138,18 +147,19 @@ class HashEncoding(nn.Module):
         torch.Size([10, 8])
     """
 
-    def __init__(self, config: Mapping[str, Any] | HashGridConfig, n_input_dims: int = 3,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, config: Mapping[str, Any] | HashGridConfig, n_input_dims: int = 3, seed: int | None = None
+    ) -> None:
         super().__init__()
         cfg = _config_from_mapping(config)
         if n_input_dims != 3:
             raise NerfplexError(f"hash grid encoding: {n_input_dims}-D inputs are not supported (3-D only).")
         if cfg.n_levels < 1 or cfg.n_features_per_level < 1 or cfg.base_resolution < 1:
-            raise NerfplexError("hash grid encoding: n_levels, n_features_per_level and "
-                                "base_resolution must be positive.")
+            raise NerfplexError(
+                "hash grid encoding: n_levels, n_features_per_level and base_resolution must be positive."
+            )
         if not 3 <= cfg.log2_hashmap_size <= 30:
-            raise NerfplexError(f"hash grid encoding: log2_hashmap_size {cfg.log2_hashmap_size} must be "
-                                f"in [3, 30].")
+            raise NerfplexError(f"hash grid encoding: log2_hashmap_size {cfg.log2_hashmap_size} must be in [3, 30].")
         if cfg.per_level_scale < 1.0:
             raise NerfplexError(f"hash grid encoding: per_level_scale {cfg.per_level_scale} must be >= 1.")
         self.config = cfg
@@ -162,7 +172,7 @@ class HashEncoding(nn.Module):
         self.register_buffer("resolution", resolution, persistent=False)
         self.register_buffer("sizes", sizes, persistent=False)
         self.register_buffer("offsets", offsets, persistent=False)
-        self.register_buffer("hashed", resolution ** 3 > sizes, persistent=False)
+        self.register_buffer("hashed", resolution**3 > sizes, persistent=False)
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         table = torch.rand(int(offsets[-1]) * cfg.n_features_per_level, generator=generator)
         self.params = nn.Parameter(table * 2e-4 - 1e-4)
@@ -186,13 +196,11 @@ class HashEncoding(nn.Module):
         index = torch.empty(coords.shape[:2] + (8,), dtype=torch.int32, device=x.device)
         dense, hashed = ~self.hashed, self.hashed
         if bool(dense.any()):
-            index[:, dense] = self._dense_index(coords[:, dense], self.resolution[dense],
-                                                self.sizes[dense])
+            index[:, dense] = self._dense_index(coords[:, dense], self.resolution[dense], self.sizes[dense])
         if bool(hashed.any()):
             index[:, hashed] = self._hashed_index(coords[:, hashed], self.config.log2_hashmap_size)
         index += self.offsets[:-1, None].to(torch.int32)
-        corner_weights = _corners(weights[:, :, 0], weights[:, :, 1], weights[:, :, 2],
-                                  torch.mul)  # [P, L, 8]
+        corner_weights = _corners(weights[:, :, 0], weights[:, :, 1], weights[:, :, 2], torch.mul)  # [P, L, 8]
         features = self.table.index_select(0, index.reshape(-1).long())
         features = features.view(-1, 8, self.config.n_features_per_level)  # [P · L, 8, F]
         features = torch.bmm(corner_weights.to(features.dtype).view(-1, 1, 8), features)
@@ -213,15 +221,16 @@ class HashEncoding(nn.Module):
         the prime hash modulo ``T = 2^log2_size``. Masking each axis' product to the low bits first
         gives the same low bits of the XOR as tiny-cuda-nn's uint32 arithmetic."""
         mask = (1 << log2_size) - 1
-        terms = [((coords[:, :, axis] * prime) & mask).to(torch.int32)
-                 for axis, prime in enumerate(PRIMES)]
+        terms = [((coords[:, :, axis] * prime) & mask).to(torch.int32) for axis, prime in enumerate(PRIMES)]
         return _corners(*terms, torch.bitwise_xor)
 
     def extra_repr(self) -> str:
         c = self.config
-        return (f"levels={c.n_levels}, features={c.n_features_per_level}, "
-                f"log2_T={c.log2_hashmap_size}, base={c.base_resolution}, b={c.per_level_scale:.4f}, "
-                f"resolutions={self.resolution.tolist()}")
+        return (
+            f"levels={c.n_levels}, features={c.n_features_per_level}, "
+            f"log2_T={c.log2_hashmap_size}, base={c.base_resolution}, b={c.per_level_scale:.4f}, "
+            f"resolutions={self.resolution.tolist()}"
+        )
 
 
 def _corners(x: Tensor, y: Tensor, z: Tensor, combine) -> Tensor:

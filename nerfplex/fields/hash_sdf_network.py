@@ -34,8 +34,9 @@ from nerfplex.fields.sdf_network import SOFTPLUS_BETA, SDFModule, SDFNetworkConf
 
 def _nsr_grid() -> HashGridConfig:
     """instant-nsr-pl's NeuS hash grid: 16 x 2, 2^19, base 16, finest 16 · 1.4473^15 ≈ 4096."""
-    return HashGridConfig(n_levels=16, n_features_per_level=2, log2_hashmap_size=19, base_resolution=16,
-                          per_level_scale=1.447269237440378)
+    return HashGridConfig(
+        n_levels=16, n_features_per_level=2, log2_hashmap_size=19, base_resolution=16, per_level_scale=1.447269237440378
+    )
 
 
 @dataclass
@@ -96,7 +97,7 @@ class HashSDFNetwork(SDFModule):
             nn.init.constant_(layer.bias, 0.0)
             nn.init.normal_(layer.weight, 0.0, math.sqrt(2.0) / math.sqrt(fan_out))
             if first:  # the grid features come after the raw coordinates: start blind to them
-                nn.init.constant_(layer.weight[:, cfg.d_in:], 0.0)
+                nn.init.constant_(layer.weight[:, cfg.d_in :], 0.0)
 
     def forward(self, x: Tensor) -> Tensor:
         scale = self.sdf_config.scale

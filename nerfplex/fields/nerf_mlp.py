@@ -31,10 +31,16 @@ class NeRFMLPConfig:
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        return [*positive(self, "num_layers"), at_least(self, "width", 2, "an integer of at least 2"),
-                *non_negative(self, "position_frequencies", "direction_frequencies"),
-                ("skip_layers", all(0 <= s < self.num_layers for s in self.skip_layers),
-                 f"layer indices in [0, num_layers = {self.num_layers})")]
+        return [
+            *positive(self, "num_layers"),
+            at_least(self, "width", 2, "an integer of at least 2"),
+            *non_negative(self, "position_frequencies", "direction_frequencies"),
+            (
+                "skip_layers",
+                all(0 <= s < self.num_layers for s in self.skip_layers),
+                f"layer indices in [0, num_layers = {self.num_layers})",
+            ),
+        ]
 
 
 class NeRFMLP(nn.Module):

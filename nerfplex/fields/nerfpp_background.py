@@ -55,8 +55,9 @@ class BackgroundNeRF(nn.Module):
             raise ValueError("the NeuS background model needs use_viewdirs = True (as the authors')")
         self.config = config
         self.encoding = FrequencyEncoding(config.d_in, config.multires) if config.multires > 0 else None
-        self.view_encoding = (FrequencyEncoding(config.d_in_view, config.multires_view)
-                              if config.multires_view > 0 else None)
+        self.view_encoding = (
+            FrequencyEncoding(config.d_in_view, config.multires_view) if config.multires_view > 0 else None
+        )
         # As the authors' NeRF class: without encoding, sizes are 3 (its d_in is only used by the
         # encoder), so multires = 0 is only consistent with d_in = 3.
         in_dim = self.encoding.out_dim if self.encoding is not None else 3
@@ -84,8 +85,9 @@ class BackgroundNeRF(nn.Module):
         h = F.relu(self.view_linear(torch.cat([self.feature_linear(h), v], dim=-1)))
         return density, self.rgb_linear(h)
 
-    def sample_alpha_color(self, origins: Tensor, directions: Tensor, z_vals: Tensor,
-                           sample_dist: float) -> tuple[Tensor, Tensor, Tensor]:
+    def sample_alpha_color(
+        self, origins: Tensor, directions: Tensor, z_vals: Tensor, sample_dist: float
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Opacity ``[R, S]``, colour ``[R, S, 3]`` and midpoint distance ``[R, S]`` of the sections
         ``[z_i, z_{i+1}]`` of ``z_vals [R, S]``.
 
@@ -93,8 +95,7 @@ class BackgroundNeRF(nn.Module):
         last one has length ``sample_dist``; points are in the unit-sphere frame.
         """
         num_rays, num_samples = z_vals.shape
-        dists = torch.cat([z_vals[:, 1:] - z_vals[:, :-1],
-                           z_vals.new_full((num_rays, 1), sample_dist)], dim=-1)
+        dists = torch.cat([z_vals[:, 1:] - z_vals[:, :-1], z_vals.new_full((num_rays, 1), sample_dist)], dim=-1)
         mid = z_vals + 0.5 * dists
         points = origins[:, None] + directions[:, None] * mid[..., None]
         radius = points.norm(dim=-1, keepdim=True).clip(1.0, 1e10)
@@ -105,8 +106,9 @@ class BackgroundNeRF(nn.Module):
         return alpha, torch.sigmoid(color).reshape(num_rays, num_samples, 3), mid
 
 
-def outside_distances(far: Tensor, n_outside: int, n_samples: int, *, perturb: bool,
-                      generator: Optional[torch.Generator] = None) -> Tensor:
+def outside_distances(
+    far: Tensor, n_outside: int, n_samples: int, *, perturb: bool, generator: Optional[torch.Generator] = None
+) -> Tensor:
     """Background sample distances ``[R, n_outside]`` beyond ``far [R, 1]`` (unit-sphere frame).
 
     ``n_outside`` inverse distances ``u`` from 1e-3 to ``1 - 1/(n_outside + 1)``, jittered within

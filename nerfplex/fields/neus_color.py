@@ -56,11 +56,14 @@ class RenderingNetwork(nn.Module):
     def __init__(self, config: RenderingNetworkConfig) -> None:
         super().__init__()
         if config.d_in != _MODE_INPUTS[config.mode]:
-            raise ValueError(f"rendering network mode {config.mode!r} takes d_in = "
-                             f"{_MODE_INPUTS[config.mode]} raw inputs, got {config.d_in}")
+            raise ValueError(
+                f"rendering network mode {config.mode!r} takes d_in = "
+                f"{_MODE_INPUTS[config.mode]} raw inputs, got {config.d_in}"
+            )
         self.config = config
         self.view_encoding: Optional[FrequencyEncoding] = (
-            FrequencyEncoding(3, config.multires_view) if config.multires_view > 0 else None)
+            FrequencyEncoding(3, config.multires_view) if config.multires_view > 0 else None
+        )
         in_dim = config.d_in + config.d_feature
         if self.view_encoding is not None and config.mode != "no_view_dir":
             in_dim += self.view_encoding.out_dim - 3

@@ -48,24 +48,48 @@ class NGPField(nn.Module):
     picks the implementation; the parameters and the state dict are the same for both.
     """
 
-    def __init__(self, aabb: Tensor, grid: HashGridConfig, backend: Literal["torch", "tcnn"],
-                 geo_feat_dim: int = 15, density_neurons: int = 64, density_hidden_layers: int = 1,
-                 color_neurons: int = 64, color_hidden_layers: int = 2, sh_degree: int = 4) -> None:
+    def __init__(
+        self,
+        aabb: Tensor,
+        grid: HashGridConfig,
+        backend: Literal["torch", "tcnn"],
+        geo_feat_dim: int = 15,
+        density_neurons: int = 64,
+        density_hidden_layers: int = 1,
+        color_neurons: int = 64,
+        color_hidden_layers: int = 2,
+        sh_degree: int = 4,
+    ) -> None:
         super().__init__()
         self.register_buffer("aabb", aabb.detach().float().clone())
         self.backend = backend
         self.geo_feat_dim = geo_feat_dim
         self.encoding = build_encoding(3, grid.to_tcnn(), backend)
         self.density_net = build_network(
-            self.encoding.n_output_dims, 1 + geo_feat_dim,
-            {"otype": "FullyFusedMLP", "activation": "ReLU", "output_activation": "None",
-             "n_neurons": density_neurons, "n_hidden_layers": density_hidden_layers}, backend)
-        self.direction_encoding = build_encoding(3, {"otype": "SphericalHarmonics", "degree": sh_degree},
-                                                 backend)
+            self.encoding.n_output_dims,
+            1 + geo_feat_dim,
+            {
+                "otype": "FullyFusedMLP",
+                "activation": "ReLU",
+                "output_activation": "None",
+                "n_neurons": density_neurons,
+                "n_hidden_layers": density_hidden_layers,
+            },
+            backend,
+        )
+        self.direction_encoding = build_encoding(3, {"otype": "SphericalHarmonics", "degree": sh_degree}, backend)
         self.color_net = build_network(
-            self.direction_encoding.n_output_dims + geo_feat_dim, 3,
-            {"otype": "FullyFusedMLP", "activation": "ReLU", "output_activation": "Sigmoid",
-             "n_neurons": color_neurons, "n_hidden_layers": color_hidden_layers}, backend)
+            self.direction_encoding.n_output_dims + geo_feat_dim,
+            3,
+            {
+                "otype": "FullyFusedMLP",
+                "activation": "ReLU",
+                "output_activation": "Sigmoid",
+                "n_neurons": color_neurons,
+                "n_hidden_layers": color_hidden_layers,
+            },
+            backend,
+        )
 
     def normalize(self, points: Tensor) -> Tensor:
         """World points ``[P, 3]`` -> ``[0, 1]³`` coordinates of the box."""

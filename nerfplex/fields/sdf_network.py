@@ -65,10 +65,16 @@ class SDFNetworkConfig:
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        return [*positive(self, "d_hidden", "n_layers", "scale"), at_least(self, "d_out", 1),
-                *non_negative(self, "multires"),
-                ("skip_in", all(0 < s <= self.n_layers for s in self.skip_in),
-                 f"linear-layer indices in [1, n_layers = {self.n_layers}]")]
+        return [
+            *positive(self, "d_hidden", "n_layers", "scale"),
+            at_least(self, "d_out", 1),
+            *non_negative(self, "multires"),
+            (
+                "skip_in",
+                all(0 < s <= self.n_layers for s in self.skip_in),
+                f"linear-layer indices in [1, n_layers = {self.n_layers}]",
+            ),
+        ]
 
 
 class SDFModule(nn.Module):
@@ -79,8 +85,7 @@ class SDFModule(nn.Module):
         """Signed distance ``[P, 1]``."""
         return self.forward(x)[:, :1]
 
-    def forward_with_gradient(self, x: Tensor, create_graph: Optional[bool] = None
-                              ) -> tuple[Tensor, Tensor]:
+    def forward_with_gradient(self, x: Tensor, create_graph: Optional[bool] = None) -> tuple[Tensor, Tensor]:
         """``forward(x)`` and the SDF's spatial gradient ``∇f(x) [P, 3]`` from one forward pass.
 
         ``create_graph`` (default: whether gradients are enabled by the caller) keeps the gradient
@@ -93,8 +98,9 @@ class SDFModule(nn.Module):
             inputs = x if x.requires_grad else x.detach().requires_grad_(True)
             out = self.forward(inputs)
             sdf = out[:, :1]
-            (grad,) = torch.autograd.grad(sdf, inputs, torch.ones_like(sdf),
-                                          create_graph=create_graph, retain_graph=create_graph)
+            (grad,) = torch.autograd.grad(
+                sdf, inputs, torch.ones_like(sdf), create_graph=create_graph, retain_graph=create_graph
+            )
         if not create_graph:
             out, grad = out.detach(), grad.detach()
         return out, grad
@@ -111,13 +117,16 @@ class SDFNetwork(SDFModule):
         super().__init__()
         self.config = config
         self.encoding: Optional[FrequencyEncoding] = (
-            FrequencyEncoding(config.d_in, config.multires) if config.multires > 0 else None)
+            FrequencyEncoding(config.d_in, config.multires) if config.multires > 0 else None
+        )
         enc_dim = self.encoding.out_dim if self.encoding is not None else config.d_in
         dims = [enc_dim] + [config.d_hidden] * config.n_layers + [config.d_out]
         if any(0 < skip <= config.n_layers for skip in config.skip_in) and config.d_hidden <= enc_dim:
-            raise ValueError(f"SDF network: d_hidden = {config.d_hidden} must exceed the encoded input "
-                             f"size {enc_dim} for a skip connection (the layer before it has "
-                             f"d_hidden - {enc_dim} units)")
+            raise ValueError(
+                f"SDF network: d_hidden = {config.d_hidden} must exceed the encoded input "
+                f"size {enc_dim} for a skip connection (the layer before it has "
+                f"d_hidden - {enc_dim} units)"
+            )
         self.skip_in = tuple(config.skip_in)
         self.num_linear = len(dims) - 1
         layers = []
@@ -152,7 +161,7 @@ class SDFNetwork(SDFModule):
             elif cfg.multires > 0 and index in self.skip_in:
                 nn.init.normal_(layer.weight, 0.0, std)
                 # The concatenated encoding sits at the end; zero all of it but the raw coordinates.
-                nn.init.constant_(layer.weight[:, -(dims[0] - raw):], 0.0)
+                nn.init.constant_(layer.weight[:, -(dims[0] - raw) :], 0.0)
             else:
                 nn.init.normal_(layer.weight, 0.0, std)
 

@@ -41,15 +41,25 @@ class SHEncoding(nn.Module):
         if self.degree > 2:
             x2, y2, z2 = x * x, y * y, z * z
             c2 = math.sqrt(15.0) / (2.0 * math.sqrt(_PI))
-            terms += [c2 * x * y, -c2 * y * z,
-                      math.sqrt(5.0) / (4.0 * math.sqrt(_PI)) * (3.0 * z2 - 1.0),
-                      -c2 * x * z, 0.5 * c2 * (x2 - y2)]
+            terms += [
+                c2 * x * y,
+                -c2 * y * z,
+                math.sqrt(5.0) / (4.0 * math.sqrt(_PI)) * (3.0 * z2 - 1.0),
+                -c2 * x * z,
+                0.5 * c2 * (x2 - y2),
+            ]
         if self.degree > 3:
             a = math.sqrt(70.0) / (8.0 * math.sqrt(_PI))
             b = math.sqrt(105.0) / (2.0 * math.sqrt(_PI))
             c = math.sqrt(42.0) / (8.0 * math.sqrt(_PI))
             e = math.sqrt(7.0) / (4.0 * math.sqrt(_PI))
-            terms += [a * y * (y2 - 3.0 * x2), b * x * y * z, c * y * (1.0 - 5.0 * z2),
-                      e * z * (5.0 * z2 - 3.0), c * x * (1.0 - 5.0 * z2), 0.5 * b * z * (x2 - y2),
-                      a * x * (3.0 * y2 - x2)]
+            terms += [
+                a * y * (y2 - 3.0 * x2),
+                b * x * y * z,
+                c * y * (1.0 - 5.0 * z2),
+                e * z * (5.0 * z2 - 3.0),
+                c * x * (1.0 - 5.0 * z2),
+                0.5 * b * z * (x2 - y2),
+                a * x * (3.0 * y2 - x2),
+            ]
         return torch.stack(terms, dim=-1)

@@ -11,7 +11,8 @@ float32 here so that the rest of the model does not depend on the backend.
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Literal, Optional
 
 import torch
 from torch import Tensor, nn
@@ -34,16 +35,17 @@ def tcnn_module():
     return tinycudann
 
 
-def resolve_backend(backend: Backend,
-                    device: Optional[torch.device | str] = None) -> Literal["torch", "tcnn"]:
+def resolve_backend(backend: Backend, device: Optional[torch.device | str] = None) -> Literal["torch", "tcnn"]:
     """``torch`` or ``tcnn`` for a model that will run on ``device`` (None: CUDA if available)."""
     if backend == "torch":
         return "torch"
     on_cuda = (torch.device(device).type == "cuda") if device is not None else torch.cuda.is_available()
     if backend == "tcnn":
         if tcnn_module() is None or not on_cuda:
-            raise NerfplexError("backend 'tcnn' needs the tinycudann package and a CUDA device; use "
-                                "'auto' (tinycudann when it can run) or 'torch'.")
+            raise NerfplexError(
+                "backend 'tcnn' needs the tinycudann package and a CUDA device; use "
+                "'auto' (tinycudann when it can run) or 'torch'."
+            )
         return "tcnn"
     return "tcnn" if on_cuda and tcnn_module() is not None else "torch"
 
@@ -66,8 +68,9 @@ class TcnnModule(nn.Module):
         return out.float().reshape(*shape, -1)[..., : self.n_output_dims]
 
 
-def build_encoding(n_input_dims: int, config: Mapping[str, Any], backend: Literal["torch", "tcnn"],
-                   seed: Optional[int] = None) -> nn.Module:
+def build_encoding(
+    n_input_dims: int, config: Mapping[str, Any], backend: Literal["torch", "tcnn"], seed: Optional[int] = None
+) -> nn.Module:
     """An encoding from tiny-cuda-nn's ``config`` (``HashGrid`` / ``Grid``, ``SphericalHarmonics``)
     with ``n_output_dims``."""
     otype = str(config.get("otype", "")).lower()
@@ -81,12 +84,18 @@ def build_encoding(n_input_dims: int, config: Mapping[str, Any], backend: Litera
         if n_input_dims != 3:
             raise NerfplexError("SphericalHarmonics encodes 3-D directions.")
         return SHEncoding(int(config.get("degree", 4)))
-    raise NerfplexError(f"encoding otype {config.get('otype')!r} has no torch implementation "
-                        f"(HashGrid, SphericalHarmonics).")
+    raise NerfplexError(
+        f"encoding otype {config.get('otype')!r} has no torch implementation (HashGrid, SphericalHarmonics)."
+    )
 
 
-def build_network(n_input_dims: int, n_output_dims: int, config: Mapping[str, Any],
-                  backend: Literal["torch", "tcnn"], seed: Optional[int] = None) -> nn.Module:
+def build_network(
+    n_input_dims: int,
+    n_output_dims: int,
+    config: Mapping[str, Any],
+    backend: Literal["torch", "tcnn"],
+    seed: Optional[int] = None,
+) -> nn.Module:
     """An MLP from tiny-cuda-nn's network ``config`` (``FullyFusedMLP`` / ``CutlassMLP``)."""
     if backend == "tcnn":
         tcnn = tcnn_module()

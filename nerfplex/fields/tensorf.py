@@ -17,7 +17,7 @@ Density is ``softplus(feature + density_shift)`` (see :func:`shifted_softplus`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -63,14 +63,13 @@ def resolution_for_voxels(num_voxels: int, aabb: Tensor) -> list[int]:
 
 
 def _line_params(ranks: Sequence[int], resolution: Sequence[int], scale: float) -> nn.ParameterList:
-    return nn.ParameterList(
-        nn.Parameter(scale * torch.randn(1, ranks[i], resolution[LINES[i]], 1)) for i in range(3))
+    return nn.ParameterList(nn.Parameter(scale * torch.randn(1, ranks[i], resolution[LINES[i]], 1)) for i in range(3))
 
 
 def _plane_params(ranks: Sequence[int], resolution: Sequence[int], scale: float) -> nn.ParameterList:
     return nn.ParameterList(
-        nn.Parameter(scale * torch.randn(1, ranks[i], resolution[b], resolution[a]))
-        for i, (a, b) in enumerate(PLANES))
+        nn.Parameter(scale * torch.randn(1, ranks[i], resolution[b], resolution[a])) for i, (a, b) in enumerate(PLANES)
+    )
 
 
 class TensorialField(nn.Module):
@@ -125,8 +124,7 @@ class TensorialField(nn.Module):
                     size = (resolution[LINES[i]], 1)
                 else:
                     size = (resolution[PLANES[i][1]], resolution[PLANES[i][0]])
-                factors[i] = nn.Parameter(F.interpolate(old.data, size=size, mode="bilinear",
-                                                        align_corners=True))
+                factors[i] = nn.Parameter(F.interpolate(old.data, size=size, mode="bilinear", align_corners=True))
 
     @torch.no_grad()
     def shrink(self, new_aabb: Tensor) -> None:
@@ -141,10 +139,10 @@ class TensorialField(nn.Module):
             for i, old in enumerate(factors):
                 if name.endswith("lines"):
                     axis = LINES[i]
-                    data = old.data[:, :, lo[axis]:hi[axis]]
+                    data = old.data[:, :, lo[axis] : hi[axis]]
                 else:
                     a, b = PLANES[i]
-                    data = old.data[:, :, lo[b]:hi[b], lo[a]:hi[a]]
+                    data = old.data[:, :, lo[b] : hi[b], lo[a] : hi[a]]
                 factors[i] = nn.Parameter(data.contiguous())
         self.aabb.copy_(torch.stack([self.aabb[0] + lo * units, self.aabb[0] + (hi - 1) * units]))
 
@@ -154,8 +152,15 @@ class VMField(TensorialField):
 
     FACTORS = ("density_planes", "app_planes", "density_lines", "app_lines")
 
-    def __init__(self, aabb: Tensor, resolution: Sequence[int], density_ranks: Sequence[int],
-                 app_ranks: Sequence[int], app_dim: int, init_scale: float = 0.1) -> None:
+    def __init__(
+        self,
+        aabb: Tensor,
+        resolution: Sequence[int],
+        density_ranks: Sequence[int],
+        app_ranks: Sequence[int],
+        app_dim: int,
+        init_scale: float = 0.1,
+    ) -> None:
         super().__init__(aabb, sum(app_ranks), app_dim)
         self.density_planes = _plane_params(density_ranks, resolution, init_scale)
         self.density_lines = _line_params(density_ranks, resolution, init_scale)
@@ -163,8 +168,10 @@ class VMField(TensorialField):
         self.app_lines = _line_params(app_ranks, resolution, init_scale)
 
     def _products(self, planes: nn.ParameterList, lines: nn.ParameterList, coords: Tensor) -> list[Tensor]:
-        return [sample_plane(planes[i], coords[:, [a, b]]) * sample_line(lines[i], coords[:, LINES[i]])
-                for i, (a, b) in enumerate(PLANES)]
+        return [
+            sample_plane(planes[i], coords[:, [a, b]]) * sample_line(lines[i], coords[:, LINES[i]])
+            for i, (a, b) in enumerate(PLANES)
+        ]
 
     def density_features(self, coords: Tensor) -> Tensor:
         """``Σ_i Σ_r M_{i,r} v_{i,r}``: ``[P]``."""
@@ -190,8 +197,15 @@ class CPField(TensorialField):
 
     FACTORS = ("density_lines", "app_lines")
 
-    def __init__(self, aabb: Tensor, resolution: Sequence[int], density_rank: int, app_rank: int,
-                 app_dim: int, init_scale: float = 0.2) -> None:
+    def __init__(
+        self,
+        aabb: Tensor,
+        resolution: Sequence[int],
+        density_rank: int,
+        app_rank: int,
+        app_dim: int,
+        init_scale: float = 0.2,
+    ) -> None:
         super().__init__(aabb, app_rank, app_dim)
         self.density_lines = _line_params([density_rank] * 3, resolution, init_scale)
         self.app_lines = _line_params([app_rank] * 3, resolution, init_scale)

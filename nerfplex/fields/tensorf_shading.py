@@ -25,14 +25,20 @@ class FeatureShadingMLP(nn.Module):
     initialisation.
     """
 
-    def __init__(self, in_features: int, view_frequencies: int = 2, feature_frequencies: int = 2,
-                 width: int = 128) -> None:
+    def __init__(
+        self, in_features: int, view_frequencies: int = 2, feature_frequencies: int = 2, width: int = 128
+    ) -> None:
         super().__init__()
         self.view_frequencies = view_frequencies
         self.feature_frequencies = feature_frequencies
         in_dim = in_features * (1 + 2 * feature_frequencies) + 3 * (1 + 2 * view_frequencies)
-        self.mlp = nn.Sequential(nn.Linear(in_dim, width), nn.ReLU(inplace=True),
-                                 nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, 3))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, width),
+            nn.ReLU(inplace=True),
+            nn.Linear(width, width),
+            nn.ReLU(inplace=True),
+            nn.Linear(width, 3),
+        )
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, features: Tensor, directions: Tensor) -> Tensor:

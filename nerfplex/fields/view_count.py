@@ -11,7 +11,7 @@ at most 2 views as free space.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -29,8 +29,16 @@ def ray_entry(origins: Tensor, directions: Tensor, aabb: Tensor, near: float) ->
 
 
 @torch.no_grad()
-def count_views(cameras: Cameras, aabb: Tensor, resolution: Sequence[int], voxel_size: float,
-                near: float, stepsize: float, downrate: int = 1, chunk_points: int = 1 << 21) -> Tensor:
+def count_views(
+    cameras: Cameras,
+    aabb: Tensor,
+    resolution: Sequence[int],
+    voxel_size: float,
+    near: float,
+    stepsize: float,
+    downrate: int = 1,
+    chunk_points: int = 1 << 21,
+) -> Tensor:
     """Views per vertex ``[1, 1, N_x, N_y, N_z]`` (float) of a ``resolution`` grid over ``aabb``."""
     device = aabb.device
     cameras = cameras.to(device)

@@ -34,14 +34,19 @@ def _numpy_cameras(cameras: Cameras):
         return t.detach().cpu().double().numpy()
 
     c2w = as_np(cameras.c2w).reshape(-1, 3, 4)
-    coeffs = (as_np(cameras.distortion) if cameras.distortion is not None
-              else [None] * len(cameras))
+    coeffs = as_np(cameras.distortion) if cameras.distortion is not None else [None] * len(cameras)
     return c2w, as_np(cameras.fx), as_np(cameras.fy), as_np(cameras.cx), as_np(cameras.cy), coeffs
 
 
-def project(points: np.ndarray, c2w: np.ndarray, fx: float, fy: float, cx: float, cy: float,
-            distortion: Optional[np.ndarray] = None
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def project(
+    points: np.ndarray,
+    c2w: np.ndarray,
+    fx: float,
+    fy: float,
+    cx: float,
+    cy: float,
+    distortion: Optional[np.ndarray] = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Project ``points [P, 3]`` into one camera (``c2w [3, 4]``, OpenCV axes), through its lens
     ``distortion [5]`` (``k1, k2, p1, p2, k3``; :mod:`nerfplex.distortion`) when given.
 
@@ -72,13 +77,21 @@ def _image_stack(arrays, cameras: Cameras, name: str) -> np.ndarray:
     stack = np.asarray(arrays)
     expected = (len(cameras), cameras.height, cameras.width)
     if stack.shape[:3] != expected or stack.ndim not in (3, 4) or (stack.ndim == 4 and stack.shape[3] != 1):
-        raise NerfplexError(f"culling: {name} must be [N, H, W] = {list(expected)} (one per camera, "
-                            f"at the cameras' image size), got shape {list(stack.shape)}")
+        raise NerfplexError(
+            f"culling: {name} must be [N, H, W] = {list(expected)} (one per camera, "
+            f"at the cameras' image size), got shape {list(stack.shape)}"
+        )
     return stack.reshape(expected)
 
 
-def points_in_frusta(points, cameras: Cameras, margin: float = 0.0, min_depth: float = 1e-5,
-                     depth_maps=None, depth_tolerance: float = 0.0) -> np.ndarray:
+def points_in_frusta(
+    points,
+    cameras: Cameras,
+    margin: float = 0.0,
+    min_depth: float = 1e-5,
+    depth_maps=None,
+    depth_tolerance: float = 0.0,
+) -> np.ndarray:
     """Whether each point lies in the view frustum of at least one camera.
 
     A point is in a camera's frustum when its depth is at least ``min_depth`` and it projects
@@ -103,8 +116,7 @@ def points_in_frusta(points, cameras: Cameras, margin: float = 0.0, min_depth: f
     seen = np.zeros(len(pts), dtype=bool)
     for i in range(len(c2w)):  # a loop over cameras; each step is vectorised over the points
         u, v, depth, distance = project(pts, c2w[i], fx[i], fy[i], cx[i], cy[i], coeffs[i])
-        inside = ((depth >= min_depth) & (u > margin) & (u < width - margin)
-                  & (v > margin) & (v < height - margin))
+        inside = (depth >= min_depth) & (u > margin) & (u < width - margin) & (v > margin) & (v < height - margin)
         if depths is not None:
             col = np.clip(np.floor(u[inside]), 0, width - 1).astype(np.int64)
             row = np.clip(np.floor(v[inside]), 0, height - 1).astype(np.int64)
@@ -166,8 +178,14 @@ def submesh(mesh: Mesh, keep_faces: np.ndarray) -> Mesh:
     return Mesh(np.asarray(mesh.vertices)[used], remap[faces].astype(np.int64), colors)
 
 
-def cull_mesh_to_frusta(mesh: Mesh, cameras: Cameras, margin: float = 0.0, min_depth: float = 1e-5,
-                        depth_maps=None, depth_tolerance: float = 0.0) -> Mesh:
+def cull_mesh_to_frusta(
+    mesh: Mesh,
+    cameras: Cameras,
+    margin: float = 0.0,
+    min_depth: float = 1e-5,
+    depth_maps=None,
+    depth_tolerance: float = 0.0,
+) -> Mesh:
     """Keep the faces with at least one vertex in some camera's frustum (MonoSDF / NICE-SLAM rule);
     arguments as :func:`points_in_frusta`. Unused vertices are dropped."""
     seen = points_in_frusta(mesh.vertices, cameras, margin, min_depth, depth_maps, depth_tolerance)
@@ -242,7 +260,7 @@ def oriented_bounding_box(points, max_candidates: int = 1000) -> Box:
     group_area = np.bincount(inverse.reshape(-1), weights=areas)
     representative = np.zeros(len(keys), dtype=np.int64)
     representative[inverse.reshape(-1)] = np.arange(len(normals))
-    order = np.argsort(-group_area, kind="stable")[:max(1, int(max_candidates))]
+    order = np.argsort(-group_area, kind="stable")[: max(1, int(max_candidates))]
     best_volume, best_axes = np.inf, np.eye(3)
     for n in normals[representative[order]]:  # loop over candidate orientations, not points
         helper = np.eye(3)[np.argmin(np.abs(n))]
@@ -276,7 +294,8 @@ def crop_mesh_to_box(mesh: Mesh, box: Box, scale: float = 1.0) -> Mesh:
 def require_faces(mesh: Mesh, what: str, hint: Optional[str] = None) -> Mesh:
     """``mesh`` if it has faces, else a :class:`NerfplexError` naming ``what`` removed them."""
     if len(mesh.faces) == 0:
-        raise NerfplexError(f"no faces of the reconstruction are left after {what}. "
-                            + (hint or "Check that the mesh and the cameras / ground truth use the "
-                               "same coordinate frame and units."))
+        raise NerfplexError(
+            f"no faces of the reconstruction are left after {what}. "
+            + (hint or "Check that the mesh and the cameras / ground truth use the same coordinate frame and units.")
+        )
     return mesh

@@ -56,9 +56,11 @@ def _points(points, name: str) -> np.ndarray:
     if array.ndim != 2 or array.shape[1] != 3:
         raise ValueError(f"{name} must be [N, 3], got shape {array.shape}")
     if len(array) == 0:
-        raise NerfplexError(f"geometry metrics: the {name} are empty. Check that the mesh is not "
-                            "empty and that culling or cropping left part of it (same coordinate "
-                            "frame and units as the other mesh?).")
+        raise NerfplexError(
+            f"geometry metrics: the {name} are empty. Check that the mesh is not "
+            "empty and that culling or cropping left part of it (same coordinate "
+            "frame and units as the other mesh?)."
+        )
     if not np.isfinite(array).all():
         raise NerfplexError(f"geometry metrics: the {name} contain NaN or infinite coordinates")
     return array
@@ -70,8 +72,7 @@ def nearest_neighbours(query, reference) -> tuple[np.ndarray, np.ndarray]:
     try:
         from scipy.spatial import cKDTree
     except ImportError as exc:  # pragma: no cover - scipy comes with scikit-image
-        raise NerfplexError("geometry metrics need scipy (installed with scikit-image): "
-                            "`pip install scipy`") from exc
+        raise NerfplexError("geometry metrics need scipy (installed with scikit-image): `pip install scipy`") from exc
     query = np.asarray(query, dtype=np.float64).reshape(-1, 3)
     reference = np.asarray(reference, dtype=np.float64).reshape(-1, 3)
     distances, indices = cKDTree(reference).query(query, k=1, workers=-1)
@@ -84,8 +85,9 @@ def fscore(precision: float, recall: float) -> float:
     return 2.0 * precision * recall / total if total > 0 else 0.0
 
 
-def point_cloud_metrics(pred_points, gt_points, threshold: float, pred_normals=None,
-                        gt_normals=None) -> GeometryMetrics:
+def point_cloud_metrics(
+    pred_points, gt_points, threshold: float, pred_normals=None, gt_normals=None
+) -> GeometryMetrics:
     """Metrics between a reconstructed point set and a ground-truth point set.
 
     Args:
@@ -95,8 +97,7 @@ def point_cloud_metrics(pred_points, gt_points, threshold: float, pred_normals=N
     Returns:
         :class:`GeometryMetrics`.
     """
-    if not (isinstance(threshold, (int, float, np.floating)) and math.isfinite(threshold)
-            and threshold > 0):
+    if not (isinstance(threshold, (int, float, np.floating)) and math.isfinite(threshold) and threshold > 0):
         raise NerfplexError(f"geometry metrics: threshold must be a positive distance, got {threshold!r}")
     pred = _points(pred_points, "reconstructed points")
     gt = _points(gt_points, "ground-truth points")
@@ -117,15 +118,23 @@ def point_cloud_metrics(pred_points, gt_points, threshold: float, pred_normals=N
         normal_acc = float(np.abs((pn * gn[nn_in_gt]).sum(axis=-1)).mean())
         normal_comp = float(np.abs((gn * pn[nn_in_pred]).sum(axis=-1)).mean())
         normal_cons = 0.5 * (normal_acc + normal_comp)
-    return GeometryMetrics(accuracy=accuracy, completion=completion,
-                           chamfer_l1=0.5 * (accuracy + completion), precision=precision,
-                           recall=recall, fscore=fscore(precision, recall), threshold=float(threshold),
-                           normal_accuracy=normal_acc, normal_completion=normal_comp,
-                           normal_consistency=normal_cons)
+    return GeometryMetrics(
+        accuracy=accuracy,
+        completion=completion,
+        chamfer_l1=0.5 * (accuracy + completion),
+        precision=precision,
+        recall=recall,
+        fscore=fscore(precision, recall),
+        threshold=float(threshold),
+        normal_accuracy=normal_acc,
+        normal_completion=normal_comp,
+        normal_consistency=normal_cons,
+    )
 
 
-def mesh_metrics(pred: Mesh, gt: Mesh, threshold: float, num_points: int = 200_000,
-                 rng: RngLike = 0) -> GeometryMetrics:
+def mesh_metrics(
+    pred: Mesh, gt: Mesh, threshold: float, num_points: int = 200_000, rng: RngLike = 0
+) -> GeometryMetrics:
     """Sample ``num_points`` points (with face normals) uniformly by area on each mesh, then
     :func:`point_cloud_metrics`.
 
@@ -135,5 +144,6 @@ def mesh_metrics(pred: Mesh, gt: Mesh, threshold: float, num_points: int = 200_0
     gen = as_generator(rng)
     pred_samples = sample_surface(pred.vertices, pred.faces, num_points, gen, "reconstructed mesh")
     gt_samples = sample_surface(gt.vertices, gt.faces, num_points, gen, "ground-truth mesh")
-    return point_cloud_metrics(pred_samples.points, gt_samples.points, threshold,
-                               pred_samples.normals, gt_samples.normals)
+    return point_cloud_metrics(
+        pred_samples.points, gt_samples.points, threshold, pred_samples.normals, gt_samples.normals
+    )

@@ -34,14 +34,14 @@ from nerfplex.geometry.mesh_io import Mesh
 from nerfplex.geometry.point_sampling import RngLike, as_generator, sample_surface_grid
 
 # MonoSDF, replica_eval/eval_recon.py
-REPLICA_THRESHOLD = 0.05      # metres: precision / recall / F-score distance (5 cm)
+REPLICA_THRESHOLD = 0.05  # metres: precision / recall / F-score distance (5 cm)
 REPLICA_NUM_POINTS = 200_000  # points sampled on each mesh
-REPLICA_CROP_SCALE = 1.05     # the reconstruction is cropped to the GT's oriented box x 1.05
+REPLICA_CROP_SCALE = 1.05  # the reconstruction is cropped to the GT's oriented box x 1.05
 # jzhangbs/DTUeval-python, eval.py (millimetres)
-DTU_DENSITY = 0.2             # downsampling radius of the reconstruction's points
-DTU_PATCH = 60.0              # margin around the observation-mask box
-DTU_MAX_DIST = 20.0           # distances at or beyond this are outliers, left out of the means
-DTU_MASK_DILATION = 12        # MonoSDF's dilation of the object masks, pixels
+DTU_DENSITY = 0.2  # downsampling radius of the reconstruction's points
+DTU_PATCH = 60.0  # margin around the observation-mask box
+DTU_MAX_DIST = 20.0  # distances at or beyond this are outliers, left out of the means
+DTU_MASK_DILATION = 12  # MonoSDF's dilation of the object masks, pixels
 
 
 def transform_mesh(mesh: Mesh, matrix) -> Mesh:
@@ -54,11 +54,20 @@ def transform_mesh(mesh: Mesh, matrix) -> Mesh:
     return Mesh(vertices, mesh.faces, mesh.vertex_colors)
 
 
-def evaluate_replica(pred: Mesh, gt: Mesh, cameras: Optional[Cameras], *,
-                     threshold: float = REPLICA_THRESHOLD, num_points: int = REPLICA_NUM_POINTS,
-                     rng: RngLike = 0, crop: Optional[str] = "obb",
-                     crop_scale: float = REPLICA_CROP_SCALE, cull_ground_truth: bool = False,
-                     depth_maps=None, depth_tolerance: float = 0.0) -> GeometryMetrics:
+def evaluate_replica(
+    pred: Mesh,
+    gt: Mesh,
+    cameras: Optional[Cameras],
+    *,
+    threshold: float = REPLICA_THRESHOLD,
+    num_points: int = REPLICA_NUM_POINTS,
+    rng: RngLike = 0,
+    crop: Optional[str] = "obb",
+    crop_scale: float = REPLICA_CROP_SCALE,
+    cull_ground_truth: bool = False,
+    depth_maps=None,
+    depth_tolerance: float = 0.0,
+) -> GeometryMetrics:
     """MonoSDF's Replica evaluation of a reconstructed mesh against the ground-truth mesh.
 
     1. Frustum culling (when ``cameras`` is given): keep the reconstruction's faces that have a
@@ -79,23 +88,25 @@ def evaluate_replica(pred: Mesh, gt: Mesh, cameras: Optional[Cameras], *,
     (the same distribution).
     """
     if cameras is not None:
-        pred = require_faces(cull_mesh_to_frusta(pred, cameras, depth_maps=depth_maps,
-                                                 depth_tolerance=depth_tolerance),
-                             "frustum culling",
-                             "Check that the mesh and the cameras share one frame (a normalised "
-                             "reconstruction must be mapped back with the scene's scale matrix).")
+        pred = require_faces(
+            cull_mesh_to_frusta(pred, cameras, depth_maps=depth_maps, depth_tolerance=depth_tolerance),
+            "frustum culling",
+            "Check that the mesh and the cameras share one frame (a normalised "
+            "reconstruction must be mapped back with the scene's scale matrix).",
+        )
         if cull_ground_truth:
-            gt = cull_mesh_to_frusta(gt, cameras, depth_maps=depth_maps,
-                                     depth_tolerance=depth_tolerance)
+            gt = cull_mesh_to_frusta(gt, cameras, depth_maps=depth_maps, depth_tolerance=depth_tolerance)
     if crop is not None:
         if crop not in ("obb", "aabb"):
             raise NerfplexError(f"replica evaluation: crop must be 'obb', 'aabb' or None, got {crop!r}")
         gt_vertices = np.asarray(gt.vertices, dtype=np.float64)[np.unique(np.asarray(gt.faces))]
         box = (oriented_bounding_box if crop == "obb" else axis_aligned_box)(gt_vertices)
-        pred = require_faces(crop_mesh_to_box(pred, box, crop_scale),
-                             f"cropping to the ground truth's bounding box x {crop_scale}",
-                             "Check that both meshes share one frame and units (metres); a flat "
-                             "ground truth has a box of zero thickness: use crop=None.")
+        pred = require_faces(
+            crop_mesh_to_box(pred, box, crop_scale),
+            f"cropping to the ground truth's bounding box x {crop_scale}",
+            "Check that both meshes share one frame and units (metres); a flat "
+            "ground truth has a box of zero thickness: use crop=None.",
+        )
     return mesh_metrics(pred, gt, threshold, num_points, rng)
 
 
@@ -123,14 +134,14 @@ class DTUObservation:
         plane = np.asarray(self.plane, dtype=np.float64).reshape(-1)
         res = float(np.asarray(self.res).reshape(-1)[0]) if np.size(self.res) == 1 else None
         if obs.ndim != 3:
-            raise NerfplexError(f"DTU observation mask must be a 3-D voxel array, got shape "
-                                f"{list(obs.shape)}")
+            raise NerfplexError(f"DTU observation mask must be a 3-D voxel array, got shape {list(obs.shape)}")
         if bb.shape != (2, 3) or not np.all(bb[1] >= bb[0]):
-            raise NerfplexError(f"DTU observation box BB must be [[xmin, ymin, zmin], [xmax, ymax, zmax]], "
-                                f"got {np.asarray(self.bb).tolist()}")
+            raise NerfplexError(
+                f"DTU observation box BB must be [[xmin, ymin, zmin], [xmax, ymax, zmax]], "
+                f"got {np.asarray(self.bb).tolist()}"
+            )
         if res is None or not res > 0:
-            raise NerfplexError(f"DTU observation voxel size Res must be one positive number, "
-                                f"got {self.res!r}")
+            raise NerfplexError(f"DTU observation voxel size Res must be one positive number, got {self.res!r}")
         if plane.shape != (4,):
             raise NerfplexError(f"DTU ground plane P must have 4 coefficients, got shape {list(plane.shape)}")
         object.__setattr__(self, "obs_mask", obs != 0)
@@ -163,7 +174,8 @@ def _mat_file(path: Path, keys: tuple[str, ...]) -> dict:
         raise NerfplexError(
             f"DTU evaluation file {str(path)!r} does not exist. Download the official DTU evaluation "
             "data (SampleSet 'MVS Data' with ObsMask/ and Points/stl/) and pass its folder as the DTU "
-            "dataset directory.")
+            "dataset directory."
+        )
     from scipy.io import loadmat
 
     try:
@@ -190,8 +202,10 @@ def load_dtu_stl_points(dataset_dir, scan: int) -> np.ndarray:
 
     path = Path(dataset_dir) / "Points" / "stl" / f"stl{scan:03}_total.ply"
     if not path.is_file():
-        raise NerfplexError(f"DTU ground-truth points {str(path)!r} do not exist. Download the official "
-                            "DTU evaluation data (SampleSet 'MVS Data', Points/stl/) and pass its folder.")
+        raise NerfplexError(
+            f"DTU ground-truth points {str(path)!r} do not exist. Download the official "
+            "DTU evaluation data (SampleSet 'MVS Data', Points/stl/) and pass its folder."
+        )
     points = np.asarray(_open3d().io.read_point_cloud(str(path)).points, dtype=np.float64)
     if len(points) == 0:
         raise NerfplexError(f"DTU ground-truth file {str(path)!r} holds no points")
@@ -232,8 +246,9 @@ def radius_downsample(points, radius: float, rng: RngLike = 0) -> np.ndarray:
     return order[np.flatnonzero(state == kept)]
 
 
-def dtu_observation_filter(points, observation: DTUObservation, patch: float = DTU_PATCH
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def dtu_observation_filter(
+    points, observation: DTUObservation, patch: float = DTU_PATCH
+) -> tuple[np.ndarray, np.ndarray]:
     """DTUeval-python's masks of reconstructed points ``[P, 3]`` (mm).
 
     Returns:
@@ -256,11 +271,20 @@ def dtu_observation_filter(points, observation: DTUObservation, patch: float = D
     return in_box, in_mask
 
 
-def evaluate_dtu(pred: Union[Mesh, np.ndarray], gt_points, observation: DTUObservation, *,
-                 density: float = DTU_DENSITY, patch: float = DTU_PATCH,
-                 max_dist: float = DTU_MAX_DIST, rng: RngLike = 0,
-                 cameras: Optional[Cameras] = None, masks=None,
-                 dilation_radius: int = DTU_MASK_DILATION, to_world=None) -> DTUMetrics:
+def evaluate_dtu(
+    pred: Union[Mesh, np.ndarray],
+    gt_points,
+    observation: DTUObservation,
+    *,
+    density: float = DTU_DENSITY,
+    patch: float = DTU_PATCH,
+    max_dist: float = DTU_MAX_DIST,
+    rng: RngLike = 0,
+    cameras: Optional[Cameras] = None,
+    masks=None,
+    dilation_radius: int = DTU_MASK_DILATION,
+    to_world=None,
+) -> DTUMetrics:
     """The DTU protocol (DTUeval-python) for a mesh or a point cloud.
 
     0. Optional, MonoSDF: with ``cameras`` and object ``masks [N, H, W]``, drop the faces that some
@@ -285,16 +309,20 @@ def evaluate_dtu(pred: Union[Mesh, np.ndarray], gt_points, observation: DTUObser
         raise NerfplexError("DTU evaluation: mask culling needs both cameras and masks (or neither)")
     if isinstance(pred, Mesh):
         if masks is not None:
-            pred = require_faces(cull_mesh_by_masks(pred, cameras, masks, dilation_radius),
-                                 "mask culling", "Check that the mesh and the cameras share one frame "
-                                 "(the normalised one the masks' cameras use).")
+            pred = require_faces(
+                cull_mesh_by_masks(pred, cameras, masks, dilation_radius),
+                "mask culling",
+                "Check that the mesh and the cameras share one frame (the normalised one the masks' cameras use).",
+            )
         if to_world is not None:
             pred = transform_mesh(pred, to_world)
         points = sample_surface_grid(pred.vertices, pred.faces, density)
     else:
         if masks is not None or to_world is not None:
-            raise NerfplexError("DTU evaluation: mask culling and to_world apply to meshes only; "
-                                "pass point clouds already in DTU's frame")
+            raise NerfplexError(
+                "DTU evaluation: mask culling and to_world apply to meshes only; "
+                "pass point clouds already in DTU's frame"
+            )
         points = np.asarray(pred, dtype=np.float64).reshape(-1, 3)
     if len(points) == 0:
         raise NerfplexError("DTU evaluation: the reconstruction has no points")
@@ -303,8 +331,10 @@ def evaluate_dtu(pred: Union[Mesh, np.ndarray], gt_points, observation: DTUObser
         raise NerfplexError("DTU evaluation: the ground-truth point set is empty")
     down = points[radius_downsample(points, density, rng)]
     in_box, in_mask = dtu_observation_filter(down, observation, patch)
-    hint = ("Check that the reconstruction is in DTU's frame, in millimetres (MonoSDF maps its "
-            "normalised mesh with the scene's scale_mat: pass it as to_world).")
+    hint = (
+        "Check that the reconstruction is in DTU's frame, in millimetres (MonoSDF maps its "
+        "normalised mesh with the scene's scale_mat: pass it as to_world)."
+    )
     if not in_mask.any():
         raise NerfplexError(f"DTU evaluation: no reconstructed point lies in the observation mask. {hint}")
     dist_d2s, _ = nearest_neighbours(down[in_mask], gt)
@@ -317,6 +347,11 @@ def evaluate_dtu(pred: Union[Mesh, np.ndarray], gt_points, observation: DTUObser
     if len(inliers_d2s) == 0 or len(inliers_s2d) == 0:
         raise NerfplexError(f"DTU evaluation: every distance is at least max_dist = {max_dist} mm. {hint}")
     accuracy, completion = float(inliers_d2s.mean()), float(inliers_s2d.mean())
-    return DTUMetrics(accuracy=accuracy, completion=completion, overall=0.5 * (accuracy + completion),
-                      num_points=len(down), num_points_in_mask=int(in_mask.sum()),
-                      num_gt_points=int(above.sum()))
+    return DTUMetrics(
+        accuracy=accuracy,
+        completion=completion,
+        overall=0.5 * (accuracy + completion),
+        num_points=len(down),
+        num_points_in_mask=int(in_mask.sum()),
+        num_gt_points=int(above.sum()),
+    )

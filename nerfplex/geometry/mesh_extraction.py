@@ -30,9 +30,14 @@ from nerfplex.threads import torch_threads
 FIELD_KINDS = ("sdf", "density")
 
 
-def field_grid(field_fn: Callable[[Tensor], Tensor], lower: np.ndarray, spacing: float,
-               shape: tuple[int, int, int], chunk_points: int = 1 << 18,
-               device: Optional[torch.device] = None) -> np.ndarray:
+def field_grid(
+    field_fn: Callable[[Tensor], Tensor],
+    lower: np.ndarray,
+    spacing: float,
+    shape: tuple[int, int, int],
+    chunk_points: int = 1 << 18,
+    device: Optional[torch.device] = None,
+) -> np.ndarray:
     """Field values ``[X, Y, Z]`` (float32, on the CPU) at ``lower + spacing * (i, j, k)``.
 
     The field is called on float32 points ``[P, 3]`` (on ``device``, default CPU) in slabs of
@@ -50,31 +55,36 @@ def field_grid(field_fn: Callable[[Tensor], Tensor], lower: np.ndarray, spacing:
         for start in range(0, nx, slabs):
             xs = torch.from_numpy(lower[0] + spacing * np.arange(start, min(start + slabs, nx))).float()
             xs = xs.to(yz.device)
-            points = torch.cat([xs.repeat_interleave(yz.shape[0])[:, None], yz.repeat(xs.numel(), 1)],
-                               dim=-1)
+            points = torch.cat([xs.repeat_interleave(yz.shape[0])[:, None], yz.repeat(xs.numel(), 1)], dim=-1)
             out = field_fn(points)
             if out.numel() != points.shape[0]:
-                raise ValueError(f"the field returned {tuple(out.shape)} values for "
-                                 f"{points.shape[0]} points; it must return [P] or [P, 1]")
-            values[start:start + xs.numel()] = out.reshape(xs.numel(), ny, nz).float().cpu().numpy()
+                raise ValueError(
+                    f"the field returned {tuple(out.shape)} values for "
+                    f"{points.shape[0]} points; it must return [P] or [P, 1]"
+                )
+            values[start : start + xs.numel()] = out.reshape(xs.numel(), ny, nz).float().cpu().numpy()
     return values
 
 
 def _check_box(aabb) -> np.ndarray:
     try:
-        box = (aabb.detach().cpu().double().numpy() if isinstance(aabb, torch.Tensor)
-               else np.asarray(aabb, dtype=np.float64))
+        box = (
+            aabb.detach().cpu().double().numpy()
+            if isinstance(aabb, torch.Tensor)
+            else np.asarray(aabb, dtype=np.float64)
+        )
     except (TypeError, ValueError) as exc:
-        raise NerfplexError(f"mesh extraction: aabb must be [[xmin, ymin, zmin], [xmax, ymax, zmax]], "
-                            f"got {aabb!r}") from exc
+        raise NerfplexError(
+            f"mesh extraction: aabb must be [[xmin, ymin, zmin], [xmax, ymax, zmax]], got {aabb!r}"
+        ) from exc
     if box.shape != (2, 3) or not np.all(box[1] > box[0]):
-        raise NerfplexError(f"mesh extraction: aabb must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] "
-                            f"with max > min, got {box.tolist()}")
+        raise NerfplexError(
+            f"mesh extraction: aabb must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] with max > min, got {box.tolist()}"
+        )
     return box
 
 
-def isotropic_grid(aabb, resolution: int, pad_voxels: int = 0
-                   ) -> tuple[np.ndarray, float, tuple[int, int, int]]:
+def isotropic_grid(aabb, resolution: int, pad_voxels: int = 0) -> tuple[np.ndarray, float, tuple[int, int, int]]:
     """The grid of :func:`extract_mesh`: ``resolution`` samples span the longest side of ``aabb``
     ``[2, 3]``; the other sides get the same spacing (their sample count rounded up, at least 2), the
     grid is centred on the box and extends ``pad_voxels`` samples beyond it on every side.
@@ -102,17 +112,27 @@ def largest_component(mesh: Mesh) -> Mesh:
     o3d = _open3d()
     o3d_mesh = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(np.asarray(mesh.vertices, dtype=np.float64)),
-        o3d.utility.Vector3iVector(np.asarray(mesh.faces, dtype=np.int32)))
+        o3d.utility.Vector3iVector(np.asarray(mesh.faces, dtype=np.int32)),
+    )
     cluster, counts, _ = o3d_mesh.cluster_connected_triangles()
     cluster = np.asarray(cluster)
     return submesh(mesh, cluster == int(np.argmax(np.asarray(counts))))
 
 
-def extract_mesh(field_fn: Callable[[Tensor], Tensor], aabb, resolution: int = 256, *,
-                 field: str = "sdf", level: Optional[float] = None, chunk_points: int = 1 << 18,
-                 pad_voxels: int = 0, keep_largest_component: bool = False,
-                 color_fn: Optional[Callable[[Tensor], Tensor]] = None,
-                 device: Optional[torch.device] = None, num_threads: Optional[int] = None) -> Mesh:
+def extract_mesh(
+    field_fn: Callable[[Tensor], Tensor],
+    aabb,
+    resolution: int = 256,
+    *,
+    field: str = "sdf",
+    level: Optional[float] = None,
+    chunk_points: int = 1 << 18,
+    pad_voxels: int = 0,
+    keep_largest_component: bool = False,
+    color_fn: Optional[Callable[[Tensor], Tensor]] = None,
+    device: Optional[torch.device] = None,
+    num_threads: Optional[int] = None,
+) -> Mesh:
     """Marching cubes (scikit-image) on the level set of a field over a box.
 
     Args:
@@ -144,8 +164,10 @@ def extract_mesh(field_fn: Callable[[Tensor], Tensor], aabb, resolution: int = 2
         raise NerfplexError(f"mesh extraction: field must be one of {', '.join(FIELD_KINDS)}, got {field!r}")
     if level is None:
         if field == "density":
-            raise NerfplexError("mesh extraction: a density field needs a threshold: pass level=... "
-                                "(a density value, e.g. 10 for NeRF-style fields; inside is density > level)")
+            raise NerfplexError(
+                "mesh extraction: a density field needs a threshold: pass level=... "
+                "(a density value, e.g. 10 for NeRF-style fields; inside is density > level)"
+            )
         level = 0.0
     if not math.isfinite(level):
         raise NerfplexError(f"mesh extraction: level must be a finite number, got {level!r}")
@@ -157,17 +179,20 @@ def extract_mesh(field_fn: Callable[[Tensor], Tensor], aabb, resolution: int = 2
             values = field_grid(field_fn, lower, spacing, shape, chunk_points, device)
     bad = ~np.isfinite(values)
     if bad.any():
-        raise NerfplexError(f"mesh extraction: the field returned NaN or infinite values at "
-                            f"{int(bad.sum())} of {values.size} grid points; check the model / "
-                            "checkpoint (or shrink the aabb to where the field is defined)")
+        raise NerfplexError(
+            f"mesh extraction: the field returned NaN or infinite values at "
+            f"{int(bad.sum())} of {values.size} grid points; check the model / "
+            "checkpoint (or shrink the aabb to where the field is defined)"
+        )
     # "inside negative" in both cases, so that one winding rule orients every mesh outwards
     signed = values - np.float32(level) if field == "sdf" else np.float32(level) - values
     empty = Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64), None)
     if not (signed.min() < 0.0 < signed.max()):
         return empty
     # skimage's "descent" winding points right-hand normals towards larger values: out of the solid
-    vertices, faces, _, _ = marching_cubes(signed, level=0.0, spacing=(spacing,) * 3,
-                                           gradient_direction="descent", allow_degenerate=False)
+    vertices, faces, _, _ = marching_cubes(
+        signed, level=0.0, spacing=(spacing,) * 3, gradient_direction="descent", allow_degenerate=False
+    )
     mesh = Mesh((vertices + lower).astype(np.float32), faces.astype(np.int64), None)
     if keep_largest_component:
         mesh = largest_component(mesh)
@@ -176,19 +201,22 @@ def extract_mesh(field_fn: Callable[[Tensor], Tensor], aabb, resolution: int = 2
     return mesh
 
 
-def vertex_colors(color_fn: Callable[[Tensor], Tensor], vertices: np.ndarray, chunk_points: int = 1 << 18,
-                  device: Optional[torch.device] = None) -> np.ndarray:
+def vertex_colors(
+    color_fn: Callable[[Tensor], Tensor],
+    vertices: np.ndarray,
+    chunk_points: int = 1 << 18,
+    device: Optional[torch.device] = None,
+) -> np.ndarray:
     """``color_fn`` at ``vertices [V, 3]`` in chunks, without gradients: ``[V, 3]`` float32 in [0, 1]."""
     points = torch.from_numpy(np.asarray(vertices, dtype=np.float32))
     points = points.to(device) if device is not None else points
     pieces = []
     with torch.no_grad():
         for start in range(0, len(points), max(1, chunk_points)):
-            chunk = points[start:start + chunk_points]
+            chunk = points[start : start + chunk_points]
             rgb = color_fn(chunk)
             if tuple(rgb.shape) != (len(chunk), 3):
-                raise ValueError(f"color_fn returned {tuple(rgb.shape)} for {len(chunk)} points; "
-                                 "it must return [P, 3]")
+                raise ValueError(f"color_fn returned {tuple(rgb.shape)} for {len(chunk)} points; it must return [P, 3]")
             pieces.append(rgb.float().cpu().numpy())
     return np.clip(np.concatenate(pieces), 0.0, 1.0).astype(np.float32)
 
@@ -215,9 +243,13 @@ def mesh_report(mesh: Mesh) -> MeshReport:
     o3d = _open3d()
     o3d_mesh = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(np.asarray(mesh.vertices, dtype=np.float64).reshape(-1, 3)),
-        o3d.utility.Vector3iVector(np.asarray(mesh.faces, dtype=np.int32).reshape(-1, 3)))
+        o3d.utility.Vector3iVector(np.asarray(mesh.faces, dtype=np.int32).reshape(-1, 3)),
+    )
     components = len(np.asarray(o3d_mesh.cluster_connected_triangles()[1])) if len(mesh.faces) else 0
-    return MeshReport(num_vertices=len(mesh.vertices), num_faces=len(mesh.faces),
-                      edge_manifold=bool(o3d_mesh.is_edge_manifold()),
-                      watertight=bool(len(mesh.faces) > 0 and o3d_mesh.is_watertight()),
-                      components=components)
+    return MeshReport(
+        num_vertices=len(mesh.vertices),
+        num_faces=len(mesh.faces),
+        edge_manifold=bool(o3d_mesh.is_edge_manifold()),
+        watertight=bool(len(mesh.faces) > 0 and o3d_mesh.is_watertight()),
+        components=components,
+    )

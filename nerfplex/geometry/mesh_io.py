@@ -32,15 +32,17 @@ def _open3d():
         raise NerfplexError(
             f"mesh files need open3d, which failed to import ({exc}). Install it with "
             "`pip install open3d-cpu`; on Linux it also needs the system library libusb: "
-            "`apt-get install libusb-1.0-0`.") from exc
+            "`apt-get install libusb-1.0-0`."
+        ) from exc
     return open3d
 
 
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
-        raise NerfplexError(f"mesh file {str(path)!r}: unsupported suffix {path.suffix!r}; "
-                            f"use one of {', '.join(MESH_SUFFIXES)}")
+        raise NerfplexError(
+            f"mesh file {str(path)!r}: unsupported suffix {path.suffix!r}; use one of {', '.join(MESH_SUFFIXES)}"
+        )
     return suffix
 
 
@@ -59,11 +61,9 @@ def write_mesh(path, vertices, faces, vertex_colors=None) -> Path:
     vertices = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
     faces = np.asarray(faces, dtype=np.int32).reshape(-1, 3)
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
-        raise ValueError(f"face indices must lie in [0, {len(vertices)}), got "
-                         f"[{faces.min()}, {faces.max()}]")
+        raise ValueError(f"face indices must lie in [0, {len(vertices)}), got [{faces.min()}, {faces.max()}]")
     o3d = _open3d()
-    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
-                                     o3d.utility.Vector3iVector(faces))
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices), o3d.utility.Vector3iVector(faces))
     if vertex_colors is not None:
         colors = np.clip(np.asarray(vertex_colors, dtype=np.float64).reshape(-1, 3), 0.0, 1.0)
         if len(colors) != len(vertices):
@@ -71,12 +71,20 @@ def write_mesh(path, vertices, faces, vertex_colors=None) -> Path:
         mesh.vertex_colors = o3d.utility.Vector3dVector(colors)
     try:
         with atomic_path(path) as tmp:  # the temporary keeps the suffix: open3d picks the format by it
-            if not o3d.io.write_triangle_mesh(str(tmp), mesh, write_ascii=False, compressed=False,
-                                              write_vertex_normals=False,
-                                              write_vertex_colors=vertex_colors is not None,
-                                              write_triangle_uvs=False, print_progress=False):
-                raise NerfplexError(f"could not write mesh file {str(path)!r}: check that the folder is "
-                                    f"writable and the disk has free space.")
+            if not o3d.io.write_triangle_mesh(
+                str(tmp),
+                mesh,
+                write_ascii=False,
+                compressed=False,
+                write_vertex_normals=False,
+                write_vertex_colors=vertex_colors is not None,
+                write_triangle_uvs=False,
+                print_progress=False,
+            ):
+                raise NerfplexError(
+                    f"could not write mesh file {str(path)!r}: check that the folder is "
+                    f"writable and the disk has free space."
+                )
     except OSError as exc:
         raise NerfplexError(f"could not write mesh file {path}: {os_error_message(exc, path.parent)}") from None
     return path
@@ -94,6 +102,5 @@ def read_mesh(path) -> Mesh:
     faces = np.asarray(mesh.triangles, dtype=np.int64).reshape(-1, 3)
     if len(vertices) == 0:
         raise NerfplexError(f"mesh file {str(path)!r} holds no vertices (empty or unreadable)")
-    colors = np.asarray(mesh.vertex_colors, dtype=np.float32).reshape(-1, 3) \
-        if mesh.has_vertex_colors() else None
+    colors = np.asarray(mesh.vertex_colors, dtype=np.float32).reshape(-1, 3) if mesh.has_vertex_colors() else None
     return Mesh(vertices, faces, colors)

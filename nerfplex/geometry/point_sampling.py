@@ -39,8 +39,7 @@ def _triangles(vertices, faces) -> tuple[np.ndarray, np.ndarray]:
     vertices = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
     faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
-        raise ValueError(f"face indices must lie in [0, {len(vertices)}), got "
-                         f"[{faces.min()}, {faces.max()}]")
+        raise ValueError(f"face indices must lie in [0, {len(vertices)}), got [{faces.min()}, {faces.max()}]")
     return vertices, faces
 
 
@@ -50,13 +49,11 @@ def face_areas_and_normals(vertices, faces) -> tuple[np.ndarray, np.ndarray]:
     a, b, c = (vertices[faces[:, i]] for i in range(3))
     cross = np.cross(b - a, c - a)
     double_area = np.linalg.norm(cross, axis=-1)
-    normals = np.divide(cross, double_area[:, None], out=np.zeros_like(cross),
-                        where=double_area[:, None] > 0)
+    normals = np.divide(cross, double_area[:, None], out=np.zeros_like(cross), where=double_area[:, None] > 0)
     return 0.5 * double_area, normals
 
 
-def sample_surface(vertices, faces, count: int, rng: RngLike = 0,
-                   what: str = "mesh") -> SurfaceSamples:
+def sample_surface(vertices, faces, count: int, rng: RngLike = 0, what: str = "mesh") -> SurfaceSamples:
     """``count`` points uniformly distributed over the mesh's area.
 
     A face is drawn with probability proportional to its area, then a point uniformly inside it
@@ -72,15 +69,16 @@ def sample_surface(vertices, faces, count: int, rng: RngLike = 0,
         :class:`SurfaceSamples`.
     """
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise NerfplexError(f"surface sampling: the number of points must be a positive integer, "
-                            f"got {count!r}")
+        raise NerfplexError(f"surface sampling: the number of points must be a positive integer, got {count!r}")
     vertices, faces = _triangles(vertices, faces)
     areas, normals = face_areas_and_normals(vertices, faces)
     total = float(areas.sum()) if len(areas) else 0.0
     if not total > 0.0:
-        raise NerfplexError(f"cannot sample points on the {what}: it has no faces with non-zero "
-                            f"area ({len(faces)} faces). Check that the mesh is not empty, e.g. that "
-                            "culling or cropping did not remove all of it.")
+        raise NerfplexError(
+            f"cannot sample points on the {what}: it has no faces with non-zero "
+            f"area ({len(faces)} faces). Check that the mesh is not empty, e.g. that "
+            "culling or cropping did not remove all of it."
+        )
     gen = as_generator(rng)
     cdf = np.cumsum(areas)
     # a value in [cdf[k-1], cdf[k]) picks face k; zero-area faces own an empty interval
@@ -94,8 +92,7 @@ def sample_surface(vertices, faces, count: int, rng: RngLike = 0,
     return SurfaceSamples(points, normals[face], face.astype(np.int64))
 
 
-def sample_surface_grid(vertices, faces, spacing: float, max_points_per_chunk: int = 1 << 22
-                        ) -> np.ndarray:
+def sample_surface_grid(vertices, faces, spacing: float, max_points_per_chunk: int = 1 << 22) -> np.ndarray:
     """DTUeval-python's deterministic mesh sampling: the vertices, then a grid on every triangle.
 
     For a triangle ``(a, b, c)`` with edges ``e1 = b - a``, ``e2 = c - a`` (lengths ``l1``, ``l2``,

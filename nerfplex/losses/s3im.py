@@ -49,13 +49,21 @@ class S3IMConfig:
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        return [*non_negative(self, "weight", "depth_weight"),
-                *positive(self, "kernel_size", "stride", "repeat", "patch_height")]
+        return [
+            *non_negative(self, "weight", "depth_weight"),
+            *positive(self, "kernel_size", "stride", "repeat", "patch_height"),
+        ]
 
 
-def virtual_image_indices(batch_size: int, repeat: int, patch_height: int, *,
-                          generator: Optional[torch.Generator] = None, device=None,
-                          permutations: Optional[Tensor] = None) -> tuple[Tensor, int]:
+def virtual_image_indices(
+    batch_size: int,
+    repeat: int,
+    patch_height: int,
+    *,
+    generator: Optional[torch.Generator] = None,
+    device=None,
+    permutations: Optional[Tensor] = None,
+) -> tuple[Tensor, int]:
     """Gather indices ``[patch_height · W]`` of the virtual image and its width ``W``.
 
     ``permutations`` ``[repeat - 1, B]`` fixes the random permutations (for tests); otherwise they
@@ -73,32 +81,51 @@ def virtual_image_indices(batch_size: int, repeat: int, patch_height: int, *,
     return order[: patch_height * width], width
 
 
-def s3im(pred: Tensor, target: Tensor, *, kernel_size: int = 4, stride: int = 4, repeat: int = 10,
-         patch_height: int = 64, generator: Optional[torch.Generator] = None,
-         permutations: Optional[Tensor] = None) -> Tensor:
+def s3im(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    kernel_size: int = 4,
+    stride: int = 4,
+    repeat: int = 10,
+    patch_height: int = 64,
+    generator: Optional[torch.Generator] = None,
+    permutations: Optional[Tensor] = None,
+) -> Tensor:
     """The S3IM loss ``1 - SSIM(virtual(pred), virtual(target))`` of per-ray values ``[B, C]``."""
     batch, channels = pred.shape
     if repeat < 1 or patch_height < 1 or kernel_size < 1 or stride < 1:
         raise NerfplexError("S3IM: kernel_size, stride, repeat and patch_height must be positive.")
-    index, width = virtual_image_indices(batch, repeat, patch_height, generator=generator,
-                                         device=pred.device, permutations=permutations)
+    index, width = virtual_image_indices(
+        batch, repeat, patch_height, generator=generator, device=pred.device, permutations=permutations
+    )
     padded = 2 * ((kernel_size - 1) // 2)
     if patch_height + padded < kernel_size or width + padded < kernel_size:
         raise NerfplexError(
             f"S3IM: a batch of {batch} rays x {repeat} repeats gives a {patch_height}x{width} virtual "
             f"image, smaller than the {kernel_size}x{kernel_size} window. Raise the batch size or "
-            f"lower loss.s3im.patch_height.")
+            f"lower loss.s3im.patch_height."
+        )
 
     def virtual(values: Tensor) -> Tensor:
         return values[index].t().reshape(1, channels, patch_height, width)
 
-    similarity = ssim_map(virtual(pred), virtual(target), window_size=kernel_size, sigma=1.5,
-                          stride=stride, padding="zero")
+    similarity = ssim_map(
+        virtual(pred), virtual(target), window_size=kernel_size, sigma=1.5, stride=stride, padding="zero"
+    )
     return 1.0 - similarity.mean()
 
 
-def s3im_from_config(config: S3IMConfig, pred: Tensor, target: Tensor,
-                     generator: Optional[torch.Generator] = None) -> Tensor:
+def s3im_from_config(
+    config: S3IMConfig, pred: Tensor, target: Tensor, generator: Optional[torch.Generator] = None
+) -> Tensor:
     """:func:`s3im` with the settings of ``config`` (unweighted)."""
-    return s3im(pred, target, kernel_size=config.kernel_size, stride=config.stride,
-                repeat=config.repeat, patch_height=config.patch_height, generator=generator)
+    return s3im(
+        pred,
+        target,
+        kernel_size=config.kernel_size,
+        stride=config.stride,
+        repeat=config.repeat,
+        patch_height=config.patch_height,
+        generator=generator,
+    )

@@ -19,9 +19,14 @@ class LossConfig:
     """The S3IM multiplex loss on the rendered colour (and optionally depth)."""
 
 
-def shared_losses(config: LossConfig, outputs: dict[str, Tensor], target_rgb: Tensor,
-                  target_depth: Optional[Tensor], far: float,
-                  generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+def shared_losses(
+    config: LossConfig,
+    outputs: dict[str, Tensor],
+    target_rgb: Tensor,
+    target_depth: Optional[Tensor],
+    far: float,
+    generator: Optional[torch.Generator] = None,
+) -> dict[str, Tensor]:
     """Weighted terms: ``s3im`` on ``outputs["rgb"] [B, 3]``; ``s3im_depth`` on ``outputs["depth"]``
     against ``target_depth [B, 1]`` (rays with a finite target only, both divided by ``far``)."""
     losses = {}
@@ -32,5 +37,6 @@ def shared_losses(config: LossConfig, outputs: dict[str, Tensor], target_rgb: Te
         valid = torch.isfinite(target_depth[:, 0])
         if int(valid.sum()) >= cfg.patch_height:
             losses["s3im_depth"] = cfg.depth_weight * s3im_from_config(
-                cfg, outputs["depth"][valid] / far, target_depth[valid] / far, generator)
+                cfg, outputs["depth"][valid] / far, target_depth[valid] / far, generator
+            )
     return losses

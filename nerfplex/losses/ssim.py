@@ -24,9 +24,18 @@ def gaussian_window(size: int, sigma: float, *, device=None, dtype=torch.float32
     return (weights / weights.sum()).to(dtype)
 
 
-def ssim_map(img1: Tensor, img2: Tensor, *, window_size: int = 11, sigma: float = 1.5,
-             stride: int = 1, padding: Padding = "valid", k1: float = 0.01, k2: float = 0.03,
-             data_range: float = 1.0) -> Tensor:
+def ssim_map(
+    img1: Tensor,
+    img2: Tensor,
+    *,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    stride: int = 1,
+    padding: Padding = "valid",
+    k1: float = 0.01,
+    k2: float = 0.03,
+    data_range: float = 1.0,
+) -> Tensor:
     """Local SSIM values.
 
     Args:
@@ -37,8 +46,9 @@ def ssim_map(img1: Tensor, img2: Tensor, *, window_size: int = 11, sigma: float 
         ``[N, C, H', W']`` SSIM per window position.
     """
     if img1.shape != img2.shape or img1.dim() != 4:
-        raise ValueError(f"ssim_map expects two [N, C, H, W] tensors of one shape, got "
-                         f"{tuple(img1.shape)} and {tuple(img2.shape)}")
+        raise ValueError(
+            f"ssim_map expects two [N, C, H, W] tensors of one shape, got {tuple(img1.shape)} and {tuple(img2.shape)}"
+        )
     channels = img1.shape[1]
     g = gaussian_window(window_size, sigma, device=img1.device, dtype=img1.dtype)
     window = (g[:, None] * g[None, :]).expand(channels, 1, window_size, window_size).contiguous()
@@ -48,8 +58,11 @@ def ssim_map(img1: Tensor, img2: Tensor, *, window_size: int = 11, sigma: float 
         return F.conv2d(x, window, stride=stride, padding=pad, groups=channels)
 
     # One convolution over the five stacked moments instead of five separate ones.
-    moments = blur(torch.cat([img1, img2, img1 * img1, img2 * img2, img1 * img2], dim=1)
-                   .view(img1.shape[0] * 5, channels, *img1.shape[2:]))
+    moments = blur(
+        torch.cat([img1, img2, img1 * img1, img2 * img2, img1 * img2], dim=1).view(
+            img1.shape[0] * 5, channels, *img1.shape[2:]
+        )
+    )
     moments = moments.view(img1.shape[0], 5, channels, *moments.shape[2:])
     mu1, mu2, e11, e22, e12 = moments.unbind(dim=1)
     mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2

@@ -50,24 +50,25 @@ DINO_BACKBONE_FILE = "checkpoints/dino_vitbase16_pretrain.pth"
 DINO_BACKBONE_URL = "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth"
 
 REQUIRED_FILES = {
-    "ensemble": ["dino_vitb16_pretrain.pth", "open_clip_vitb16_pretrain.pth.tar",
-                 "clip_vitb16_pretrain.pth.tar", "ensemble_lora/adapter_config.json", DINO_BACKBONE_FILE],
-    "dino_vitb16": ["dino_vitb16_pretrain.pth", "dino_vitb16_single_lora/adapter_config.json",
-                    DINO_BACKBONE_FILE],
+    "ensemble": [
+        "dino_vitb16_pretrain.pth",
+        "open_clip_vitb16_pretrain.pth.tar",
+        "clip_vitb16_pretrain.pth.tar",
+        "ensemble_lora/adapter_config.json",
+        DINO_BACKBONE_FILE,
+    ],
+    "dino_vitb16": ["dino_vitb16_pretrain.pth", "dino_vitb16_single_lora/adapter_config.json", DINO_BACKBONE_FILE],
     "clip_vitb32": ["clip_vitb32_pretrain.pth.tar", "clip_vitb32_single_lora/adapter_config.json"],
-    "open_clip_vitb32": ["open_clip_vitb32_pretrain.pth.tar",
-                         "open_clip_vitb32_single_lora/adapter_config.json"],
+    "open_clip_vitb32": ["open_clip_vitb32_pretrain.pth.tar", "open_clip_vitb32_single_lora/adapter_config.json"],
     "synclr_vitb16": ["synclr_vit_b_16.pth", "synclr_vitb16_single_lora/adapter_config.json"],
-    "dino_vitb16_patch": ["dino_vitb16_pretrain.pth", "dino_vitb16_patch_lora/adapter_config.json",
-                          DINO_BACKBONE_FILE],
+    "dino_vitb16_patch": ["dino_vitb16_pretrain.pth", "dino_vitb16_patch_lora/adapter_config.json", DINO_BACKBONE_FILE],
 }
 """Files each model needs under ``WEIGHTS/dreamsim/`` (dreamsim 0.2.1's own list, plus the DINO backbone
 that its ``torch.hub`` call would otherwise download). A LoRA folder also holds ``adapter_model.*``."""
 
 UNSUPPORTED_OFFLINE = {
     "dinov2_vitb14": "its backbone code comes from GitHub (torch.hub 'facebookresearch/dinov2') at run time",
-    "dinov2_vitb14_patch": "its backbone code comes from GitHub (torch.hub 'facebookresearch/dinov2') at run "
-                           "time",
+    "dinov2_vitb14_patch": "its backbone code comes from GitHub (torch.hub 'facebookresearch/dinov2') at run time",
 }
 
 
@@ -81,8 +82,11 @@ def missing_files(kind: str, cache_dir: Path) -> list[str]:
     missing = [name for name in REQUIRED_FILES[kind] if not (cache_dir / name).is_file()]
     for name in REQUIRED_FILES[kind]:
         folder = (cache_dir / name).parent
-        if name.endswith("adapter_config.json") and folder.is_dir() and not any(
-                (folder / f).is_file() for f in ("adapter_model.safetensors", "adapter_model.bin")):
+        if (
+            name.endswith("adapter_config.json")
+            and folder.is_dir()
+            and not any((folder / f).is_file() for f in ("adapter_model.safetensors", "adapter_model.bin"))
+        ):
             missing.append(f"{folder.name}/adapter_model.safetensors (or .bin)")
     return missing
 
@@ -104,11 +108,14 @@ def _offline_loading(cache_dir: Path) -> Iterator[None]:
             try:
                 network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
             except Exception as err:  # noqa: BLE001
-                raise MetricUnavailable(f"{path} is not DINO's ViT-B/16 state dict ({err}); download it "
-                                        f"again from {DINO_BACKBONE_URL}.") from err
+                raise MetricUnavailable(
+                    f"{path} is not DINO's ViT-B/16 state dict ({err}); download it again from {DINO_BACKBONE_URL}."
+                ) from err
             return network
-        raise MetricUnavailable(f"DreamSim asked torch.hub for {repo_or_dir} / {model}, which would be "
-                                f"fetched from GitHub; nerfplex loads only local files.")
+        raise MetricUnavailable(
+            f"DreamSim asked torch.hub for {repo_or_dir} / {model}, which would be "
+            f"fetched from GitHub; nerfplex loads only local files."
+        )
 
     saved_env = {key: os.environ.get(key) for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     os.environ.update({key: "1" for key in saved_env})
@@ -129,43 +136,56 @@ def _offline_loading(cache_dir: Path) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def load_dreamsim(kind: str = "ensemble", weights_dir: Optional[Path] = None,
-                  device: str = "cpu") -> torch.nn.Module:
+def load_dreamsim(kind: str = "ensemble", weights_dir: Optional[Path] = None, device: str = "cpu") -> torch.nn.Module:
     """The DreamSim model ``kind`` (``ensemble`` or a single-branch model) from local files only.
 
     Returns the package's model: ``model(a, b)`` with ``a, b [N, 3, S, S]`` in [0, 1] -> distances ``[N]``.
     Raises :class:`MetricUnavailable` when files or packages are missing.
     """
     if kind in UNSUPPORTED_OFFLINE:
-        raise MetricUnavailable(f"DreamSim {kind} cannot be loaded offline: {UNSUPPORTED_OFFLINE[kind]}. "
-                                f"Use one of: {', '.join(REQUIRED_FILES)}.")
+        raise MetricUnavailable(
+            f"DreamSim {kind} cannot be loaded offline: {UNSUPPORTED_OFFLINE[kind]}. "
+            f"Use one of: {', '.join(REQUIRED_FILES)}."
+        )
     if kind not in REQUIRED_FILES:
         raise ValueError(f"unknown DreamSim model {kind!r}; known: {', '.join(REQUIRED_FILES)}")
     cache_dir = dreamsim_dir(weights_dir)
     missing = missing_files(kind, cache_dir)
     if missing:
-        extra = (f"; and {DINO_BACKBONE_URL} saved as {cache_dir / DINO_BACKBONE_FILE}"
-                 if DINO_BACKBONE_FILE in missing else "")
+        extra = (
+            f"; and {DINO_BACKBONE_URL} saved as {cache_dir / DINO_BACKBONE_FILE}"
+            if DINO_BACKBONE_FILE in missing
+            else ""
+        )
         raise MetricUnavailable(
             f"DreamSim ({kind}) needs {', '.join(missing)} in {cache_dir}. Get them from "
             f"{ARCHIVE_URLS[kind]} (unzip into that folder){extra}; or pass --weights-dir / set TORCH_HOME "
-            f"to a folder whose dreamsim/ holds them. nerfplex never downloads weights by itself.")
+            f"to a folder whose dreamsim/ holds them. nerfplex never downloads weights by itself."
+        )
     try:
         import_torchvision()
         import dreamsim
     except ImportError as err:
-        raise MetricUnavailable(f"DreamSim needs the dreamsim package ({err}); install it with "
-                                f"pip install -e '.[perceptual]'.") from err
-    base, patch = (kind[:-len("_patch")], True) if kind.endswith("_patch") else (kind, False)
+        raise MetricUnavailable(
+            f"DreamSim needs the dreamsim package ({err}); install it with pip install -e '.[perceptual]'."
+        ) from err
+    base, patch = (kind[: -len("_patch")], True) if kind.endswith("_patch") else (kind, False)
     with _offline_loading(cache_dir):
         try:
-            model, _ = dreamsim.dreamsim(pretrained=True, device=device, cache_dir=str(cache_dir),
-                                         normalize_embeds=True, dreamsim_type=base, use_patch_model=patch)
+            model, _ = dreamsim.dreamsim(
+                pretrained=True,
+                device=device,
+                cache_dir=str(cache_dir),
+                normalize_embeds=True,
+                dreamsim_type=base,
+                use_patch_model=patch,
+            )
         except MetricUnavailable:
             raise
         except Exception as err:  # noqa: BLE001 - a corrupt or foreign file: say which folder
-            raise MetricUnavailable(f"DreamSim ({kind}) failed to load from {cache_dir}: "
-                                    f"{type(err).__name__}: {err}") from err
+            raise MetricUnavailable(
+                f"DreamSim ({kind}) failed to load from {cache_dir}: {type(err).__name__}: {err}"
+            ) from err
     return model.eval().requires_grad_(False)
 
 
@@ -176,8 +196,9 @@ class DreamSimMetric:
     224) before embedding.
     """
 
-    def __init__(self, kind: str = "ensemble", weights_dir: Optional[Path] = None, device: str = "cpu",
-                 image_size: int = 224) -> None:
+    def __init__(
+        self, kind: str = "ensemble", weights_dir: Optional[Path] = None, device: str = "cpu", image_size: int = 224
+    ) -> None:
         self.kind = kind
         self.device = device
         self.image_size = image_size
@@ -187,8 +208,9 @@ class DreamSimMetric:
         """``[H, W, 3]`` -> ``[1, 3, S, S]`` in [0, 1] on the metric's device."""
         x = image.clamp(0, 1).permute(2, 0, 1)[None].float().to(self.device)
         if tuple(x.shape[-2:]) != (self.image_size, self.image_size):
-            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bicubic",
-                              align_corners=False, antialias=True).clamp(0, 1)
+            x = F.interpolate(
+                x, size=(self.image_size, self.image_size), mode="bicubic", align_corners=False, antialias=True
+            ).clamp(0, 1)
         return x
 
     @torch.no_grad()

@@ -29,25 +29,25 @@ SSIM_WINDOW = 11
 
 CONVENTIONS = {
     "psnr": "per image -10*log10(MSE), MSE over all pixels and the 3 channels, prediction clamped to "
-            "[0, 1], target composited on the evaluation background; the reported mean is the mean of "
-            "the per-image PSNRs (not the PSNR of the mean MSE)",
+    "[0, 1], target composited on the evaluation background; the reported mean is the mean of "
+    "the per-image PSNRs (not the PSNR of the mean MSE)",
     "ssim": "NeRF / mip-NeRF evaluation convention (nerfplex.losses.ssim.image_ssim): 11x11 Gaussian "
-            "window, sigma 1.5, only windows entirely inside the image ('valid' filtering, no padding), "
-            "K1 0.01, K2 0.03, data range 1, biased (population) variances without clamping, mean over "
-            "positions and the 3 channels per image; equals skimage structural_similarity(gaussian_weights="
-            "True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=-1); images smaller "
-            "than the window have none (null); mean of per-image values",
+    "window, sigma 1.5, only windows entirely inside the image ('valid' filtering, no padding), "
+    "K1 0.01, K2 0.03, data range 1, biased (population) variances without clamping, mean over "
+    "positions and the 3 channels per image; equals skimage structural_similarity(gaussian_weights="
+    "True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=-1); images smaller "
+    "than the window have none (null); mean of per-image values",
     "lpips_alex": "lpips 0.1.4, LPIPS v0.1 with the AlexNet trunk (torchvision ImageNet weights "
-                  "alexnet-owt-7be5be79.pth) and the linear layers shipped in the lpips package; inputs "
-                  "[1, 3, H, W] at full resolution scaled to [-1, 1] (2x - 1); spatial average; lower is "
-                  "better; images smaller than 31 px have none (null); mean of per-image values",
+    "alexnet-owt-7be5be79.pth) and the linear layers shipped in the lpips package; inputs "
+    "[1, 3, H, W] at full resolution scaled to [-1, 1] (2x - 1); spatial average; lower is "
+    "better; images smaller than 31 px have none (null); mean of per-image values",
     "lpips_vgg": "lpips 0.1.4, LPIPS v0.1 with the VGG16 trunk (torchvision ImageNet weights "
-                 "vgg16-397923af.pth) and the linear layers shipped in the lpips package; inputs "
-                 "[1, 3, H, W] at full resolution scaled to [-1, 1] (2x - 1); spatial average; lower is "
-                 "better; images smaller than 16 px have none (null); mean of per-image values",
+    "vgg16-397923af.pth) and the linear layers shipped in the lpips package; inputs "
+    "[1, 3, H, W] at full resolution scaled to [-1, 1] (2x - 1); spatial average; lower is "
+    "better; images smaller than 16 px have none (null); mean of per-image values",
     "dreamsim": "dreamsim 0.2.1, model {kind}: images in [0, 1] resized to {size}x{size} (bicubic, "
-                "antialiased), distance 1 - cosine similarity of the normalised embeddings "
-                "(normalize_embeds=True), clamped at 0; lower is better; mean of per-image values",
+    "antialiased), distance 1 - cosine similarity of the normalised embeddings "
+    "(normalize_embeds=True), clamped at 0; lower is better; mean of per-image values",
 }
 
 
@@ -98,8 +98,9 @@ def _lpips(net: str) -> Callable[[MetricOptions], ImageMetric]:
 
 
 def _dreamsim(options: MetricOptions) -> ImageMetric:
-    metric = DreamSimMetric(options.dreamsim_kind, options.weights_dir, options.device,
-                            image_size=options.dreamsim_size)
+    metric = DreamSimMetric(
+        options.dreamsim_kind, options.weights_dir, options.device, image_size=options.dreamsim_size
+    )
     convention = CONVENTIONS["dreamsim"].format(kind=options.dreamsim_kind, size=options.dreamsim_size)
     return ImageMetric("dreamsim", convention, metric)
 
@@ -121,9 +122,13 @@ TRAINING_METRICS = ("psnr", "ssim")
 """The metrics the trainer computes on held-out views (no pretrained weights needed)."""
 
 
-def build_metrics(names: list[str] | tuple[str, ...], weights_dir: Optional[Path] = None,
-                  dreamsim_kind: str = "ensemble", device: str = "cpu",
-                  dreamsim_size: int = 224) -> tuple[list[ImageMetric], dict[str, str]]:
+def build_metrics(
+    names: list[str] | tuple[str, ...],
+    weights_dir: Optional[Path] = None,
+    dreamsim_kind: str = "ensemble",
+    device: str = "cpu",
+    dreamsim_size: int = 224,
+) -> tuple[list[ImageMetric], dict[str, str]]:
     """The metrics ``names`` that can run here, and ``{name: reason}`` for those that cannot.
 
     ``weights_dir`` (default :func:`default_weights_dir`) holds the LPIPS backbones under
@@ -132,8 +137,9 @@ def build_metrics(names: list[str] | tuple[str, ...], weights_dir: Optional[Path
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRIC_NAMES)}")
-    options = MetricOptions(Path(weights_dir) if weights_dir is not None else default_weights_dir(), device,
-                            dreamsim_kind, dreamsim_size)
+    options = MetricOptions(
+        Path(weights_dir) if weights_dir is not None else default_weights_dir(), device, dreamsim_kind, dreamsim_size
+    )
     metrics, skipped = [], {}
     for name in names:
         try:

@@ -48,12 +48,16 @@ def _trunk_state(model_net: torch.nn.Module, state: dict, path: Path) -> dict:
         _, index_and_param = key.split(".", 1)  # "slice2.3.weight" -> "3.weight"
         source = f"features.{index_and_param}"
         if source not in state:
-            raise MetricUnavailable(f"{path} is not a torchvision state dict of this network: it has no "
-                                    f"{source!r}. Replace it with the file from the URL in "
-                                    f"docs/evaluation.md.")
+            raise MetricUnavailable(
+                f"{path} is not a torchvision state dict of this network: it has no "
+                f"{source!r}. Replace it with the file from the URL in "
+                f"docs/evaluation.md."
+            )
         if tuple(state[source].shape) != tuple(param.shape):
-            raise MetricUnavailable(f"{path}: {source} has shape {tuple(state[source].shape)}, expected "
-                                    f"{tuple(param.shape)}; the file belongs to another network.")
+            raise MetricUnavailable(
+                f"{path}: {source} has shape {tuple(state[source].shape)}, expected "
+                f"{tuple(param.shape)}; the file belongs to another network."
+            )
         mapped[key] = state[source]
     return mapped
 
@@ -71,24 +75,28 @@ def load_lpips(net: str, weights_dir: Optional[Path] = None, device: str = "cpu"
         raise MetricUnavailable(
             f"LPIPS-{net} needs the torchvision ImageNet weights {name}, not found at {path}. Download "
             f"{url} to that path (or pass --weights-dir / set TORCH_HOME to a folder whose "
-            f"hub/checkpoints/ holds it); nerfplex never downloads weights by itself.")
+            f"hub/checkpoints/ holds it); nerfplex never downloads weights by itself."
+        )
     try:
         import_torchvision()
         import lpips
     except ImportError as err:
-        raise MetricUnavailable(f"LPIPS needs the lpips and torchvision packages ({err}); install them with "
-                                f"pip install -e '.[perceptual]'.") from err
+        raise MetricUnavailable(
+            f"LPIPS needs the lpips and torchvision packages ({err}); install them with pip install -e '.[perceptual]'."
+        ) from err
     with warnings.catch_warnings():  # torchvision's notice about the legacy `pretrained` argument
         warnings.simplefilter("ignore")
         model = lpips.LPIPS(net=net, version="0.1", pretrained=True, pnet_rand=True, verbose=False)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise MetricUnavailable(f"{path} could not be read as a torch state dict ({err}); download it "
-                                f"again from {url}.") from err
+        raise MetricUnavailable(
+            f"{path} could not be read as a torch state dict ({err}); download it again from {url}."
+        ) from err
     if not isinstance(state, dict):
-        raise MetricUnavailable(f"{path} holds a {type(state).__name__}, not a state dict; download it "
-                                f"again from {url}.")
+        raise MetricUnavailable(
+            f"{path} holds a {type(state).__name__}, not a state dict; download it again from {url}."
+        )
     model.net.load_state_dict(_trunk_state(model.net, state, path), strict=True)
     return model.eval().requires_grad_(False).to(device)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Optional
 
 import torch
 from torch import Tensor, nn
@@ -23,13 +24,15 @@ class Model(nn.Module):
     from a checkpoint continues bit for bit. ``self.training`` switches jitter on.
     """
 
-    def get_outputs(self, rays: RayBundle, background: Tensor,
-                    generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def get_outputs(
+        self, rays: RayBundle, background: Tensor, generator: Optional[torch.Generator] = None
+    ) -> dict[str, Tensor]:
         """Render rays: at least ``rgb [R, 3]``, ``depth [R, 1]``, ``opacity [R, 1]``."""
         raise NotImplementedError
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
-                      batch: Optional["RayBatch"] = None) -> dict[str, Tensor]:
+    def get_loss_dict(
+        self, outputs: dict[str, Tensor], target_rgb: Tensor, batch: Optional[RayBatch] = None
+    ) -> dict[str, Tensor]:
         """Weighted loss terms (scalars); the trainer optimises their sum.
 
         ``target_rgb [R, 3]``: the batch's colours on this step's background. ``batch``: the ray batch
@@ -97,8 +100,9 @@ class Model(nn.Module):
             else:
                 owner._buffers[attr] = empty
 
-    def render(self, rays: RayBundle, background: Tensor,
-               generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def render(
+        self, rays: RayBundle, background: Tensor, generator: Optional[torch.Generator] = None
+    ) -> dict[str, Tensor]:
         """:meth:`get_outputs` on the rays with ``far > near`` only; empty rays see the background.
 
         Per-ray outputs ``[R, ...]`` are scattered back; colours (keys starting with ``rgb``) of empty
@@ -110,8 +114,9 @@ class Model(nn.Module):
         inner = self.get_outputs(rays[hit], background[hit], generator)
         full = {}
         for key, value in inner.items():
-            base = (background if key.startswith("rgb") else
-                    value.new_zeros((len(rays),) + value.shape[1:])).to(value.dtype)
+            base = (background if key.startswith("rgb") else value.new_zeros((len(rays),) + value.shape[1:])).to(
+                value.dtype
+            )
             full[key] = base.index_put((hit,), value)
         return full
 

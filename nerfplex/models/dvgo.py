@@ -21,23 +21,30 @@ the stage from 1, as the authors' ``global_step``, and assume their 5000 + 20000
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Optional
 
 import torch
 from torch import Tensor, nn
 
 from nerfplex.cameras import Cameras, RayBundle
 from nerfplex.errors import NerfplexError
-from nerfplex.fields.dvgo import (DVGOField, coarse_geometry_box, frustum_box, mask_from_coarse,
-                                  scaled_box, voxel_size_for)
-from nerfplex.render.mask_cache import MaskCache
+from nerfplex.fields.dvgo import (
+    DVGOField,
+    coarse_geometry_box,
+    frustum_box,
+    mask_from_coarse,
+    scaled_box,
+    voxel_size_for,
+)
 from nerfplex.fields.view_count import count_views
 from nerfplex.losses.distortion import distortion_loss
 from nerfplex.models.base import Model
-from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.models.masked_adam import MaskedAdam
+from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.render.compositing import composite
 from nerfplex.render.contraction import march_contracted
+from nerfplex.render.mask_cache import MaskCache
 from nerfplex.render.voxel_march import march_box
 
 if TYPE_CHECKING:  # DVGOConfig.build imports this module: the config is named here for annotations only
@@ -59,31 +66,40 @@ class DVGO(Model):
     falls below 1e-3, and only the remaining samples get a colour.
     """
 
-    def __init__(self, config: DVGOConfig, aabb: Tensor, cameras: Optional[Cameras] = None,
-                 near: float = 0.0, far: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        config: DVGOConfig,
+        aabb: Tensor,
+        cameras: Optional[Cameras] = None,
+        near: float = 0.0,
+        far: Optional[float] = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.scene_aabb = aabb.detach().clone().float()
         self.cameras = cameras  # training views: view counts, near-camera masking
         self.near = float(near)
         # Seeds the fine MLP's initialisation, so that it does not depend on when the stage starts.
-        self.register_buffer("fine_seed", torch.randint(0, 2 ** 62, ()))
+        self.register_buffer("fine_seed", torch.randint(0, 2**62, ()))
         self.register_buffer("view_count", torch.zeros(0))
         self.coarse: Optional[DVGOField] = None
         self.fine: Optional[DVGOField] = None
         self._first_fine_mask: Optional[tuple[Tensor, Tensor]] = None  # (mask, box) for the ray filter
         if config.contracted and config.coarse_steps > 0:
-            raise NerfplexError("model.dvgo.contracted needs model.dvgo.coarse_steps: 0 (the authors' "
-                                "unbounded model has no coarse stage).")
+            raise NerfplexError(
+                "model.dvgo.contracted needs model.dvgo.coarse_steps: 0 (the authors' "
+                "unbounded model has no coarse stage)."
+            )
         if config.coarse_steps > 0:
             box = self.scene_aabb
             if config.coarse_box == "frustum" and cameras is not None and far is not None:
                 box = frustum_box(cameras, self.near, far)
-            self.coarse = DVGOField(box, config.coarse_num_voxels, config.coarse_num_voxels,
-                                    config.coarse_alpha_init)
+            self.coarse = DVGOField(box, config.coarse_num_voxels, config.coarse_num_voxels, config.coarse_alpha_init)
             if min(self.coarse.resolution) < 2:
-                raise NerfplexError(f"model.dvgo.coarse_num_voxels = {config.coarse_num_voxels} gives a "
-                                    f"{self.coarse.resolution} grid on the coarse box; raise it.")
+                raise NerfplexError(
+                    f"model.dvgo.coarse_num_voxels = {config.coarse_num_voxels} gives a "
+                    f"{self.coarse.resolution} grid on the coarse box; raise it."
+                )
             if config.maskout_near_cam_vox and cameras is not None:
                 self.coarse.mask_out_near(cameras.c2w[:, :, 3], self.near)
         elif config.contracted:
@@ -117,9 +133,18 @@ class DVGO(Model):
     def _new_fine(self, box: Tensor) -> DVGOField:
         cfg = self.config
         generator = torch.Generator().manual_seed(int(self.fine_seed))
-        field = DVGOField(box.cpu(), self.fine_initial_voxels(), cfg.fine_num_voxels, cfg.fine_alpha_init,
-                          cfg.rgbnet_dim, cfg.rgbnet_direct, cfg.rgbnet_depth, cfg.rgbnet_width,
-                          cfg.viewbase_pe, generator)
+        field = DVGOField(
+            box.cpu(),
+            self.fine_initial_voxels(),
+            cfg.fine_num_voxels,
+            cfg.fine_alpha_init,
+            cfg.rgbnet_dim,
+            cfg.rgbnet_direct,
+            cfg.rgbnet_depth,
+            cfg.rgbnet_width,
+            cfg.viewbase_pe,
+            generator,
+        )
         return field.to(self.fine_seed.device)
 
     def _start_fine(self, box: Tensor, coarse: Optional[DVGOField]) -> None:
@@ -127,11 +152,12 @@ class DVGO(Model):
         without one). The coarse stage and its view counts are dropped."""
         fine = self._new_fine(box)
         if min(fine.resolution) < 2:
-            raise NerfplexError(f"model.dvgo.fine_num_voxels = {self.config.fine_num_voxels} gives a "
-                                f"{fine.resolution} starting grid on the fine box; raise it.")
+            raise NerfplexError(
+                f"model.dvgo.fine_num_voxels = {self.config.fine_num_voxels} gives a "
+                f"{fine.resolution} starting grid on the fine box; raise it."
+            )
         if coarse is not None:
-            fine.mask_cache.replace(mask_from_coarse(coarse, fine.mask_cache.vertices(),
-                                                     self.config.mask_cache_thres))
+            fine.mask_cache.replace(mask_from_coarse(coarse, fine.mask_cache.vertices(), self.config.mask_cache_thres))
         self.fine = fine
         self.coarse = None
         self.view_count = self.view_count.new_zeros(0)
@@ -159,8 +185,13 @@ class DVGO(Model):
         cfg = self.config
         self._step = step
         changed = False
-        if (not self.in_fine_stage and step < cfg.coarse_steps and cfg.pervoxel_lr
-                and self.cameras is not None and self.view_count.numel() == 0):
+        if (
+            not self.in_fine_stage
+            and step < cfg.coarse_steps
+            and cfg.pervoxel_lr
+            and self.cameras is not None
+            and self.view_count.numel() == 0
+        ):
             self.init_view_counts()
             changed = True
         if not self.in_fine_stage and step >= cfg.coarse_steps:
@@ -172,7 +203,7 @@ class DVGO(Model):
             self.field.update_occupancy(self._fast_color_thres())
         if self.in_fine_stage and local in cfg.pg_scale:
             rest = len(cfg.pg_scale) - sorted(cfg.pg_scale).index(local) - 1
-            self.fine.scale_volume(int(cfg.fine_num_voxels / (2 ** rest)), self._fast_color_thres())
+            self.fine.scale_volume(int(cfg.fine_num_voxels / (2**rest)), self._fast_color_thres())
             self.fine.act_shift -= cfg.decay_after_scale
             changed = True
         return changed
@@ -182,8 +213,15 @@ class DVGO(Model):
         """``pervoxel_lr``: count the training views per coarse voxel; voxels seen by at most 2 views
         become free space."""
         coarse = self.coarse
-        self.view_count = count_views(self.cameras, coarse.aabb, coarse.resolution, coarse.voxel_size(),
-                                      self.near, self.config.stepsize, self.config.pervoxel_lr_downrate)
+        self.view_count = count_views(
+            self.cameras,
+            coarse.aabb,
+            coarse.resolution,
+            coarse.voxel_size(),
+            self.near,
+            self.config.stepsize,
+            self.config.pervoxel_lr_downrate,
+        )
         coarse.mask_cache.replace(coarse.mask_cache.mask & (self.view_count[0, 0] > 2))
 
     def learning_rate_factor(self, step: int, decay: Callable[[int], float]) -> float:
@@ -211,7 +249,7 @@ class DVGO(Model):
         step = self.config.stepsize * voxel_size_for(mask.aabb, self.fine_initial_voxels())
         hits = []
         for start in range(0, len(rays), chunk):
-            part = rays[start:start + chunk]
+            part = rays[start : start + chunk]
             samples = march_box(part, mask.aabb, step, keep=mask)
             hit = torch.zeros(len(part), dtype=torch.bool, device=part.origins.device)
             hit[samples.ray] = True
@@ -221,23 +259,32 @@ class DVGO(Model):
         return torch.cat(hits)
 
     # ----------------------------------------------------------------- rendering
-    def get_outputs(self, rays: RayBundle, background: Tensor,
-                    generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def get_outputs(
+        self, rays: RayBundle, background: Tensor, generator: Optional[torch.Generator] = None
+    ) -> dict[str, Tensor]:
         field = self.field
         cfg = self.config
         step = cfg.stepsize * field.voxel_size()
         interval = cfg.stepsize * field.voxel_size_ratio()
         if cfg.contracted:
-            samples, t_unit = march_contracted(rays, self.centre, self.radius, cfg.bg_len,
-                                               cfg.contracted_norm, field.resolution[0], cfg.stepsize,
-                                               keep=field.mask_cache)
+            samples, t_unit = march_contracted(
+                rays,
+                self.centre,
+                self.radius,
+                cfg.bg_len,
+                cfg.contracted_norm,
+                field.resolution[0],
+                cfg.stepsize,
+                keep=field.mask_cache,
+            )
         else:
             samples = march_box(rays, field.aabb, step, keep=field.mask_cache)  # skip known free space
         t = samples.t
 
         optical = t.new_zeros(t.shape)  # -log(1 - alpha) per sample slot; 0 where skipped
-        optical = optical.index_put((samples.ray, samples.step),
-                                    field.optical_depth(field.raw_density(samples.points), interval))
+        optical = optical.index_put(
+            (samples.ray, samples.step), field.optical_depth(field.raw_density(samples.points), interval)
+        )
         threshold = self._fast_color_thres()
         if threshold > 0:
             optical = torch.where(-torch.expm1(-optical) > threshold, optical, torch.zeros_like(optical))
@@ -273,9 +320,14 @@ class DVGO(Model):
         def alpha(points: Tensor) -> Tensor:
             return field.alpha(field.raw_density(points)) * field.mask_cache(points).to(points.dtype)
 
-        return SurfaceField(alpha, "density", 0.005, field.aabb.detach().clone(),
-                            mean_over_axis_views(field.colors),
-                            "alpha of one voxel (post-activation), level 0.005")
+        return SurfaceField(
+            alpha,
+            "density",
+            0.005,
+            field.aabb.detach().clone(),
+            mean_over_axis_views(field.colors),
+            "alpha of one voxel (post-activation), level 0.005",
+        )
 
     # ----------------------------------------------------------------- losses and optimisation
     def _tv_active(self) -> bool:
@@ -283,8 +335,9 @@ class DVGO(Model):
         local = self.stage_step(self._step)
         return cfg.tv_after < local < cfg.tv_before and local % max(cfg.tv_every, 1) == 0
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
-                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
+    def get_loss_dict(
+        self, outputs: dict[str, Tensor], target_rgb: Tensor, batch: Optional[RayBatch] = None
+    ) -> dict[str, Tensor]:
         cfg = self.config
         fine = self.in_fine_stage
         rays = target_rgb.shape[0]
@@ -300,7 +353,8 @@ class DVGO(Model):
             losses["rgbper"] = rgbper_weight * (error * outputs["sample_weights"].detach()).sum() / rays
         if cfg.weight_distortion > 0 and "sample_s" in outputs:
             losses["distortion"] = cfg.weight_distortion * distortion_loss(
-                outputs["sample_weights"], outputs["sample_s"], outputs["sample_interval"])
+                outputs["sample_weights"], outputs["sample_s"], outputs["sample_interval"]
+            )
         if (cfg.weight_tv_density > 0 or cfg.weight_tv_k0 > 0) and self._tv_active():
             scale = max(self.field.resolution) / 128 / rays  # the authors' weight / N_rand · N_max / 128
             if cfg.weight_tv_density > 0:
@@ -323,9 +377,11 @@ class DVGO(Model):
         scale = None
         if not self.in_fine_stage and self.view_count.numel() > 0:
             scale = self.view_count / self.view_count.max().clamp_min(1.0)
-        return {"density": {"skip_zero_grad": skip, "lr_scale": scale},
-                "k0": {"skip_zero_grad": skip, "lr_scale": None},
-                "rgbnet": {"skip_zero_grad": False, "lr_scale": None}}
+        return {
+            "density": {"skip_zero_grad": skip, "lr_scale": scale},
+            "k0": {"skip_zero_grad": skip, "lr_scale": None},
+            "rgbnet": {"skip_zero_grad": False, "lr_scale": None},
+        }
 
     # ----------------------------------------------------------------- checkpoints
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
@@ -338,10 +394,10 @@ class DVGO(Model):
             self.fine = None
         if has["coarse"] and self.coarse is None:
             cfg = self.config
-            self.coarse = DVGOField(self.scene_aabb, cfg.coarse_num_voxels, cfg.coarse_num_voxels,
-                                    cfg.coarse_alpha_init).to(self.fine_seed.device)
+            self.coarse = DVGOField(
+                self.scene_aabb, cfg.coarse_num_voxels, cfg.coarse_num_voxels, cfg.coarse_alpha_init
+            ).to(self.fine_seed.device)
         if not has["coarse"]:
             self.coarse = None
         self.match_shapes(state_dict)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
-

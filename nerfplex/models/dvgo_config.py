@@ -32,7 +32,7 @@ class DVGOConfig:
     """The coarse stage's box. ``frustum`` (the authors'): the box of every training pixel's points at
     the near and far distances, usually far larger than the object, so that coarse voxels are large
     and gather enough gradient to leave the near-empty start; ``scene``: the dataset's box."""
-    fine_num_voxels: int = 160 ** 3
+    fine_num_voxels: int = 160**3
     """Fine voxels after the last progressive scaling (``fine_model_and_render.num_voxels`` =
     ``num_voxels_base``)."""
     coarse_alpha_init: float = 1e-6
@@ -133,26 +133,55 @@ class DVGOConfig:
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        checks = [*positive(self, "stepsize", "world_bound_scale", "rgbnet_width", "pervoxel_lr_downrate",
-                            "tv_every", "bg_len"),
-                  *non_negative(self, "coarse_steps", "coarse_fast_color_thres", "fine_fast_color_thres",
-                                "bbox_thres", "mask_cache_thres", "rgbnet_dim", "viewbase_pe", "occupancy_every",
-                                "weight_main", "coarse_weight_entropy_last", "fine_weight_entropy_last",
-                                "coarse_weight_rgbper", "fine_weight_rgbper", "weight_distortion",
-                                "weight_tv_density", "weight_tv_k0", "lrate_density", "lrate_k0", "lrate_rgbnet",
-                                "decay_after_scale", "tv_after", "tv_before"),
-                  *[(key, 0 < getattr(self, key) < 1, "in (0, 1)") for key in ("coarse_alpha_init",
-                                                                               "fine_alpha_init")],
-                  ("rgbnet_depth", self.rgbnet_depth >= 2, "an integer of at least 2"),
-                  ("rgbnet_dim", self.rgbnet_direct or self.rgbnet_dim == 0 or self.rgbnet_dim > 3,
-                   "0 or more than 3 when rgbnet_direct is false (3 channels are the diffuse colour)"),
-                  increasing_steps(self, "pg_scale", first=1)]
+        checks = [
+            *positive(
+                self, "stepsize", "world_bound_scale", "rgbnet_width", "pervoxel_lr_downrate", "tv_every", "bg_len"
+            ),
+            *non_negative(
+                self,
+                "coarse_steps",
+                "coarse_fast_color_thres",
+                "fine_fast_color_thres",
+                "bbox_thres",
+                "mask_cache_thres",
+                "rgbnet_dim",
+                "viewbase_pe",
+                "occupancy_every",
+                "weight_main",
+                "coarse_weight_entropy_last",
+                "fine_weight_entropy_last",
+                "coarse_weight_rgbper",
+                "fine_weight_rgbper",
+                "weight_distortion",
+                "weight_tv_density",
+                "weight_tv_k0",
+                "lrate_density",
+                "lrate_k0",
+                "lrate_rgbnet",
+                "decay_after_scale",
+                "tv_after",
+                "tv_before",
+            ),
+            *[(key, 0 < getattr(self, key) < 1, "in (0, 1)") for key in ("coarse_alpha_init", "fine_alpha_init")],
+            ("rgbnet_depth", self.rgbnet_depth >= 2, "an integer of at least 2"),
+            (
+                "rgbnet_dim",
+                self.rgbnet_direct or self.rgbnet_dim == 0 or self.rgbnet_dim > 3,
+                "0 or more than 3 when rgbnet_direct is false (3 channels are the diffuse colour)",
+            ),
+            increasing_steps(self, "pg_scale", first=1),
+        ]
         channels = 1 + max(self.rgbnet_dim, 3)  # density + k0
         for key in ("coarse_num_voxels", "fine_num_voxels"):
             checks.append(voxel_bound(self, key, MAX_VOXELS, max(getattr(self, key), 0) * channels * 4 * 3))
         if self.contracted:
-            checks.append(("coarse_steps", self.coarse_steps == 0,
-                           "0 with model.dvgo.contracted (the unbounded model has no coarse stage)"))
+            checks.append(
+                (
+                    "coarse_steps",
+                    self.coarse_steps == 0,
+                    "0 with model.dvgo.contracted (the unbounded model has no coarse stage)",
+                )
+            )
         return checks
 
 

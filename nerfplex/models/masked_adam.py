@@ -22,8 +22,7 @@ from torch import Tensor
 class MaskedAdam(torch.optim.Optimizer):
     """Adam with the options above; state per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``."""
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.99),
-                 eps: float = 1e-8) -> None:
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.99), eps: float = 1e-8) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, skip_zero_grad=False, lr_scale=None)
         super().__init__(params, defaults)
 
@@ -46,7 +45,7 @@ class MaskedAdam(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.zeros_like(param)
                 state["step"] += 1
                 t = state["step"]
-                step_size = group["lr"] * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+                step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
                 grad, m, v = param.grad, state["exp_avg"], state["exp_avg_sq"]
                 if scale is not None and scale.shape == param.shape:
                     m.mul_(beta1).add_(grad, alpha=1 - beta1)

@@ -42,8 +42,9 @@ over the samples within radius 1.2 of the unit frame (the authors' ``relax_insid
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -59,8 +60,13 @@ from nerfplex.fields.neus_color import RenderingNetwork, RenderingNetworkConfig,
 from nerfplex.fields.sdf_network import SDFNetwork, SDFNetworkConfig
 from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField
-from nerfplex.render.neus_sampling import (alpha_weights, hierarchical_up_sample, initial_distances,
-                                           near_far_from_sphere, neus_alpha)
+from nerfplex.render.neus_sampling import (
+    alpha_weights,
+    hierarchical_up_sample,
+    initial_distances,
+    near_far_from_sphere,
+    neus_alpha,
+)
 
 if TYPE_CHECKING:
     from nerfplex.data.ray_sampler import RayBatch
@@ -144,11 +150,13 @@ class NeuSConfig:
     """On the CPU, run the networks over this many points at a time (0: all at once); same result,
     less memory traffic (see :mod:`nerfplex.fields.chunking`)."""
 
-    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> "NeuS":
+    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> NeuS:
         """The model in ``scene``'s unit sphere (``scene.sphere_radius`` or the box's circumscribed one)."""
         if self.mask_weight > 0 and scene.train.alpha is None:
-            raise NerfplexError("model.neus.mask_weight > 0 needs training images with alpha (masks); "
-                                "this dataset has none: set model.neus.mask_weight to 0.")
+            raise NerfplexError(
+                "model.neus.mask_weight > 0 needs training images with alpha (masks); "
+                "this dataset has none: set model.neus.mask_weight to 0."
+            )
         return NeuS(self, scene.aabb, scene.sphere_radius)
 
     def checks(self) -> list[Check]:
@@ -159,23 +167,43 @@ class NeuSConfig:
         skips = any(0 < skip <= sdf.n_layers for skip in sdf.skip_in)
         return [
             *positive(self, "learning_rate", "end_iter", "variance_init", "batch_size"),
-            *non_negative(self, "n_importance", "n_outside", "up_sample_steps", "perturb", "warm_up_end",
-                          "anneal_end", "igr_weight", "mask_weight", "cpu_chunk_points"),
+            *non_negative(
+                self,
+                "n_importance",
+                "n_outside",
+                "up_sample_steps",
+                "perturb",
+                "warm_up_end",
+                "anneal_end",
+                "igr_weight",
+                "mask_weight",
+                "cpu_chunk_points",
+            ),
             ("n_samples", self.n_samples >= 2, "at least 2"),
             within(self, "learning_rate_alpha", 0.0, 1.0),
             ("end_iter", self.end_iter > self.warm_up_end, f"larger than warm_up_end = {self.warm_up_end}"),
-            ("n_importance", self.n_importance == 0 or (
-                self.up_sample_steps > 0 and self.n_importance % self.up_sample_steps == 0),
-             f"0 or a multiple of up_sample_steps = {self.up_sample_steps}"),
-            ("rendering_network.d_feature", self.rendering_network.d_feature == sdf.d_out - 1,
-             f"sdf_network.d_out - 1 = {sdf.d_out - 1}"),
+            (
+                "n_importance",
+                self.n_importance == 0 or (self.up_sample_steps > 0 and self.n_importance % self.up_sample_steps == 0),
+                f"0 or a multiple of up_sample_steps = {self.up_sample_steps}",
+            ),
+            (
+                "rendering_network.d_feature",
+                self.rendering_network.d_feature == sdf.d_out - 1,
+                f"sdf_network.d_out - 1 = {sdf.d_out - 1}",
+            ),
             ("sdf_network.d_in", sdf.d_in == 3, "3 (points)"),
-            ("sdf_network.d_hidden", self.sdf_encoding == "hash_grid" or not skips or sdf.d_hidden > encoded,
-             f"larger than the encoded input size {encoded} when skip_in is used"),
-            ("background.d_in", self.n_outside == 0 or self.background.d_in == 4,
-             "4 when n_outside > 0 (inverted-sphere inputs)"),
-            ("background.multires", self.n_outside == 0 or self.background.multires > 0,
-             "positive when n_outside > 0"),
+            (
+                "sdf_network.d_hidden",
+                self.sdf_encoding == "hash_grid" or not skips or sdf.d_hidden > encoded,
+                f"larger than the encoded input size {encoded} when skip_in is used",
+            ),
+            (
+                "background.d_in",
+                self.n_outside == 0 or self.background.d_in == 4,
+                "4 when n_outside > 0 (inverted-sphere inputs)",
+            ),
+            ("background.multires", self.n_outside == 0 or self.background.multires > 0, "positive when n_outside > 0"),
         ]
 
 
@@ -202,13 +230,17 @@ class NeuS(Model):
         box = torch.as_tensor(scene_aabb, dtype=torch.get_default_dtype()).reshape(2, 3)
         radius = 0.5 * (box[1] - box[0]).norm() if sphere_radius is None else torch.tensor(float(sphere_radius))
         if not float(radius) > 0:
-            raise NerfplexError(f"NeuS needs a positive bounding-sphere radius, got {float(radius)} "
-                                f"(scene box {box.tolist()}).")
+            raise NerfplexError(
+                f"NeuS needs a positive bounding-sphere radius, got {float(radius)} (scene box {box.tolist()})."
+            )
         self.register_buffer("center", 0.5 * (box[0] + box[1]))
         self.register_buffer("radius", radius)
         self.register_buffer("train_step", torch.zeros((), dtype=torch.long))
-        self.sdf_network = (HashSDFNetwork(config.sdf_network, config.hash_grid)
-                            if config.sdf_encoding == "hash_grid" else SDFNetwork(config.sdf_network))
+        self.sdf_network = (
+            HashSDFNetwork(config.sdf_network, config.hash_grid)
+            if config.sdf_encoding == "hash_grid"
+            else SDFNetwork(config.sdf_network)
+        )
         self.color_network = RenderingNetwork(config.rendering_network)
         self.variance = SingleVariance(config.variance_init)
         self.background = BackgroundNeRF(config.background) if config.n_outside > 0 else None
@@ -241,28 +273,29 @@ class NeuS(Model):
 
     def _sdf_unit(self, points: Tensor) -> Tensor:
         """SDF ``[P]`` at unit-frame points ``[P, 3]``."""
-        (sdf,) = apply_in_chunks(lambda p: (self.sdf_network.sdf(p)[:, 0],), points,
-                                 chunk_size=self._chunk(points))
+        (sdf,) = apply_in_chunks(lambda p: (self.sdf_network.sdf(p)[:, 0],), points, chunk_size=self._chunk(points))
         return sdf
 
     def _geometry(self, points: Tensor) -> tuple[Tensor, Tensor]:
         """SDF-network outputs ``[P, d_out]`` and SDF gradients ``[P, 3]`` at unit-frame points."""
-        return apply_in_chunks(self.sdf_network.forward_with_gradient, points,
-                               chunk_size=self._chunk(points))
+        return apply_in_chunks(self.sdf_network.forward_with_gradient, points, chunk_size=self._chunk(points))
 
     def _colors(self, points: Tensor, normals: Tensor, dirs: Tensor, features: Tensor) -> Tensor:
-        (rgb,) = apply_in_chunks(lambda *x: (self.color_network(*x),), points, normals, dirs, features,
-                                 chunk_size=self._chunk(points))
+        (rgb,) = apply_in_chunks(
+            lambda *x: (self.color_network(*x),), points, normals, dirs, features, chunk_size=self._chunk(points)
+        )
         return rgb
 
     # ----------------------------------------------------------------- rendering
-    def render(self, rays: RayBundle, background: Tensor,
-               generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def render(
+        self, rays: RayBundle, background: Tensor, generator: Optional[torch.Generator] = None
+    ) -> dict[str, Tensor]:
         """All rays, whatever their near / far: NeuS takes its bounds from the unit sphere."""
         return self.get_outputs(rays, background, generator)
 
-    def get_outputs(self, rays: RayBundle, background: Tensor,
-                    generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def get_outputs(
+        self, rays: RayBundle, background: Tensor, generator: Optional[torch.Generator] = None
+    ) -> dict[str, Tensor]:
         cfg = self.config
         perturb = self.training and cfg.perturb > 0
         origins = self.to_unit(rays.origins)
@@ -271,17 +304,16 @@ class NeuS(Model):
         z_vals = initial_distances(near, far, cfg.n_samples, perturb=perturb, generator=generator)
         z_outside = None
         if self.background is not None:
-            z_outside = outside_distances(far, cfg.n_outside, cfg.n_samples, perturb=perturb,
-                                          generator=generator)
+            z_outside = outside_distances(far, cfg.n_outside, cfg.n_samples, perturb=perturb, generator=generator)
         if cfg.n_importance > 0:
-            z_vals = hierarchical_up_sample(origins, directions, z_vals, self._sdf_unit,
-                                            cfg.n_importance, cfg.up_sample_steps)
+            z_vals = hierarchical_up_sample(
+                origins, directions, z_vals, self._sdf_unit, cfg.n_importance, cfg.up_sample_steps
+            )
 
         # Sections [z_i, z_{i+1}] evaluated at their midpoints; the last one is 2 / n_samples long.
         sample_dist = 2.0 / cfg.n_samples
         num_rays, num_samples = z_vals.shape
-        dists = torch.cat([z_vals[:, 1:] - z_vals[:, :-1], z_vals.new_full((num_rays, 1), sample_dist)],
-                          dim=-1)
+        dists = torch.cat([z_vals[:, 1:] - z_vals[:, :-1], z_vals.new_full((num_rays, 1), sample_dist)], dim=-1)
         mid = z_vals + 0.5 * dists
         points = origins[:, None] + directions[:, None] * mid[..., None]  # [R, S, 3]
         dirs = directions[:, None].expand_as(points).reshape(-1, 3)
@@ -291,8 +323,13 @@ class NeuS(Model):
         colors = self._colors(flat, gradients, dirs, features).reshape(num_rays, num_samples, 3)
         inv_s = self.variance.inv_s()
         true_cos = (dirs * gradients).sum(dim=-1)
-        alpha, _ = neus_alpha(sdf.reshape(num_rays, num_samples), true_cos.reshape(num_rays, num_samples),
-                              dists, inv_s, self.cos_anneal_ratio())
+        alpha, _ = neus_alpha(
+            sdf.reshape(num_rays, num_samples),
+            true_cos.reshape(num_rays, num_samples),
+            dists,
+            inv_s,
+            self.cos_anneal_ratio(),
+        )
 
         radius = points.detach().norm(dim=-1)
         inside = (radius < 1.0).to(alpha.dtype)
@@ -300,13 +337,17 @@ class NeuS(Model):
         distances = mid
         if self.background is not None:
             feed = torch.sort(torch.cat([z_vals, z_outside], dim=-1), dim=-1).values
-            bg_alpha, bg_colors, bg_mid = self.background.sample_alpha_color(origins, directions, feed,
-                                                                             sample_dist)
-            alpha = torch.cat([alpha * inside + bg_alpha[:, :num_samples] * (1.0 - inside),
-                               bg_alpha[:, num_samples:]], dim=-1)
-            colors = torch.cat([colors * inside[..., None]
-                                + bg_colors[:, :num_samples] * (1.0 - inside[..., None]),
-                                bg_colors[:, num_samples:]], dim=1)
+            bg_alpha, bg_colors, bg_mid = self.background.sample_alpha_color(origins, directions, feed, sample_dist)
+            alpha = torch.cat(
+                [alpha * inside + bg_alpha[:, :num_samples] * (1.0 - inside), bg_alpha[:, num_samples:]], dim=-1
+            )
+            colors = torch.cat(
+                [
+                    colors * inside[..., None] + bg_colors[:, :num_samples] * (1.0 - inside[..., None]),
+                    bg_colors[:, num_samples:],
+                ],
+                dim=1,
+            )
             distances = torch.cat([mid, bg_mid[:, num_samples:]], dim=-1)
 
         weights = alpha_weights(alpha)
@@ -319,16 +360,21 @@ class NeuS(Model):
         normals = (gradients * (weights[:, :num_samples] * inside)[..., None]).sum(dim=1)
         residual = (gradients.norm(dim=-1) - 1.0) ** 2
         return {
-            "rgb": rgb, "depth": depth, "opacity": opacity, "normals": normals,
-            "gradients": gradients, "weights": weights,
+            "rgb": rgb,
+            "depth": depth,
+            "opacity": opacity,
+            "normals": normals,
+            "gradients": gradients,
+            "weights": weights,
             "s_val": (1.0 / inv_s).expand(num_rays, 1),
             "eikonal_sum": (relax_inside * residual).sum(dim=-1, keepdim=True),
             "eikonal_count": relax_inside.sum(dim=-1, keepdim=True),
         }
 
     # ----------------------------------------------------------------- losses and optimisation
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
-                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
+    def get_loss_dict(
+        self, outputs: dict[str, Tensor], target_rgb: Tensor, batch: Optional[RayBatch] = None
+    ) -> dict[str, Tensor]:
         """``color_l1``, ``eikonal`` and (with ``mask_weight > 0``) ``mask_bce``, weighted.
 
         The mask loss reads ``batch.alpha [R, 1]`` (the images' coverage).
@@ -337,8 +383,10 @@ class NeuS(Model):
         rgb = outputs["rgb"]
         if cfg.mask_weight > 0:
             if batch is None or batch.alpha is None:
-                raise NerfplexError("model.neus.mask_weight > 0 needs the images' alpha (a dataset with "
-                                    "masks); set mask_weight to 0 for this scene.")
+                raise NerfplexError(
+                    "model.neus.mask_weight > 0 needs the images' alpha (a dataset with "
+                    "masks); set mask_weight to 0 for this scene."
+                )
             mask = (batch.alpha > 0.5).to(rgb.dtype)
         else:
             mask = torch.ones_like(rgb[:, :1])
@@ -375,8 +423,14 @@ class NeuS(Model):
     def surface(self, aabb: Tensor) -> SurfaceField:
         """The level 0 of :meth:`sdf` (world units) in ``aabb``, with :meth:`color` (head-on views)
         as vertex colours. The authors mesh ``-sdf`` at level 0 likewise (``extract_geometry``)."""
-        return SurfaceField(self.sdf, "sdf", 0.0, aabb, self.color,
-                            "NeuS signed distance in world units (unit-sphere SDF x half-diagonal), level 0")
+        return SurfaceField(
+            self.sdf,
+            "sdf",
+            0.0,
+            aabb,
+            self.color,
+            "NeuS signed distance in world units (unit-sphere SDF x half-diagonal), level 0",
+        )
 
     def color(self, points: Tensor, view_dirs: Optional[Tensor] = None) -> Tensor:
         """Colour ``[P, 3]`` at world points ``[P, 3]`` seen along ``view_dirs`` (unit, world), by

@@ -18,8 +18,9 @@ elsewhere from :mod:`nerfplex.render.occupancy_march` and :mod:`nerfplex.render.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 import torch
 from torch import Tensor, nn
@@ -33,9 +34,9 @@ from nerfplex.fields.tcnn_backend import Backend, resolve_backend
 from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField, mean_over_axis_views
 from nerfplex.render.compositing import composite, density_weights
+from nerfplex.render.contraction import contract
 from nerfplex.render.nerfacc_render import nerfacc_usable, render_nerfacc
 from nerfplex.render.occupancy_grid import OccupancyGrid
-from nerfplex.render.contraction import contract
 from nerfplex.render.occupancy_march import StepRule, march_occupied, step_count
 
 if TYPE_CHECKING:
@@ -44,8 +45,13 @@ if TYPE_CHECKING:
 
 
 def _ngp_grid() -> HashGridConfig:
-    return HashGridConfig(n_levels=16, n_features_per_level=2, log2_hashmap_size=19, base_resolution=16,
-                          per_level_scale=per_level_scale_for(16, 4096, 16))
+    return HashGridConfig(
+        n_levels=16,
+        n_features_per_level=2,
+        log2_hashmap_size=19,
+        base_resolution=16,
+        per_level_scale=per_level_scale_for(16, 4096, 16),
+    )
 
 
 @dataclass
@@ -127,26 +133,52 @@ class NGPConfig:
     surface_density: float = 50.0
     """Density σ (1 / world unit) at which ``nerfplex export-mesh`` cuts the surface."""
 
-    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> "NGP":
+    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> NGP:
         """The model over ``scene.aabb``; ``device`` picks tiny-cuda-nn (CUDA) or the torch modules."""
         return NGP(self, scene.aabb, device, camera_origins=scene.train.cameras.c2w[:, :, 3])
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        return [*positive(self, "render_step_size", "occupancy_resolution", "occupancy_update_every",
-                          "learning_rate", "schedule_steps", "geo_feat_dim", "density_neurons",
-                          "density_hidden_layers", "color_neurons", "color_hidden_layers"),
-                *non_negative(self, "occupancy_warmup_steps", "occupancy_threshold", "early_stop_eps",
-                              "alpha_threshold", "lr_warmup_steps", "lr_gamma", "surface_density"),
-                within(self, "occupancy_ema_decay", 0.0, 1.0),
-                ("sh_degree", 1 <= self.sh_degree <= 4, "1, 2, 3 or 4"),
-                ("occupancy_resolution", self.occupancy_resolution <= 1024,
-                 "at most 1024 (a 1024^3 grid already takes 4 GiB)"),
-                ("occupancy_levels", 1 <= self.occupancy_levels <= 16, "an integer in [1, 16]"),
-                ("contraction", self.contraction in ("none", "inf", "l2"), "none, inf or l2"),
-                ("cone_angle", 0 <= self.cone_angle < 1, "in [0, 1) (instant-ngp: 1/256 = 0.00390625)"),
-                ("max_step_size", self.max_step_size == 0 or self.max_step_size >= self.render_step_size,
-                 "0 (no bound) or at least render_step_size")]
+        return [
+            *positive(
+                self,
+                "render_step_size",
+                "occupancy_resolution",
+                "occupancy_update_every",
+                "learning_rate",
+                "schedule_steps",
+                "geo_feat_dim",
+                "density_neurons",
+                "density_hidden_layers",
+                "color_neurons",
+                "color_hidden_layers",
+            ),
+            *non_negative(
+                self,
+                "occupancy_warmup_steps",
+                "occupancy_threshold",
+                "early_stop_eps",
+                "alpha_threshold",
+                "lr_warmup_steps",
+                "lr_gamma",
+                "surface_density",
+            ),
+            within(self, "occupancy_ema_decay", 0.0, 1.0),
+            ("sh_degree", 1 <= self.sh_degree <= 4, "1, 2, 3 or 4"),
+            (
+                "occupancy_resolution",
+                self.occupancy_resolution <= 1024,
+                "at most 1024 (a 1024^3 grid already takes 4 GiB)",
+            ),
+            ("occupancy_levels", 1 <= self.occupancy_levels <= 16, "an integer in [1, 16]"),
+            ("contraction", self.contraction in ("none", "inf", "l2"), "none, inf or l2"),
+            ("cone_angle", 0 <= self.cone_angle < 1, "in [0, 1) (instant-ngp: 1/256 = 0.00390625)"),
+            (
+                "max_step_size",
+                self.max_step_size == 0 or self.max_step_size >= self.render_step_size,
+                "0 (no bound) or at least render_step_size",
+            ),
+        ]
 
 
 def foreground_box(aabb: Tensor, foreground: str, levels: int, camera_origins: Optional[Tensor]) -> Tensor:
@@ -157,8 +189,10 @@ def foreground_box(aabb: Tensor, foreground: str, levels: int, camera_origins: O
     if foreground == "scene_box":
         return centre + (box - centre) / 2 ** (levels - 1)
     if camera_origins is None or not len(camera_origins):
-        raise NerfplexError("model.ngp.foreground 'cameras' needs the training cameras; build the model "
-                            "with NGPConfig.build(scene) or use foreground 'scene_box'.")
+        raise NerfplexError(
+            "model.ngp.foreground 'cameras' needs the training cameras; build the model "
+            "with NGPConfig.build(scene) or use foreground 'scene_box'."
+        )
     half = float((camera_origins.detach().float().cpu() - centre).abs().max())
     cube = torch.stack([centre - half, centre + half])
     cut = torch.stack([torch.maximum(box[0], cube[0]), torch.minimum(box[1], cube[1])])
@@ -168,8 +202,13 @@ def foreground_box(aabb: Tensor, foreground: str, levels: int, camera_origins: O
 class NGP(Model):
     """Occupancy-grid marching through an :class:`NGPField`; MSE on the colour."""
 
-    def __init__(self, config: NGPConfig, aabb: Tensor, device: Optional[torch.device | str] = None,
-                 camera_origins: Optional[Tensor] = None) -> None:
+    def __init__(
+        self,
+        config: NGPConfig,
+        aabb: Tensor,
+        device: Optional[torch.device | str] = None,
+        camera_origins: Optional[Tensor] = None,
+    ) -> None:
         super().__init__()
         self.config = config
         backend = resolve_backend(config.backend, device)
@@ -177,12 +216,26 @@ class NGP(Model):
         outer = (inner - inner.mean(0)) * 2 ** (config.occupancy_levels - 1) + inner.mean(0)
         # The field's box: contracted coordinates span [-2, 2]^3; otherwise the grid's coarsest box.
         field_box = torch.tensor([[-2.0] * 3, [2.0] * 3]) if config.contraction != "none" else outer
-        self.field = NGPField(field_box, config.grid, backend, config.geo_feat_dim, config.density_neurons,
-                              config.density_hidden_layers, config.color_neurons,
-                              config.color_hidden_layers, config.sh_degree)
-        self.grid = OccupancyGrid(inner, config.occupancy_resolution, config.occupancy_ema_decay,
-                                  config.occupancy_threshold, config.occupancy_warmup_steps,
-                                  config.occupancy_update_every, levels=config.occupancy_levels)
+        self.field = NGPField(
+            field_box,
+            config.grid,
+            backend,
+            config.geo_feat_dim,
+            config.density_neurons,
+            config.density_hidden_layers,
+            config.color_neurons,
+            config.color_hidden_layers,
+            config.sh_degree,
+        )
+        self.grid = OccupancyGrid(
+            inner,
+            config.occupancy_resolution,
+            config.occupancy_ema_decay,
+            config.occupancy_threshold,
+            config.occupancy_warmup_steps,
+            config.occupancy_update_every,
+            levels=config.occupancy_levels,
+        )
         self.step_rule = StepRule(config.render_step_size, config.cone_angle, config.max_step_size)
 
     # ----------------------------------------------------------------- the field in world coordinates
@@ -214,8 +267,10 @@ class NGP(Model):
             return False
         usable = nerfacc_usable(device)
         if self.config.sampler == "nerfacc" and not usable:
-            raise NerfplexError("model.ngp.sampler is 'nerfacc' but nerfacc is not importable or the "
-                                "rays are not on CUDA; use 'auto' or 'torch'.")
+            raise NerfplexError(
+                "model.ngp.sampler is 'nerfacc' but nerfacc is not importable or the "
+                "rays are not on CUDA; use 'auto' or 'torch'."
+            )
         return usable
 
     def occupancy(self, points: Tensor) -> Tensor:
@@ -226,8 +281,9 @@ class NGP(Model):
     def uses_cone_cap(self) -> bool:
         return self.config.cone_angle > 0 and self.config.max_step_size > 0
 
-    def get_outputs(self, rays: RayBundle, background: Tensor,
-                    generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def get_outputs(
+        self, rays: RayBundle, background: Tensor, generator: Optional[torch.Generator] = None
+    ) -> dict[str, Tensor]:
         cfg = self.config
         clipped = rays.clipped_to_aabb(self.grid.outer_aabb)
         start, end = clipped.near, clipped.far
@@ -235,6 +291,7 @@ class NGP(Model):
             u = torch.rand(start.shape, device=start.device, dtype=start.dtype, generator=generator)
             start = start + u * cfg.render_step_size
         if not self.uses_cone_cap() and self.uses_nerfacc(rays.origins.device):
+
             def sigma_fn(points: Tensor, ray_indices: Tensor) -> Tensor:
                 return self.density(points)
 
@@ -242,13 +299,23 @@ class NGP(Model):
                 sigma, rgb = self.query(points, directions)
                 return rgb, sigma
 
-            return render_nerfacc(self.grid, rays.origins, rays.directions, start, end,
-                                  cfg.render_step_size, background, sigma_fn, rgb_sigma_fn,
-                                  cfg.early_stop_eps, cfg.alpha_threshold, cfg.cone_angle)
+            return render_nerfacc(
+                self.grid,
+                rays.origins,
+                rays.directions,
+                start,
+                end,
+                cfg.render_step_size,
+                background,
+                sigma_fn,
+                rgb_sigma_fn,
+                cfg.early_stop_eps,
+                cfg.alpha_threshold,
+                cfg.cone_angle,
+            )
         return self._render_torch(rays, start, end, background)
 
-    def _render_torch(self, rays: RayBundle, start: Tensor, end: Tensor,
-                      background: Tensor) -> dict[str, Tensor]:
+    def _render_torch(self, rays: RayBundle, start: Tensor, end: Tensor, background: Tensor) -> dict[str, Tensor]:
         cfg = self.config
         samples = march_occupied(rays.origins, rays.directions, start, end, self.grid, self.step_rule)
         keep = samples.keep
@@ -301,15 +368,22 @@ class NGP(Model):
     def get_learning_rates(self) -> dict[str, float]:
         return {"all": self.config.learning_rate}
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
-                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
+    def get_loss_dict(
+        self, outputs: dict[str, Tensor], target_rgb: Tensor, batch: Optional[RayBatch] = None
+    ) -> dict[str, Tensor]:
         return {"rgb_mse": torch.mean((outputs["rgb"] - target_rgb) ** 2)}
 
     def surface(self, aabb: Tensor) -> SurfaceField:
         """The field's density σ at ``surface_density`` over its box."""
+
         def radiance(points: Tensor, directions: Tensor) -> Tensor:
             return self.query(points, directions)[1]
 
-        return SurfaceField(self.density, "density", self.config.surface_density,
-                            self.grid.outer_aabb.detach().clone(), mean_over_axis_views(radiance),
-                            f"density sigma of the hash-grid field, level {self.config.surface_density:g}")
+        return SurfaceField(
+            self.density,
+            "density",
+            self.config.surface_density,
+            self.grid.outer_aabb.detach().clone(),
+            mean_over_axis_views(radiance),
+            f"density sigma of the hash-grid field, level {self.config.surface_density:g}",
+        )

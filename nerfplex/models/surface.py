@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import Literal, Optional
 
 import torch
 from torch import Tensor
@@ -35,8 +36,10 @@ class SurfaceField:
 def mean_over_axis_views(radiance: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
     """Vertex colours from a view-dependent ``radiance(points [P, 3], directions [P, 3]) -> rgb``:
     the mean over the six axis directions (a view-independent, diffuse-like estimate)."""
+
     def color(points: Tensor) -> Tensor:
         views = AXIS_DIRECTIONS.to(points)
         rgb = [radiance(points, view.expand_as(points)) for view in views]
         return torch.stack(rgb).mean(dim=0)
+
     return color

@@ -10,8 +10,9 @@ with ``trainer.max_steps`` for shorter runs. The authors' Adam uses ``betas=(0.9
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 import torch
 from torch import Tensor, nn
@@ -19,18 +20,18 @@ from torch import Tensor, nn
 from nerfplex.cameras import RayBundle
 from nerfplex.config_checks import Check, increasing_steps, non_negative, positive, voxel_bound
 from nerfplex.errors import NerfplexError
-from nerfplex.render.alpha_mask import AlphaGridMask
 from nerfplex.fields.tensorf import CPField, VMField, resolution_for_voxels
 from nerfplex.fields.tensorf_shading import FeatureShadingMLP
 from nerfplex.models.base import Model
 from nerfplex.models.surface import SurfaceField, mean_over_axis_views
+from nerfplex.render.alpha_mask import AlphaGridMask
 from nerfplex.render.compositing import composite, density_weights
 
 if TYPE_CHECKING:
     from nerfplex.data.ray_sampler import RayBatch
     from nerfplex.data.scene import SceneData
 
-MAX_MASK_VOXELS = 256 ** 3
+MAX_MASK_VOXELS = 256**3
 """The alpha mask keeps its previous resolution once the grid has this many voxels (the authors')."""
 FILTER_SAMPLES = 256
 """Samples per ray of the training-ray filter (the authors' ``filtering_rays`` default): rays whose
@@ -104,20 +105,42 @@ class TensoRFConfig:
     perturb: bool = True
     """While training, shift each ray's samples by one random fraction of a step."""
 
-    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> "TensoRF":
+    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> TensoRF:
         """The model with its grids over ``scene.aabb``."""
         return TensoRF(self, scene.aabb)
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        checks = [*positive(self, "cp_density_rank", "cp_color_rank", "color_feature_dim", "step_ratio",
-                            "distance_scale", "mlp_width", "lr_grid", "lr_network"),
-                  *non_negative(self, "view_frequencies", "feature_frequencies", "alpha_mask_threshold",
-                                "weight_threshold", "l1_weight_initial", "l1_weight_rest", "tv_weight_density",
-                                "tv_weight_color"),
-                  *[(key, min(getattr(self, key)) > 0, "three positive integers")
-                    for key in ("density_ranks", "color_ranks")],
-                  increasing_steps(self, "upsample_steps"), increasing_steps(self, "alpha_mask_steps")]
+        checks = [
+            *positive(
+                self,
+                "cp_density_rank",
+                "cp_color_rank",
+                "color_feature_dim",
+                "step_ratio",
+                "distance_scale",
+                "mlp_width",
+                "lr_grid",
+                "lr_network",
+            ),
+            *non_negative(
+                self,
+                "view_frequencies",
+                "feature_frequencies",
+                "alpha_mask_threshold",
+                "weight_threshold",
+                "l1_weight_initial",
+                "l1_weight_rest",
+                "tv_weight_density",
+                "tv_weight_color",
+            ),
+            *[
+                (key, min(getattr(self, key)) > 0, "three positive integers")
+                for key in ("density_ranks", "color_ranks")
+            ],
+            increasing_steps(self, "upsample_steps"),
+            increasing_steps(self, "alpha_mask_steps"),
+        ]
         for key in ("n_voxel_init", "n_voxel_final"):
             checks.append(voxel_bound(self, key, MAX_VOXELS, self._grid_bytes(getattr(self, key))))
         return checks
@@ -150,20 +173,22 @@ class TensoRF(Model):
         self.config = config
         resolution = resolution_for_voxels(config.n_voxel_init, aabb)
         if min(resolution) < 2:
-            raise NerfplexError(f"model.tensorf.n_voxel_init = {config.n_voxel_init} gives a "
-                                f"{resolution} grid on the scene box; raise it (at least 2 a side).")
+            raise NerfplexError(
+                f"model.tensorf.n_voxel_init = {config.n_voxel_init} gives a "
+                f"{resolution} grid on the scene box; raise it (at least 2 a side)."
+            )
         if config.decomposition == "vm":
-            self.field = VMField(aabb, resolution, config.density_ranks, config.color_ranks,
-                                 config.color_feature_dim)
+            self.field = VMField(aabb, resolution, config.density_ranks, config.color_ranks, config.color_feature_dim)
         else:
-            self.field = CPField(aabb, resolution, config.cp_density_rank, config.cp_color_rank,
-                                 config.color_feature_dim)
-        self.shading = FeatureShadingMLP(config.color_feature_dim, config.view_frequencies,
-                                         config.feature_frequencies, config.mlp_width)
+            self.field = CPField(
+                aabb, resolution, config.cp_density_rank, config.cp_color_rank, config.color_feature_dim
+            )
+        self.shading = FeatureShadingMLP(
+            config.color_feature_dim, config.view_frequencies, config.feature_frequencies, config.mlp_width
+        )
         self.alpha_mask = AlphaGridMask()
         count = len(config.upsample_steps) + 1
-        logs = torch.linspace(math.log(config.n_voxel_init), math.log(config.n_voxel_final), count,
-                              dtype=torch.float64)
+        logs = torch.linspace(math.log(config.n_voxel_init), math.log(config.n_voxel_final), count, dtype=torch.float64)
         self.voxel_schedule = torch.round(torch.exp(logs)).long().tolist()[1:]
         self._step = 0
         self._filter_step_size = self.step_size()
@@ -192,16 +217,18 @@ class TensoRF(Model):
         unbounded = RayBundle(rays.origins, rays.directions, rays.near, torch.full_like(rays.far, math.inf))
         return unbounded.clipped_to_aabb(self.field.aabb)  # the field's box may have shrunk
 
-    def get_outputs(self, rays: RayBundle, background: Tensor,
-                    generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def get_outputs(
+        self, rays: RayBundle, background: Tensor, generator: Optional[torch.Generator] = None
+    ) -> dict[str, Tensor]:
         rays = self.box_segment(rays)
         step = self.step_size()
         span = float((rays.far - rays.near).max()) if len(rays) else 0.0
         count = max(1, min(self.max_samples(), int(math.ceil(span / step)) + 1))
         offsets = torch.arange(count, device=rays.origins.device, dtype=rays.origins.dtype)
         if self.training and self.config.perturb:
-            offsets = offsets + torch.rand((len(rays), 1), device=offsets.device, dtype=offsets.dtype,
-                                           generator=generator)
+            offsets = offsets + torch.rand(
+                (len(rays), 1), device=offsets.device, dtype=offsets.dtype, generator=generator
+            )
         t = rays.near + step * offsets.expand(len(rays), count)  # [R, S]
         valid = (t <= rays.far) & (rays.far > rays.near)
         points = rays.origins[:, None] + rays.directions[:, None] * t[..., None]  # [R, S, 3]
@@ -230,9 +257,14 @@ class TensoRF(Model):
         def radiance(points: Tensor, directions: Tensor) -> Tensor:
             return self.shading(self.field.color_features(self.field.normalize(points)), directions)
 
-        return SurfaceField(alpha, "density", 0.005, self.field.aabb.detach().clone(),
-                            mean_over_axis_views(radiance),
-                            "alpha of one marching step (1 - exp(-sigma * step)), level 0.005")
+        return SurfaceField(
+            alpha,
+            "density",
+            0.005,
+            self.field.aabb.detach().clone(),
+            mean_over_axis_views(radiance),
+            "alpha of one marching step (1 - exp(-sigma * step)), level 0.005",
+        )
 
     # ----------------------------------------------------------------- losses and optimisation
     def l1_weight(self) -> float:
@@ -240,8 +272,9 @@ class TensoRF(Model):
         rest = first_mask is not None and self._step >= first_mask
         return self.config.l1_weight_rest if rest else self.config.l1_weight_initial
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
-                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
+    def get_loss_dict(
+        self, outputs: dict[str, Tensor], target_rgb: Tensor, batch: Optional[RayBatch] = None
+    ) -> dict[str, Tensor]:
         losses = {"rgb_mse": torch.mean((outputs["rgb"] - target_rgb) ** 2)}
         if self.l1_weight() > 0:
             losses["density_l1"] = self.l1_weight() * self.field.density_l1()
@@ -252,8 +285,10 @@ class TensoRF(Model):
         return losses
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"grid": self.field.grid_parameters(),
-                "network": list(self.field.basis.parameters()) + list(self.shading.parameters())}
+        return {
+            "grid": self.field.grid_parameters(),
+            "network": list(self.field.basis.parameters()) + list(self.shading.parameters()),
+        }
 
     def get_learning_rates(self) -> dict[str, float]:
         return {"grid": self.config.lr_grid, "network": self.config.lr_network}
@@ -291,21 +326,27 @@ class TensoRF(Model):
 
         def keep(rays: RayBundle) -> Tensor:
             if step == 0:  # the authors' bbox_only test: the ray's line crosses the box
-                line = RayBundle(rays.origins, rays.directions, torch.full_like(rays.near, -math.inf),
-                                 torch.full_like(rays.far, math.inf)).clipped_to_aabb(self.field.aabb)
+                line = RayBundle(
+                    rays.origins,
+                    rays.directions,
+                    torch.full_like(rays.near, -math.inf),
+                    torch.full_like(rays.far, math.inf),
+                ).clipped_to_aabb(self.field.aabb)
                 return (line.far > line.near)[:, 0]
             rays = self.box_segment(rays)  # the samples start at max(near, box entry), as theirs
             # ...and run on past the exit, where the lookup stays > 0 for one more mask cell.
             cell = self.alpha_mask.cell_size()
             margin = torch.stack([self.alpha_mask.aabb[0] - cell, self.alpha_mask.aabb[1] + cell])
-            reach = RayBundle(rays.origins, rays.directions, rays.near,
-                              torch.full_like(rays.far, math.inf)).clipped_to_aabb(margin)
+            reach = RayBundle(
+                rays.origins, rays.directions, rays.near, torch.full_like(rays.far, math.inf)
+            ).clipped_to_aabb(margin)
             keep = self.alpha_mask.rays_may_hit(rays.origins, rays.directions, reach.near, reach.far)
             rows = keep.nonzero()[:, 0]
-            keep[rows] = self.alpha_mask.samples_hit(rays.origins[rows], rays.directions[rows],
-                                                     rays.near[rows], self._filter_step_size,
-                                                     FILTER_SAMPLES)
+            keep[rows] = self.alpha_mask.samples_hit(
+                rays.origins[rows], rays.directions[rows], rays.near[rows], self._filter_step_size, FILTER_SAMPLES
+            )
             return keep
+
         return keep
 
     @torch.no_grad()
@@ -314,15 +355,17 @@ class TensoRF(Model):
         with ``shrink``, crop the field to the occupied box. Returns whether the field was cropped."""
         resolution = self.field.resolution
         if math.prod(resolution) >= MAX_MASK_VOXELS:
-            resolution = (list(self.alpha_mask.volume.shape[::-1]) if self.alpha_mask.active
-                          else resolution_for_voxels(MAX_MASK_VOXELS - 1, self.field.aabb))
+            resolution = (
+                list(self.alpha_mask.volume.shape[::-1])
+                if self.alpha_mask.active
+                else resolution_for_voxels(MAX_MASK_VOXELS - 1, self.field.aabb)
+            )
         step = self.step_size()
 
         def alpha(points: Tensor) -> Tensor:
             return 1.0 - torch.exp(-self.density(points) * step)  # unscaled step: the authors' choice
 
-        box = self.alpha_mask.update(alpha, self.field.aabb.clone(), resolution,
-                                     self.config.alpha_mask_threshold)
+        box = self.alpha_mask.update(alpha, self.field.aabb.clone(), resolution, self.config.alpha_mask_threshold)
         if not shrink or bool(torch.equal(box, self.field.aabb)):
             return False
         self.field.shrink(box)

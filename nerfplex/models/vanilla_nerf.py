@@ -43,14 +43,16 @@ class VanillaNeRFConfig:
     """On the CPU, run the MLPs over this many points at a time (0: all at once). Same result; about
     2x faster for paper-size networks because small activations avoid page faults."""
 
-    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> "VanillaNeRF":
+    def build(self, scene: SceneData, device: Optional[torch.device | str] = None) -> VanillaNeRF:
         """The model for ``scene`` (unbounded MLPs: the scene only bounds the rays)."""
         return VanillaNeRF(self)
 
     def checks(self) -> list[Check]:
         """Value ranges (the ``checks()`` protocol, nerfplex/config_checks.py)."""
-        return [*positive(self, "num_coarse_samples"),
-                *non_negative(self, "num_fine_samples", "cpu_chunk_points", "surface_density")]
+        return [
+            *positive(self, "num_coarse_samples"),
+            *non_negative(self, "num_fine_samples", "cpu_chunk_points", "surface_density"),
+        ]
 
 
 class VanillaNeRF(Model):
@@ -68,28 +70,29 @@ class VanillaNeRF(Model):
         use_fine = config.num_fine_samples > 0 and config.separate_fine_network
         self.fine = NeRFMLP(config.mlp) if use_fine else None
 
-    def _render(self, mlp: nn.Module, rays: RayBundle, edges: Tensor,
-                background: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+    def _render(
+        self, mlp: nn.Module, rays: RayBundle, edges: Tensor, background: Tensor
+    ) -> tuple[dict[str, Tensor], Tensor]:
         distances = midpoints(edges)  # [R, S]
         positions = rays.origins[:, None] + rays.directions[:, None] * distances[..., None]
         directions = rays.directions[:, None].expand_as(positions)
         chunk = chunk_size_for(positions, self.config.cpu_chunk_points)
-        density, rgb = apply_in_chunks(mlp, positions.reshape(-1, 3), directions.reshape(-1, 3),
-                                       chunk_size=chunk)
+        density, rgb = apply_in_chunks(mlp, positions.reshape(-1, 3), directions.reshape(-1, 3), chunk_size=chunk)
         num_rays, num_samples = distances.shape
         weights = density_weights(density.view(num_rays, num_samples), edges[:, 1:] - edges[:, :-1])
         return composite(weights, rgb.view(num_rays, num_samples, 3), distances, background), weights
 
-    def get_outputs(self, rays: RayBundle, background: Tensor,
-                    generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def get_outputs(
+        self, rays: RayBundle, background: Tensor, generator: Optional[torch.Generator] = None
+    ) -> dict[str, Tensor]:
         perturb = self.training and self.config.perturb
-        edges = stratified_edges(rays.near, rays.far, self.config.num_coarse_samples,
-                                 perturb=perturb, generator=generator)
+        edges = stratified_edges(
+            rays.near, rays.far, self.config.num_coarse_samples, perturb=perturb, generator=generator
+        )
         coarse, weights = self._render(self.coarse, rays, edges, background)
         if self.config.num_fine_samples == 0:
             return coarse
-        fine_points = pdf_edges(edges, weights, self.config.num_fine_samples, perturb=perturb,
-                                generator=generator)
+        fine_points = pdf_edges(edges, weights, self.config.num_fine_samples, perturb=perturb, generator=generator)
         fine_edges = merge_edges(edges, fine_points)
         fine, _ = self._render(self.fine or self.coarse, rays, fine_edges, background)
         fine.update({f"{key}_coarse": value for key, value in coarse.items()})
@@ -106,13 +109,18 @@ class VanillaNeRF(Model):
         def radiance(points: Tensor, directions: Tensor) -> Tensor:
             return mlp(points, directions)[1]
 
-        return SurfaceField(density, "density", self.config.surface_density, aabb,
-                            mean_over_axis_views(radiance),
-                            f"density sigma of the {'fine' if self.fine else 'coarse'} MLP, "
-                            f"level {self.config.surface_density:g}")
+        return SurfaceField(
+            density,
+            "density",
+            self.config.surface_density,
+            aabb,
+            mean_over_axis_views(radiance),
+            f"density sigma of the {'fine' if self.fine else 'coarse'} MLP, level {self.config.surface_density:g}",
+        )
 
-    def get_loss_dict(self, outputs: dict[str, Tensor], target_rgb: Tensor,
-                      batch: Optional[RayBatch] = None) -> dict[str, Tensor]:
+    def get_loss_dict(
+        self, outputs: dict[str, Tensor], target_rgb: Tensor, batch: Optional[RayBatch] = None
+    ) -> dict[str, Tensor]:
         losses = {"rgb_mse": torch.mean((outputs["rgb"] - target_rgb) ** 2)}
         if "rgb_coarse" in outputs:
             losses["rgb_mse_coarse"] = torch.mean((outputs["rgb_coarse"] - target_rgb) ** 2)

@@ -36,8 +36,15 @@ class AlphaGridMask(nn.Module):
         return values.view(-1) > 0
 
     @torch.no_grad()
-    def rays_may_hit(self, origins: Tensor, directions: Tensor, near: Tensor, far: Tensor,
-                     max_cells: int = 64, chunk_samples: int = 1 << 22) -> Tensor:
+    def rays_may_hit(
+        self,
+        origins: Tensor,
+        directions: Tensor,
+        near: Tensor,
+        far: Tensor,
+        max_cells: int = 64,
+        chunk_samples: int = 1 << 22,
+    ) -> Tensor:
         """Boolean ``[R]``: which rays may have a sample with a trilinear mask value > 0 between
         ``near`` and ``far`` (``[R, 1]``); a cheap prefilter for :meth:`samples_hit`.
 
@@ -63,7 +70,7 @@ class AlphaGridMask(nn.Module):
             if not bool(hit[part].any()):
                 continue
             t = torch.minimum(near[part] + offsets, far[part])  # the last sample sits at far
-            cells = ((origins[part, None] + directions[part, None] * t[..., None] - self.aabb[0]) / cell)
+            cells = (origins[part, None] + directions[part, None] * t[..., None] - self.aabb[0]) / cell
             cells = cells.floor().long() + 1  # the padding block comes first
             inside = ((cells >= 0) & (cells < shape)).all(dim=-1)  # farther out, every lookup is 0
             cells = torch.minimum(cells.clamp_min(0), shape - 1)
@@ -76,8 +83,9 @@ class AlphaGridMask(nn.Module):
         return (self.aabb[1] - self.aabb[0]) / (vertices - 1)
 
     @torch.no_grad()
-    def samples_hit(self, origins: Tensor, directions: Tensor, start: Tensor, step: float,
-                    count: int, chunk_samples: int = 1 << 22) -> Tensor:
+    def samples_hit(
+        self, origins: Tensor, directions: Tensor, start: Tensor, step: float, count: int, chunk_samples: int = 1 << 22
+    ) -> Tensor:
         """Boolean ``[R]``: whether any of ``count`` samples ``start + step * i`` (``start [R, 1]``)
         along each ray is occupied (trilinear lookup > 0): the authors' ``filtering_rays`` test.
 
@@ -100,8 +108,12 @@ class AlphaGridMask(nn.Module):
             part = slice(first, first + rows)
             t = start[part] + offsets  # [r, count]
             # Padded cell coordinates: vertex coordinate u lies in cell floor(u) + 1.
-            cells = ((origins[part, None] - self.aabb[0]) * scale + directions[part, None] * scale
-                     * t[..., None]).floor_().add_(1).long()
+            cells = (
+                ((origins[part, None] - self.aabb[0]) * scale + directions[part, None] * scale * t[..., None])
+                .floor_()
+                .add_(1)
+                .long()
+            )
             inside = ((cells >= 0) & (cells < dims)).all(dim=-1)
             index = (cells[..., 2] * ny + cells[..., 1]) * nx + cells[..., 0]
             hit[part] = (inside & table[index.clamp_(0, table.numel() - 1)]).any(dim=-1)
@@ -122,8 +134,14 @@ class AlphaGridMask(nn.Module):
         return blocks, factor * self.cell_size()
 
     @torch.no_grad()
-    def update(self, alpha_fn: Callable[[Tensor], Tensor], aabb: Tensor, resolution: Sequence[int],
-               threshold: float, chunk_points: int = 1 << 16) -> Tensor:
+    def update(
+        self,
+        alpha_fn: Callable[[Tensor], Tensor],
+        aabb: Tensor,
+        resolution: Sequence[int],
+        threshold: float,
+        chunk_points: int = 1 << 16,
+    ) -> Tensor:
         """Rebuild the mask from ``alpha_fn(points [P, 3]) -> alpha [P]`` at the vertices of a
         ``resolution [N_x, N_y, N_z]`` grid over ``aabb``: dilate alpha by a 3x3x3 max-pool, then
         occupied where it is at least ``threshold`` (the authors' ``updateAlphaMask``).

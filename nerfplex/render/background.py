@@ -12,8 +12,9 @@ BackgroundMode = Literal["white", "black", "random"]
 _FIXED = {"white": 1.0, "black": 0.0}
 
 
-def background_colors(mode: BackgroundMode, num_rays: int, device, *,
-                      generator: Optional[torch.Generator] = None) -> Tensor:
+def background_colors(
+    mode: BackgroundMode, num_rays: int, device, *, generator: Optional[torch.Generator] = None
+) -> Tensor:
     """Per-ray background colours ``[R, 3]``.
 
     ``random`` draws an independent uniform colour per ray (training only: it forces the field to

@@ -17,7 +17,8 @@ to the last kept sample are skipped (their ``cumdist_thres``).
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Literal, Optional
 
 import torch
 from torch import Tensor
@@ -66,9 +67,16 @@ def spaced_out(dist: Tensor, threshold: float) -> Tensor:
     return flags
 
 
-def march_contracted(rays: RayBundle, centre: Tensor, radius: float, bg_len: float, norm: ContractionNorm,
-                     grid_side: int, stepsize: float,
-                     keep: Optional[Callable[[Tensor], Tensor]] = None) -> tuple[MarchedSamples, Tensor]:
+def march_contracted(
+    rays: RayBundle,
+    centre: Tensor,
+    radius: float,
+    bg_len: float,
+    norm: ContractionNorm,
+    grid_side: int,
+    stepsize: float,
+    keep: Optional[Callable[[Tensor], Tensor]] = None,
+) -> tuple[MarchedSamples, Tensor]:
     """Samples of ``rays [R]`` in contracted space for a grid of ``grid_side`` vertices per axis over
     ``[-1 - bg_len, 1 + bg_len]^3``; ``keep`` filters the contracted points (e.g. a mask cache).
 

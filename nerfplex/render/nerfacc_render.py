@@ -10,7 +10,7 @@ two paths march the same grid; ``tests/models/test_ngp.py`` compares their colou
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -38,8 +38,9 @@ def _estimator(grid: OccupancyGrid):
     estimator = getattr(grid, "_nerfacc_estimator", None)
     if estimator is None:
         nerfacc = nerfacc_module()
-        estimator = nerfacc.OccGridEstimator(roi_aabb=grid.aabbs[0].tolist(), resolution=grid.resolution,
-                                             levels=grid.levels).to(grid.occs.device)
+        estimator = nerfacc.OccGridEstimator(
+            roi_aabb=grid.aabbs[0].tolist(), resolution=grid.resolution, levels=grid.levels
+        ).to(grid.occs.device)
         object.__setattr__(grid, "_nerfacc_estimator", estimator)  # not a submodule: no state twice
     estimator.occs = grid.occs
     estimator.binaries = grid.binaries
@@ -47,11 +48,20 @@ def _estimator(grid: OccupancyGrid):
     return estimator
 
 
-def render_nerfacc(grid: OccupancyGrid, origins: Tensor, directions: Tensor, start: Tensor, end: Tensor,
-                   step: float, background: Tensor,
-                   sigma_fn: Callable[[Tensor, Tensor], Tensor],
-                   rgb_sigma_fn: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]],
-                   early_stop_eps: float, alpha_threshold: float, cone_angle: float = 0.0) -> dict[str, Tensor]:
+def render_nerfacc(
+    grid: OccupancyGrid,
+    origins: Tensor,
+    directions: Tensor,
+    start: Tensor,
+    end: Tensor,
+    step: float,
+    background: Tensor,
+    sigma_fn: Callable[[Tensor, Tensor], Tensor],
+    rgb_sigma_fn: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]],
+    early_stop_eps: float,
+    alpha_threshold: float,
+    cone_angle: float = 0.0,
+) -> dict[str, Tensor]:
     """Render ``R`` rays with nerfacc (CUDA): ``rgb [R, 3]``, ``opacity [R, 1]``, ``depth [R, 1]``.
 
     ``sigma_fn(points [N, 3], ray_indices [N]) -> sigma [N]`` serves the visibility test (no grad);
@@ -70,14 +80,22 @@ def render_nerfacc(grid: OccupancyGrid, origins: Tensor, directions: Tensor, sta
         return sigma_fn(positions(t_starts, t_ends, ray_indices), ray_indices)
 
     ray_indices, t_starts, t_ends = estimator.sampling(
-        origins, directions, sigma_fn=sampling_sigma, t_min=start[:, 0], t_max=end[:, 0],
-        render_step_size=step, early_stop_eps=early_stop_eps, alpha_thre=alpha_threshold,
-        stratified=False, cone_angle=cone_angle)
+        origins,
+        directions,
+        sigma_fn=sampling_sigma,
+        t_min=start[:, 0],
+        t_max=end[:, 0],
+        render_step_size=step,
+        early_stop_eps=early_stop_eps,
+        alpha_thre=alpha_threshold,
+        stratified=False,
+        cone_angle=cone_angle,
+    )
 
     def render_fn(t_starts, t_ends, ray_indices):
         return rgb_sigma_fn(positions(t_starts, t_ends, ray_indices), directions[ray_indices], ray_indices)
 
-    rgb, opacity, depth, _ = nerfacc.rendering(t_starts, t_ends, ray_indices, n_rays=origins.shape[0],
-                                               rgb_sigma_fn=render_fn, render_bkgd=background)
+    rgb, opacity, depth, _ = nerfacc.rendering(
+        t_starts, t_ends, ray_indices, n_rays=origins.shape[0], rgb_sigma_fn=render_fn, render_bkgd=background
+    )
     return {"rgb": rgb, "opacity": opacity, "depth": depth}
-

@@ -19,7 +19,8 @@ distances ``z [R, S]`` along unit directions, vectorised over rays and samples.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -40,8 +41,9 @@ def near_far_from_sphere(origins: Tensor, directions: Tensor) -> tuple[Tensor, T
     return mid - 1.0, mid + 1.0
 
 
-def initial_distances(near: Tensor, far: Tensor, n_samples: int, *, perturb: bool,
-                      generator: Optional[torch.Generator] = None) -> Tensor:
+def initial_distances(
+    near: Tensor, far: Tensor, n_samples: int, *, perturb: bool, generator: Optional[torch.Generator] = None
+) -> Tensor:
     """``n_samples`` distances from ``near`` to ``far`` ``[R, 1]``: ``[R, n_samples]``.
 
     With ``perturb`` every ray's samples move together by ``(u - 0.5) · 2 / n_samples``, ``u``
@@ -69,12 +71,12 @@ def annealed_cos(true_cos: Tensor, cos_anneal_ratio: float) -> Tensor:
     At ``r = 0`` it is ``(cos - 1) / 2`` (never 0, so every section gets some opacity: the
     "not dead" start); at ``r = 1`` it is ``min(cos, 0)``, the paper's estimate.
     """
-    return -(F.relu(-true_cos * 0.5 + 0.5) * (1.0 - cos_anneal_ratio)
-             + F.relu(-true_cos) * cos_anneal_ratio)
+    return -(F.relu(-true_cos * 0.5 + 0.5) * (1.0 - cos_anneal_ratio) + F.relu(-true_cos) * cos_anneal_ratio)
 
 
-def neus_alpha(sdf: Tensor, true_cos: Tensor, dists: Tensor, inv_s: Tensor,
-               cos_anneal_ratio: float) -> tuple[Tensor, Tensor]:
+def neus_alpha(
+    sdf: Tensor, true_cos: Tensor, dists: Tensor, inv_s: Tensor, cos_anneal_ratio: float
+) -> tuple[Tensor, Tensor]:
     """Discrete opacity of sections evaluated at their midpoints (the authors' ``render_core``).
 
     Args:
@@ -98,8 +100,9 @@ def neus_alpha(sdf: Tensor, true_cos: Tensor, dists: Tensor, inv_s: Tensor,
     return alpha, prev_cdf
 
 
-def up_sample(origins: Tensor, directions: Tensor, z_vals: Tensor, sdf: Tensor, n_importance: int,
-              inv_s: float) -> Tensor:
+def up_sample(
+    origins: Tensor, directions: Tensor, z_vals: Tensor, sdf: Tensor, n_importance: int, inv_s: float
+) -> Tensor:
     """``n_importance`` new distances ``[R, n_importance]`` drawn (deterministically) from the
     opacity the samples ``z_vals [R, S]`` with SDF values ``sdf [R, S]`` give at sharpness ``inv_s``
     (the authors' ``up_sample``). Only sections with an end inside the unit sphere count."""
@@ -124,8 +127,9 @@ def up_sample(origins: Tensor, directions: Tensor, z_vals: Tensor, sdf: Tensor, 
     return pdf_edges(z_vals, weights, n_importance, perturb=False)
 
 
-def merge_samples(z_vals: Tensor, sdf: Optional[Tensor], new_z_vals: Tensor,
-                  new_sdf: Optional[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
+def merge_samples(
+    z_vals: Tensor, sdf: Optional[Tensor], new_z_vals: Tensor, new_sdf: Optional[Tensor]
+) -> tuple[Tensor, Optional[Tensor]]:
     """Sorted union of two sample sets ``[R, S]`` + ``[R, N]`` and their SDF values permuted alike
     (the authors' ``cat_z_vals``; pass ``new_sdf = None`` on the last round to skip the SDF)."""
     merged, order = torch.sort(torch.cat([z_vals, new_z_vals], dim=-1), dim=-1)
@@ -135,9 +139,14 @@ def merge_samples(z_vals: Tensor, sdf: Optional[Tensor], new_z_vals: Tensor,
 
 
 @torch.no_grad()
-def hierarchical_up_sample(origins: Tensor, directions: Tensor, z_vals: Tensor,
-                           sdf_fn: Callable[[Tensor], Tensor], n_importance: int,
-                           up_sample_steps: int) -> Tensor:
+def hierarchical_up_sample(
+    origins: Tensor,
+    directions: Tensor,
+    z_vals: Tensor,
+    sdf_fn: Callable[[Tensor], Tensor],
+    n_importance: int,
+    up_sample_steps: int,
+) -> Tensor:
     """``z_vals [R, S]`` plus ``n_importance`` up-sampled distances, sorted: ``[R, S + n_importance]``.
 
     ``sdf_fn(points [P, 3]) -> [P]`` is the current SDF; it is evaluated on the initial samples and on
@@ -152,7 +161,7 @@ def hierarchical_up_sample(origins: Tensor, directions: Tensor, z_vals: Tensor,
 
     sdf = evaluate(z_vals)
     for step in range(up_sample_steps):
-        new_z = up_sample(origins, directions, z_vals, sdf, per_step, BASE_UP_SAMPLE_INV_S * 2 ** step)
+        new_z = up_sample(origins, directions, z_vals, sdf, per_step, BASE_UP_SAMPLE_INV_S * 2**step)
         last = step + 1 == up_sample_steps
         z_vals, sdf = merge_samples(z_vals, sdf, new_z, None if last else evaluate(new_z))
     return z_vals

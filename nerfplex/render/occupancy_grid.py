@@ -28,7 +28,7 @@ axis, ``aabbs [L, 6]`` as (min xyz, max xyz) per level, so that the CUDA path ca
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -37,9 +37,17 @@ from torch import Tensor, nn
 class OccupancyGrid(nn.Module):
     """``levels`` cascaded ``resolution³`` occupancy grids; level 0 over ``aabb [2, 3]``."""
 
-    def __init__(self, aabb: Tensor, resolution: int = 128, ema_decay: float = 0.95,
-                 threshold: float = 0.01, warmup_steps: int = 256, update_every: int = 16,
-                 seed: int = 0, levels: int = 1) -> None:
+    def __init__(
+        self,
+        aabb: Tensor,
+        resolution: int = 128,
+        ema_decay: float = 0.95,
+        threshold: float = 0.01,
+        warmup_steps: int = 256,
+        update_every: int = 16,
+        seed: int = 0,
+        levels: int = 1,
+    ) -> None:
         super().__init__()
         self.resolution, self.levels = int(resolution), int(levels)
         self.ema_decay, self.threshold = float(ema_decay), float(threshold)
@@ -54,7 +62,7 @@ class OccupancyGrid(nn.Module):
     @property
     def cells(self) -> int:
         """Cells of one level."""
-        return self.resolution ** 3
+        return self.resolution**3
 
     @property
     def outer_aabb(self) -> Tensor:
@@ -98,8 +106,9 @@ class OccupancyGrid(nn.Module):
         return torch.Generator(device=self.occs.device).manual_seed(self.seed * 1_000_003 + step)
 
     @torch.no_grad()
-    def update(self, step: int, occupancy: Callable[[Tensor], Tensor], chunk_points: int = 1 << 16,
-               force: bool = False) -> bool:
+    def update(
+        self, step: int, occupancy: Callable[[Tensor], Tensor], chunk_points: int = 1 << 16, force: bool = False
+    ) -> bool:
         """Refresh the grid before training step ``step`` when it is due (every ``update_every``
         steps, or ``force``). ``occupancy(points [P, 3]) -> [P]`` is density times the marching step.
         Returns whether it updated."""
@@ -116,8 +125,7 @@ class OccupancyGrid(nn.Module):
                 uniform = torch.randint(self.cells, (count,), device=device, generator=generator)
                 occupied = self.binaries[level].view(-1).nonzero().squeeze(1)
                 if occupied.numel() > count:
-                    occupied = occupied[torch.randint(occupied.numel(), (count,), device=device,
-                                                      generator=generator)]
+                    occupied = occupied[torch.randint(occupied.numel(), (count,), device=device, generator=generator)]
                 ids = torch.cat([uniform, occupied])
             jitter = torch.rand((ids.numel(), 3), device=device, generator=generator)
             unit = (self.cell_coords(ids).float() + jitter) / self.resolution

@@ -66,12 +66,18 @@ class StepRule:
         """Steps in the constant phase ``n_a``, ``t_a`` after them, steps in the growing phase ``n_b``,
         ``t_b`` after them (all shaped like ``t0``)."""
         t0 = t0.double()
-        n_a = ((self.cone_start - t0) / self.min_step).ceil().clamp_min(0) if self.cone_angle > 0 else \
-            torch.full_like(t0, math.inf)
+        n_a = (
+            ((self.cone_start - t0) / self.min_step).ceil().clamp_min(0)
+            if self.cone_angle > 0
+            else torch.full_like(t0, math.inf)
+        )
         t_a = t0 + n_a * self.min_step if self.cone_angle > 0 else torch.full_like(t0, math.inf)
         growth = math.log1p(self.cone_angle) if self.cone_angle > 0 else 1.0
-        n_b = (torch.log(self.cone_end / t_a) / growth).ceil().clamp_min(0) if math.isfinite(self.cone_end) \
+        n_b = (
+            (torch.log(self.cone_end / t_a) / growth).ceil().clamp_min(0)
+            if math.isfinite(self.cone_end)
             else torch.full_like(t0, math.inf)
+        )
         t_b = t_a * (1 + self.cone_angle) ** n_b
         return n_a, t_a, n_b, t_b
 
@@ -102,8 +108,9 @@ def step_count(rule: StepRule, start: Tensor, end: Tensor) -> Tensor:
     return (rule.count(start, end) + 1).clamp_min(1).long()
 
 
-def march_occupied(origins: Tensor, directions: Tensor, start: Tensor, end: Tensor,
-                   grid: OccupancyGrid, step: float | StepRule) -> GridSamples:
+def march_occupied(
+    origins: Tensor, directions: Tensor, start: Tensor, end: Tensor, grid: OccupancyGrid, step: float | StepRule
+) -> GridSamples:
     """Samples by ``step`` (a constant step or a :class:`StepRule`) from ``start`` up to ``end``
     (``[R, 1]``, clipped to the grid's box by the caller) along rays ``origins, directions [R, 3]``,
     kept where the grid is occupied."""

@@ -12,8 +12,9 @@ import torch
 from torch import Tensor
 
 
-def stratified_edges(near: Tensor, far: Tensor, num_samples: int, *, perturb: bool,
-                     generator: Optional[torch.Generator] = None) -> Tensor:
+def stratified_edges(
+    near: Tensor, far: Tensor, num_samples: int, *, perturb: bool, generator: Optional[torch.Generator] = None
+) -> Tensor:
     """Bin edges of ``num_samples`` bins between ``near`` and ``far`` ``[R, 1]``: ``[R, S + 1]``.
 
     With ``perturb`` the inner edges are jittered uniformly within their strata (NeRF's stratified
@@ -30,8 +31,15 @@ def stratified_edges(near: Tensor, far: Tensor, num_samples: int, *, perturb: bo
     return edges
 
 
-def pdf_edges(edges: Tensor, weights: Tensor, num_samples: int, *, perturb: bool,
-              generator: Optional[torch.Generator] = None, eps: float = 1e-5) -> Tensor:
+def pdf_edges(
+    edges: Tensor,
+    weights: Tensor,
+    num_samples: int,
+    *,
+    perturb: bool,
+    generator: Optional[torch.Generator] = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Draw ``num_samples`` distances from the piecewise-constant pdf given by ``weights``.
 
     Args:
@@ -48,19 +56,21 @@ def pdf_edges(edges: Tensor, weights: Tensor, num_samples: int, *, perturb: bool
     cdf = cdf.clamp(max=1.0)
     num_rays = edges.shape[0]
     if perturb:
-        u = (torch.arange(num_samples, device=edges.device, dtype=edges.dtype)
-             + torch.rand((num_rays, num_samples), device=edges.device, dtype=edges.dtype,
-                          generator=generator)) / num_samples
+        u = (
+            torch.arange(num_samples, device=edges.device, dtype=edges.dtype)
+            + torch.rand((num_rays, num_samples), device=edges.device, dtype=edges.dtype, generator=generator)
+        ) / num_samples
     else:
-        u = ((torch.arange(num_samples, device=edges.device, dtype=edges.dtype) + 0.5)
-             / num_samples).expand(num_rays, num_samples)
+        u = ((torch.arange(num_samples, device=edges.device, dtype=edges.dtype) + 0.5) / num_samples).expand(
+            num_rays, num_samples
+        )
     u = u.contiguous()
     idx = torch.searchsorted(cdf.detach(), u, right=True)
     below = (idx - 1).clamp(0, cdf.shape[-1] - 1)
     above = idx.clamp(0, cdf.shape[-1] - 1)
     cdf_lo, cdf_hi = cdf.gather(-1, below), cdf.gather(-1, above)
     bin_lo, bin_hi = edges.gather(-1, below), edges.gather(-1, above)
-    denom = (cdf_hi - cdf_lo)
+    denom = cdf_hi - cdf_lo
     t = torch.where(denom > 0, (u - cdf_lo) / denom.clamp_min(1e-12), torch.zeros_like(u))
     return (bin_lo + t * (bin_hi - bin_lo)).detach()
 

@@ -8,8 +8,9 @@ samples that fall outside the box are dropped. The samples of a batch are return
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -28,7 +29,7 @@ class MarchedSamples:
     step: Tensor
     points: Tensor
 
-    def select(self, keep: Tensor) -> "MarchedSamples":
+    def select(self, keep: Tensor) -> MarchedSamples:
         """The samples where ``keep [P]`` is True."""
         return MarchedSamples(self.t, self.ray[keep], self.step[keep], self.points[keep])
 
@@ -39,8 +40,9 @@ def inside_box(points: Tensor, aabb: Tensor) -> Tensor:
     return ((points >= box[0]) & (points <= box[1])).all(dim=-1)
 
 
-def march_box(rays: RayBundle, aabb: Tensor, step: float,
-              keep: Optional[Callable[[Tensor], Tensor]] = None) -> MarchedSamples:
+def march_box(
+    rays: RayBundle, aabb: Tensor, step: float, keep: Optional[Callable[[Tensor], Tensor]] = None
+) -> MarchedSamples:
     """Uniform samples along ``rays [R]`` inside ``aabb [2, 3]``, ``step`` apart; with ``keep``
     (``points [P, 3] -> bool [P]``, e.g. a mask cache), only the samples it accepts."""
     clipped = rays.clipped_to_aabb(aabb)

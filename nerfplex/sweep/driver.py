@@ -15,8 +15,14 @@ from nerfplex.sweep.runner import make_tasks, mark_stale, prepare, stop_requeste
 from nerfplex.sweep.spec import SweepSpec
 
 
-def run_sweep(spec: SweepSpec, out: Path, executor, spec_text: Optional[str] = None,
-              progress_bar: bool = True, write_tables: bool = True) -> tuple[int, list[dict]]:
+def run_sweep(
+    spec: SweepSpec,
+    out: Path,
+    executor,
+    spec_text: Optional[str] = None,
+    progress_bar: bool = True,
+    write_tables: bool = True,
+) -> tuple[int, list[dict]]:
     """Prepare ``out``, run every unfinished run, write the tables (unless ``write_tables`` is false).
     Returns (exit status, result rows): 0 when every run finished, 1 when some failed, 130 after Ctrl-C."""
     prepare(spec, out, spec_text)
@@ -44,8 +50,7 @@ def run_sweep(spec: SweepSpec, out: Path, executor, spec_text: Optional[str] = N
     if skipped:
         print(f"{skipped} finished run(s) skipped.", flush=True)
     for outcome in failed:
-        print(f"FAILED {outcome['run_id']} after {outcome['attempts']} attempt(s): {outcome['error']}",
-              file=sys.stderr)
+        print(f"FAILED {outcome['run_id']} after {outcome['attempts']} attempt(s): {outcome['error']}", file=sys.stderr)
     if code == 130:
         print(f"interrupted: run the same command again to continue ({out}).", file=sys.stderr)
     elif failed or any(r["status"] != "done" for r in rows):

@@ -52,8 +52,10 @@ def local_plan(n_runs: int, concurrency: Optional[int], threads: Optional[int]) 
     if gpus:
         concurrency = concurrency or len(gpus)
         if concurrency > len(gpus):
-            raise NerfplexError(f"--concurrency {concurrency} exceeds the {len(gpus)} GPUs; runs would share "
-                                f"a GPU. Use at most {len(gpus)}.")
+            raise NerfplexError(
+                f"--concurrency {concurrency} exceeds the {len(gpus)} GPUs; runs would share "
+                f"a GPU. Use at most {len(gpus)}."
+            )
         threads = threads or max(1, cores // concurrency)
         return concurrency, threads, gpus
     if concurrency is None:
@@ -121,13 +123,11 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1,
-                 gpus_per_run: Optional[float] = None):
+    def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1, gpus_per_run: Optional[float] = None):
         try:
             import ray  # noqa: F401
         except ImportError:
-            raise NerfplexError("--executor ray needs Ray: pip install 'nerfplex[ray]' (or pip install ray)."
-                                ) from None
+            raise NerfplexError("--executor ray needs Ray: pip install 'nerfplex[ray]' (or pip install ray).") from None
         self.address, self.cpus, self.gpus = address, cpus_per_run, gpus_per_run
 
     def describe(self) -> str:
@@ -141,8 +141,10 @@ class RayExecutor:
         gpus = self.gpus if self.gpus is not None else (1.0 if total.get("GPU", 0) > 0 else 0.0)
         for name, need in (("CPU", self.cpus), ("GPU", gpus)):
             if need > total.get(name, 0):
-                raise NerfplexError(f"each run asks for {need:g} {name}(s) but the Ray cluster has "
-                                    f"{total.get(name, 0):g}. Lower --{name.lower()}s-per-run.")
+                raise NerfplexError(
+                    f"each run asks for {need:g} {name}(s) but the Ray cluster has "
+                    f"{total.get(name, 0):g}. Lower --{name.lower()}s-per-run."
+                )
         return self.cpus, gpus
 
     def execute(self, tasks: list[RunTask], on_tick: Callable[[], None]) -> list[dict]:
@@ -155,8 +157,9 @@ class RayExecutor:
         try:
             cpus, gpus = self._resources(ray)
             threads = max(1, int(cpus))
-            remote = ray.remote(num_cpus=cpus, num_gpus=gpus,
-                                max_retries=max(t.retries for t in tasks) if tasks else 0)(run_point)
+            remote = ray.remote(
+                num_cpus=cpus, num_gpus=gpus, max_retries=max(t.retries for t in tasks) if tasks else 0
+            )(run_point)
             refs = {remote.remote(replace(task, threads=threads)): task for task in tasks}
             pending, outcomes = list(refs), []
             try:
@@ -187,5 +190,9 @@ class RayExecutor:
         except ray.exceptions.TaskCancelledError:
             return {"run_id": task.run_id, "status": "interrupted", "attempts": 0, "error": None}
         except ray.exceptions.RayError as err:
-            return {"run_id": task.run_id, "status": "failed", "attempts": 0,
-                    "error": f"Ray task failed: {str(err).strip().splitlines()[-1] if str(err).strip() else err}"}
+            return {
+                "run_id": task.run_id,
+                "status": "failed",
+                "attempts": 0,
+                "error": f"Ray task failed: {str(err).strip().splitlines()[-1] if str(err).strip() else err}",
+            }

@@ -24,8 +24,12 @@ def run_states(tasks: list[RunTask]) -> dict[str, str]:
             states[task.run_id] = "done"
             continue
         status = read_state(task.state_file).get("status")
-        states[task.run_id] = {"running": "running", "retrying": "running", "failed": "failed",
-                               "interrupted": "interrupted"}.get(status, "waiting")
+        states[task.run_id] = {
+            "running": "running",
+            "retrying": "running",
+            "failed": "failed",
+            "interrupted": "interrupted",
+        }.get(status, "waiting")
     return states
 
 
@@ -35,8 +39,9 @@ class SweepProgress:
     def __init__(self, tasks: list[RunTask], enabled: bool = True):
         self.tasks = tasks
         counts = Counter(run_states(tasks).values())
-        self.bar = tqdm(total=len(tasks), initial=counts["done"], desc="sweep", unit="run", disable=not enabled,
-                        dynamic_ncols=True)
+        self.bar = tqdm(
+            total=len(tasks), initial=counts["done"], desc="sweep", unit="run", disable=not enabled, dynamic_ncols=True
+        )
         self._last = 0.0
         self.tick(force=True)
 
@@ -49,8 +54,13 @@ class SweepProgress:
         finished = counts["done"] + counts["failed"]
         if finished > self.bar.n:
             self.bar.update(finished - self.bar.n)
-        self.bar.set_postfix(done=counts["done"], running=counts["running"], failed=counts["failed"],
-                             waiting=counts["waiting"] + counts["interrupted"], refresh=True)
+        self.bar.set_postfix(
+            done=counts["done"],
+            running=counts["running"],
+            failed=counts["failed"],
+            waiting=counts["waiting"] + counts["interrupted"],
+            refresh=True,
+        )
         return counts
 
     def close(self) -> None:
@@ -64,8 +74,10 @@ def status_table(tasks: list[RunTask], now: Optional[float] = None) -> str:
     now = now or time.time()
     states = run_states(tasks)
     counts = Counter(states.values())
-    lines = [f"{len(tasks)} runs: {counts['done']} done, {counts['running']} running, {counts['failed']} failed, "
-             f"{counts['waiting'] + counts['interrupted']} waiting"]
+    lines = [
+        f"{len(tasks)} runs: {counts['done']} done, {counts['running']} running, {counts['failed']} failed, "
+        f"{counts['waiting'] + counts['interrupted']} waiting"
+    ]
     durations, running = [], 0
     for task in tasks:
         state = read_state(task.state_file)
@@ -82,6 +94,7 @@ def status_table(tasks: list[RunTask], now: Optional[float] = None) -> str:
     if durations and left:
         per_run = sum(durations) / len(durations)
         slots = max(running, 1)
-        lines.append(f"ETA: about {per_run * left / slots / 60:.0f} min ({per_run / 60:.1f} min per run, "
-                     f"{slots} at a time)")
+        lines.append(
+            f"ETA: about {per_run * left / slots / 60:.0f} min ({per_run / 60:.1f} min per run, {slots} at a time)"
+        )
     return "\n".join(lines)

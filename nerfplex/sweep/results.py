@@ -64,23 +64,37 @@ def collect(spec: SweepSpec, out: Path) -> list[dict]:
         run_dir = Path(out) / "runs" / run.run_id
         metrics = read_metrics(run_dir, run.config.trainer.max_steps)
         state = read_state(Path(out) / "state" / f"{run.run_id}.json")
-        row = {"run_id": run.run_id, **dict(run.point), "seed": run.seed,
-               "status": "done" if metrics else state.get("status", "not run"),
-               "psnr": metrics.get("psnr") if metrics else None,
-               "ssim": metrics.get("ssim") if metrics else None,
-               "steps": metrics.get("step") if metrics else None,
-               "train_seconds": metrics.get("train_seconds") if metrics else None,
-               "run_dir": str(run_dir),
-               "error": None if metrics else (state.get("error") or "").splitlines()[0:1],
-               "history": metrics.get("eval_history", []) if metrics else []}
+        row = {
+            "run_id": run.run_id,
+            **dict(run.point),
+            "seed": run.seed,
+            "status": "done" if metrics else state.get("status", "not run"),
+            "psnr": metrics.get("psnr") if metrics else None,
+            "ssim": metrics.get("ssim") if metrics else None,
+            "steps": metrics.get("step") if metrics else None,
+            "train_seconds": metrics.get("train_seconds") if metrics else None,
+            "run_dir": str(run_dir),
+            "error": None if metrics else (state.get("error") or "").splitlines()[0:1],
+            "history": metrics.get("eval_history", []) if metrics else [],
+        }
         row["error"] = row["error"][0] if row["error"] else None
         rows.append(row)
     return rows
 
 
 def write_csv(spec: SweepSpec, rows: list[dict], out: Path) -> Path:
-    fields = ["run_id", *(axis.name for axis in spec.axes), "seed", "status", "psnr", "ssim", "steps",
-              "train_seconds", "run_dir", "error"]
+    fields = [
+        "run_id",
+        *(axis.name for axis in spec.axes),
+        "seed",
+        "status",
+        "psnr",
+        "ssim",
+        "steps",
+        "train_seconds",
+        "run_dir",
+        "error",
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -104,8 +118,14 @@ def point_stats(spec: SweepSpec, rows: list[dict]) -> list[dict]:
     for point in _points(spec):
         group = [r for r in rows if tuple((a.name, r[a.name]) for a in spec.axes) == point]
         done = [r for r in group if r["status"] == "done"]
-        stats.append({"point": point, "runs": len(group), "done": len(done),
-                      **{m: interval([r[m] for r in done]) for m in METRICS}})
+        stats.append(
+            {
+                "point": point,
+                "runs": len(group),
+                "done": len(done),
+                **{m: interval([r[m] for r in done]) for m in METRICS},
+            }
+        )
     return stats
 
 
@@ -131,8 +151,9 @@ def paired_differences(spec: SweepSpec, rows: list[dict]) -> list[dict]:
             seeds.append(seed)
             for m in METRICS:
                 diffs[m].append(None if a[m] is None or b[m] is None else a[m] - b[m])
-        result.append({"point": point, "against": against, "seeds": seeds,
-                       **{m: (diffs[m], interval(diffs[m])) for m in METRICS}})
+        result.append(
+            {"point": point, "against": against, "seeds": seeds, **{m: (diffs[m], interval(diffs[m])) for m in METRICS}}
+        )
     return result
 
 
@@ -153,30 +174,54 @@ def _cell(stat: Optional[Interval], digits: int, sign: bool = False) -> str:
 
 def summary_markdown(spec: SweepSpec, rows: list[dict]) -> str:
     names = [axis.name for axis in spec.axes]
-    lines = [f"# Sweep {spec.name}", "",
-             f"{len(rows)} runs ({sum(r['status'] == 'done' for r in rows)} done), seeds "
-             f"{', '.join(map(str, spec.seeds))}. Cells: mean ± sample std [95% CI, Student t] over seeds.", "",
-             "## Per point", "",
-             "| " + " | ".join(names + ["runs done", "held-out PSNR (dB)", "SSIM"]) + " |",
-             "|" + "---|" * len(names) + "---:|---:|---:|"]
+    lines = [
+        f"# Sweep {spec.name}",
+        "",
+        f"{len(rows)} runs ({sum(r['status'] == 'done' for r in rows)} done), seeds "
+        f"{', '.join(map(str, spec.seeds))}. Cells: mean ± sample std [95% CI, Student t] over seeds.",
+        "",
+        "## Per point",
+        "",
+        "| " + " | ".join(names + ["runs done", "held-out PSNR (dB)", "SSIM"]) + " |",
+        "|" + "---|" * len(names) + "---:|---:|---:|",
+    ]
     for stat in point_stats(spec, rows):
         labels = [label for _, label in stat["point"]]
-        lines.append("| " + " | ".join(labels + [f"{stat['done']}/{stat['runs']}", _cell(stat["psnr"], 2),
-                                               _cell(stat["ssim"], 4)]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(labels + [f"{stat['done']}/{stat['runs']}", _cell(stat["psnr"], 2), _cell(stat["ssim"], 4)])
+            + " |"
+        )
     pairs = paired_differences(spec, rows)
     if pairs:
         axis_name, base_label = spec.baseline
-        lines += ["", f"## Paired differences against {axis_name} = {base_label} (same seed)", "",
-                  "| " + " | ".join(names + ["pairs", "Δ PSNR (dB)", "Δ SSIM", "Δ PSNR per seed",
-                                             "Δ SSIM per seed"]) + " |",
-                  "|" + "---|" * len(names) + "---:|---:|---:|---|---|"]
+        lines += [
+            "",
+            f"## Paired differences against {axis_name} = {base_label} (same seed)",
+            "",
+            "| " + " | ".join(names + ["pairs", "Δ PSNR (dB)", "Δ SSIM", "Δ PSNR per seed", "Δ SSIM per seed"]) + " |",
+            "|" + "---|" * len(names) + "---:|---:|---:|---|---|",
+        ]
         for pair in pairs:
             labels = [label for _, label in pair["point"]]
-            per_seed = {m: ", ".join(f"{s}: {_fmt(d, digits, True)}" for s, d in zip(pair["seeds"], pair[m][0]))
-                        or "n/a" for m, digits in (("psnr", 2), ("ssim", 4))}
-            lines.append("| " + " | ".join(labels + [str(len(pair["seeds"])), _cell(pair["psnr"][1], 2, True),
-                                                   _cell(pair["ssim"][1], 4, True), per_seed["psnr"],
-                                                   per_seed["ssim"]]) + " |")
+            per_seed = {
+                m: ", ".join(f"{s}: {_fmt(d, digits, True)}" for s, d in zip(pair["seeds"], pair[m][0])) or "n/a"
+                for m, digits in (("psnr", 2), ("ssim", 4))
+            }
+            lines.append(
+                "| "
+                + " | ".join(
+                    labels
+                    + [
+                        str(len(pair["seeds"])),
+                        _cell(pair["psnr"][1], 2, True),
+                        _cell(pair["ssim"][1], 4, True),
+                        per_seed["psnr"],
+                        per_seed["ssim"],
+                    ]
+                )
+                + " |"
+            )
     failed = [r for r in rows if r["status"] not in ("done",)]
     if failed:
         lines += ["", "## Not finished", ""]
@@ -195,15 +240,20 @@ def plot_curves(spec: SweepSpec, rows: list[dict], out: Path) -> Optional[Path]:
     ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 20 distinguishable colours (the default cycle has 10)
     drawn = 0
     for point in _points(spec):
-        histories = [r["history"] for r in rows
-                     if tuple((a.name, r[a.name]) for a in spec.axes) == point and r["history"]]
+        histories = [
+            r["history"] for r in rows if tuple((a.name, r[a.name]) for a in spec.axes) == point and r["history"]
+        ]
         steps = sorted({h["step"] for history in histories for h in history})
         if not steps:
             continue
-        means = [statistics.fmean(h["psnr"] for history in histories for h in history if h["step"] == s)
-                 for s in steps]
-        ax.plot(steps, means, marker="o", markersize=3,
-                label=", ".join(f"{name.rsplit('.', 1)[-1]}={label}" for name, label in point) or "base")
+        means = [statistics.fmean(h["psnr"] for history in histories for h in history if h["step"] == s) for s in steps]
+        ax.plot(
+            steps,
+            means,
+            marker="o",
+            markersize=3,
+            label=", ".join(f"{name.rsplit('.', 1)[-1]}={label}" for name, label in point) or "base",
+        )
         drawn += 1
     if not drawn:
         plt.close(fig)

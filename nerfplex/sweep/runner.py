@@ -127,8 +127,10 @@ def _clear_unstarted(run_dir: Path) -> None:
     entries = list(run_dir.iterdir())
     strangers = [e.name for e in entries if e.name not in expected and not is_orphan_temporary(e)]
     if strangers:
-        raise NerfplexError(f"{run_dir} holds files nerfplex did not write ({', '.join(strangers[:3])}); "
-                            f"it is left alone. Move them away and start the sweep again.")
+        raise NerfplexError(
+            f"{run_dir} holds files nerfplex did not write ({', '.join(strangers[:3])}); "
+            f"it is left alone. Move them away and start the sweep again."
+        )
     shutil.rmtree(run_dir)
 
 
@@ -180,8 +182,7 @@ def run_point(task: RunTask, stop: Optional[threading.Event] = None) -> dict:
 
     state = read_state(task.state_file)
     attempts = state.get("attempts", 0) if state.get("invocation") == task.invocation else 0
-    env = dict(os.environ, OMP_NUM_THREADS=str(task.threads), MKL_NUM_THREADS=str(task.threads),
-               TQDM_MININTERVAL="30")
+    env = dict(os.environ, OMP_NUM_THREADS=str(task.threads), MKL_NUM_THREADS=str(task.threads), TQDM_MININTERVAL="30")
     if task.gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = task.gpu
     error = None
@@ -201,13 +202,27 @@ def run_point(task: RunTask, stop: Optional[threading.Event] = None) -> dict:
         with open(task.log_file, "a") as log:
             log.write(f"\n=== attempt {attempts} ({how}) on {socket.gethostname()} at {time.ctime()}\n")
             log.flush()
-            proc = subprocess.Popen([task.python, "-m", "nerfplex.cli.main", "train", *command],
-                                    cwd=task.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                    preexec_fn=_child_setup if sys.platform == "linux" else None)
-            _write_state(task, status="running", attempts=attempts, invocation=task.invocation,
-                         host=socket.gethostname(), worker=os.getpid(), pid=proc.pid, started=time.time(),
-                         how=how)
+            proc = subprocess.Popen(
+                [task.python, "-m", "nerfplex.cli.main", "train", *command],
+                cwd=task.cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_child_setup if sys.platform == "linux" else None,
+            )
+            _write_state(
+                task,
+                status="running",
+                attempts=attempts,
+                invocation=task.invocation,
+                host=socket.gethostname(),
+                worker=os.getpid(),
+                pid=proc.pid,
+                started=time.time(),
+                how=how,
+            )
             code, interrupted = _wait(proc, should_stop)
         if code == 0 and read_metrics(run_dir, task.max_steps) is not None:
             _write_state(task, status="done", pid=None, error=None, finished=time.time())
@@ -232,8 +247,10 @@ def prepare(spec: SweepSpec, out: Path, spec_text: Optional[str] = None) -> None
         run_dir = out / "runs" / run.run_id
         saved = run_dir / "config.yaml"
         if saved.is_file() and _comparable(load_config(saved)) != _comparable(run.config):
-            raise NerfplexError(f"{run_dir} was trained with a different config than this spec gives it (the "
-                                f"spec changed). Use another output folder (--out), or move the old sweep.")
+            raise NerfplexError(
+                f"{run_dir} was trained with a different config than this spec gives it (the "
+                f"spec changed). Use another output folder (--out), or move the old sweep."
+            )
     for run in spec.runs:
         path = out / "configs" / f"{run.run_id}.yaml"
         save_config(run.config, path)
@@ -255,11 +272,20 @@ def mark_stale(tasks: list[RunTask]) -> None:
             _write_state(task, status="interrupted", pid=None)
 
 
-def make_tasks(spec: SweepSpec, out: Path, threads: int = 1, invocation: Optional[str] = None,
-               cwd: Optional[Path] = None) -> list[RunTask]:
+def make_tasks(
+    spec: SweepSpec, out: Path, threads: int = 1, invocation: Optional[str] = None, cwd: Optional[Path] = None
+) -> list[RunTask]:
     """One :class:`RunTask` per run of ``spec`` (absolute paths)."""
     invocation = invocation or f"{socket.gethostname()}-{os.getpid()}-{time.time():.0f}"
-    return [RunTask(run_id=run.run_id, sweep_dir=str(Path(out).resolve()), cwd=str((cwd or Path.cwd()).resolve()),
-                    max_steps=run.config.trainer.max_steps, retries=spec.retries, invocation=invocation,
-                    threads=threads) for run in spec.runs]
-
+    return [
+        RunTask(
+            run_id=run.run_id,
+            sweep_dir=str(Path(out).resolve()),
+            cwd=str((cwd or Path.cwd()).resolve()),
+            max_steps=run.config.trainer.max_steps,
+            retries=spec.retries,
+            invocation=invocation,
+            threads=threads,
+        )
+        for run in spec.runs
+    ]

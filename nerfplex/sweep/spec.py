@@ -95,8 +95,7 @@ def nested(overrides: dict[str, Any]) -> dict:
     data: dict = {}
     for key, value in overrides.items():
         if not isinstance(key, str) or not key:
-            raise NerfplexError(f"sweep spec: config keys are dotted strings such as trainer.max_steps, "
-                                f"got {key!r}.")
+            raise NerfplexError(f"sweep spec: config keys are dotted strings such as trainer.max_steps, got {key!r}.")
         node = data
         *parents, leaf = key.replace("-", "_").split(".")
         for part in parents:
@@ -132,8 +131,10 @@ def _parse_axes(raw: Any) -> list[Axis]:
     if raw is None:
         return []
     if not isinstance(raw, dict):
-        raise NerfplexError("sweep spec: 'axes' must be a mapping of config keys to lists of values, "
-                            "e.g. axes: {loss.s3im.weight: [0, 1]}.")
+        raise NerfplexError(
+            "sweep spec: 'axes' must be a mapping of config keys to lists of values, "
+            "e.g. axes: {loss.s3im.weight: [0, 1]}."
+        )
     axes = []
     for name, values in raw.items():
         if isinstance(values, dict):  # a named axis: label -> overrides
@@ -142,8 +143,10 @@ def _parse_axes(raw: Any) -> list[Axis]:
             labels, overrides = [], []
             for label, group in values.items():
                 if not isinstance(group, dict) or not group:
-                    raise NerfplexError(f"sweep spec: axis {name!r} value {label!r} must be a non-empty "
-                                        f"mapping of config keys to values, e.g. {{model.method: ngp}}.")
+                    raise NerfplexError(
+                        f"sweep spec: axis {name!r} value {label!r} must be a non-empty "
+                        f"mapping of config keys to values, e.g. {{model.method: ngp}}."
+                    )
                 labels.append(_label(label))
                 overrides.append(dict(group))
         elif isinstance(values, list):
@@ -152,24 +155,31 @@ def _parse_axes(raw: Any) -> list[Axis]:
             labels = [_label(v) for v in values]
             overrides = [{name: v} for v in values]
         else:
-            raise NerfplexError(f"sweep spec: axis {name!r} must be a list of values (or a mapping of "
-                                f"labels to settings), got {values!r}.")
+            raise NerfplexError(
+                f"sweep spec: axis {name!r} must be a list of values (or a mapping of "
+                f"labels to settings), got {values!r}."
+            )
         seen = [label for label in labels if labels.count(label) > 1]
         if seen:
-            raise NerfplexError(f"sweep spec: axis {name!r} lists the value {seen[0]!r} twice: duplicate "
-                                f"points. Remove the repeat.")
+            raise NerfplexError(
+                f"sweep spec: axis {name!r} lists the value {seen[0]!r} twice: duplicate points. Remove the repeat."
+            )
         axes.append(Axis(str(name), tuple(labels), tuple(overrides)))
     keys: dict[str, str] = {}
     for axis in axes:
         for key in {k for group in axis.overrides for k in group}:
             norm = key.replace("-", "_")
             if norm in keys and keys[norm] != axis.name:
-                raise NerfplexError(f"sweep spec: config key {key!r} is set by two axes ({keys[norm]!r} and "
-                                    f"{axis.name!r}); every key belongs to one axis.")
+                raise NerfplexError(
+                    f"sweep spec: config key {key!r} is set by two axes ({keys[norm]!r} and "
+                    f"{axis.name!r}); every key belongs to one axis."
+                )
             keys[norm] = axis.name
     shorts = [axis.name.rsplit(".", 1)[-1] for axis in axes]
-    return [replace(axis, short=_safe(s if shorts.count(s) == 1 else axis.name.replace(".", "-")))
-            for axis, s in zip(axes, shorts)]
+    return [
+        replace(axis, short=_safe(s if shorts.count(s) == 1 else axis.name.replace(".", "-")))
+        for axis, s in zip(axes, shorts)
+    ]
 
 
 def _comparable(config: ExperimentConfig) -> dict:
@@ -179,8 +189,9 @@ def _comparable(config: ExperimentConfig) -> dict:
     return data
 
 
-def parse_spec(raw: dict, source: str = "sweep spec", base_dir: Path = Path("."),
-               base: Optional[ExperimentConfig] = None) -> SweepSpec:
+def parse_spec(
+    raw: dict, source: str = "sweep spec", base_dir: Path = Path("."), base: Optional[ExperimentConfig] = None
+) -> SweepSpec:
     """Validate ``raw`` (a loaded spec mapping) and resolve every run's config.
 
     ``base`` replaces the spec's ``base`` file (used by ``nerfplex ablate``). Relative paths in the spec
@@ -196,8 +207,11 @@ def parse_spec(raw: dict, source: str = "sweep spec", base_dir: Path = Path(".")
     base = apply_overrides(base, settings, f"{source} 'set'")
     axes = _parse_axes(raw.get("axes"))
     seeds = raw.get("seeds", [0])
-    if (not isinstance(seeds, list) or not seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
         raise NerfplexError(f"{source}: 'seeds' must be a non-empty list of integers, got {seeds!r}.")
     if len(set(seeds)) != len(seeds):
         raise NerfplexError(f"{source}: 'seeds' repeats a seed ({seeds}): duplicate points.")
@@ -219,39 +233,56 @@ def parse_spec(raw: dict, source: str = "sweep spec", base_dir: Path = Path(".")
         config = apply_overrides(base, overrides, f"{source} (point {where})")
         key = repr(_comparable(config))
         if key in resolved:
-            raise NerfplexError(f"{source}: points {resolved[key]} and {where} resolve to the same config: "
-                                f"duplicate points. Remove one of the values.")
+            raise NerfplexError(
+                f"{source}: points {resolved[key]} and {where} resolve to the same config: "
+                f"duplicate points. Remove one of the values."
+            )
         resolved[key] = where
         point_id = "_".join(f"{axis.short}-{_safe(label)}" for axis, label in zip(axes, labels)) or "base"
         points.append((point_id, point, config))
-    runs = [Run(f"{point_id}_seed-{seed}", point, seed,
-                apply_overrides(config, {seed_key: seed}, f"{source} seed_key"))
-            for seed in seeds for point_id, point, config in points]  # seed-major: early seeds complete first
+    runs = [
+        Run(f"{point_id}_seed-{seed}", point, seed, apply_overrides(config, {seed_key: seed}, f"{source} seed_key"))
+        for seed in seeds
+        for point_id, point, config in points
+    ]  # seed-major: early seeds complete first
     ids = [run.run_id for run in runs]
     clash = next((i for i in ids if ids.count(i) > 1), None)
     if clash:
-        raise NerfplexError(f"{source}: two points get the folder name {clash!r}; give the values labels "
-                            f"that differ in letters or digits.")
+        raise NerfplexError(
+            f"{source}: two points get the folder name {clash!r}; give the values labels "
+            f"that differ in letters or digits."
+        )
     output = raw.get("output")
-    return SweepSpec(name=name, axes=axes, seeds=list(seeds), runs=runs, baseline=baseline,
-                     retries=retries, output=base_dir / output if output else None, base=base)
+    return SweepSpec(
+        name=name,
+        axes=axes,
+        seeds=list(seeds),
+        runs=runs,
+        baseline=baseline,
+        retries=retries,
+        output=base_dir / output if output else None,
+        base=base,
+    )
 
 
 def _parse_baseline(raw: Any, axes: list[Axis], source: str) -> Optional[tuple[str, str]]:
     if raw is None:
         return None
     if not isinstance(raw, dict) or len(raw) != 1:
-        raise NerfplexError(f"{source}: 'baseline' must name one axis and its value, e.g. "
-                            f"baseline: {{loss.s3im.weight: 0}}.")
-    (name, value), = raw.items()
+        raise NerfplexError(
+            f"{source}: 'baseline' must name one axis and its value, e.g. baseline: {{loss.s3im.weight: 0}}."
+        )
+    ((name, value),) = raw.items()
     axis = next((a for a in axes if a.name == name), None)
     if axis is None:
-        raise NerfplexError(f"{source}: baseline axis {name!r} is not one of the axes "
-                            f"({', '.join(a.name for a in axes) or 'none'}).")
+        raise NerfplexError(
+            f"{source}: baseline axis {name!r} is not one of the axes ({', '.join(a.name for a in axes) or 'none'})."
+        )
     label = _label(value)
     if label not in axis.labels:
-        raise NerfplexError(f"{source}: baseline value {value!r} is not a value of axis {name!r} "
-                            f"({', '.join(axis.labels)}).")
+        raise NerfplexError(
+            f"{source}: baseline value {value!r} is not a value of axis {name!r} ({', '.join(axis.labels)})."
+        )
     return name, label
 
 

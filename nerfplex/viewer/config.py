@@ -39,8 +39,11 @@ class ViewerConfig:
             ("port", 0 <= self.port <= 65535, "a port number from 0 to 65535"),
             ("render_share", 0 < self.render_share < 1, "a fraction in (0, 1)"),
             ("moving_resolution", self.moving_resolution >= 8, "an integer of at least 8"),
-            ("max_resolution", self.max_resolution >= self.moving_resolution,
-             "an integer no smaller than --viewer.moving-resolution"),
+            (
+                "max_resolution",
+                self.max_resolution >= self.moving_resolution,
+                "an integer no smaller than --viewer.moving-resolution",
+            ),
             ("still_seconds", self.still_seconds >= 0, "0 or more seconds"),
             ("refresh_seconds", self.refresh_seconds > 0, "a positive number of seconds"),
             ("slice_seconds", self.slice_seconds > 0, "a positive number of seconds"),
@@ -73,7 +76,7 @@ def take_viewer_flags(args: list[str]) -> tuple[ViewerConfig | None, list[str]]:
             continue
         if arg.startswith("--viewer."):
             wanted = True
-            option = "--" + arg[len("--viewer."):]
+            option = "--" + arg[len("--viewer.") :]
             mine.append(option)
             takes_value = "=" not in option and not option.startswith(("--keep-open", "--no-keep-open"))
             if takes_value:

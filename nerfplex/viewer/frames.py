@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from nerfplex.cameras import Cameras
-from nerfplex.eval.visualize import colormap
 from nerfplex.eval.view_rendering import image_normals, normals_image
+from nerfplex.eval.visualize import colormap
 from nerfplex.losses.s3im import S3IMConfig, virtual_image_indices
 from nerfplex.losses.ssim import ssim_map
 
@@ -27,14 +27,19 @@ OUTPUTS: tuple[OutputName, ...] = ("rgb", "depth", "opacity", "normals", "s3im")
 def quaternion_to_rotation(wxyz: np.ndarray) -> np.ndarray:
     """Rotation matrix ``[3, 3]`` of a quaternion ``(w, x, y, z)`` (normalised here)."""
     w, x, y, z = np.asarray(wxyz, dtype=np.float64) / np.linalg.norm(wxyz)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def rotation_to_quaternion(rotation: np.ndarray) -> np.ndarray:
     """Quaternion ``(w, x, y, z)`` with ``w >= 0`` of a rotation matrix ``[3, 3]``."""
     from nerfplex.eval.camera_paths import matrix_to_quaternion
+
     return matrix_to_quaternion(torch.as_tensor(rotation, dtype=torch.float64)).numpy()
 
 
@@ -51,8 +56,15 @@ def browser_camera(wxyz: np.ndarray, position: np.ndarray, fov_y: float, width: 
     c2w = np.concatenate([quaternion_to_rotation(wxyz), np.asarray(position, np.float64)[:, None]], axis=1)
     focal = (height / 2) / math.tan(fov_y / 2)
     one = torch.ones(1)
-    return Cameras(torch.tensor(c2w, dtype=torch.float32)[None], one * focal, one * focal, one * (width / 2),
-                   one * (height / 2), width, height)
+    return Cameras(
+        torch.tensor(c2w, dtype=torch.float32)[None],
+        one * focal,
+        one * focal,
+        one * (width / 2),
+        one * (height / 2),
+        width,
+        height,
+    )
 
 
 def camera_pose(cameras: Cameras, index: int) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -65,8 +77,9 @@ def camera_pose(cameras: Cameras, index: int) -> tuple[np.ndarray, np.ndarray, f
 def row_band(camera: Cameras, first_row: int, rows: int) -> Cameras:
     """Rows ``first_row .. first_row + rows`` of a one-camera image as a camera of its own."""
     rows = min(rows, camera.height - first_row)
-    return Cameras(camera.c2w, camera.fx, camera.fy, camera.cx, camera.cy - first_row, camera.width, rows,
-                   camera.distortion)
+    return Cameras(
+        camera.c2w, camera.fx, camera.fy, camera.cx, camera.cy - first_row, camera.width, rows, camera.distortion
+    )
 
 
 def to_uint8(image: Tensor) -> np.ndarray:
@@ -85,8 +98,9 @@ def depth_picture(depth: Tensor, opacity: Tensor) -> Tensor:
     return colormap(1.0 - normalised) * opacity.clamp(0, 1)
 
 
-def output_picture(name: OutputName, rgb: Tensor, depth: Tensor, opacity: Tensor, normals: Optional[Tensor],
-                   camera: Cameras) -> np.ndarray:
+def output_picture(
+    name: OutputName, rgb: Tensor, depth: Tensor, opacity: Tensor, normals: Optional[Tensor], camera: Cameras
+) -> np.ndarray:
     """The picture of one rendered output (rgb, depth, opacity or normals) of a one-camera render."""
     if name == "rgb":
         picture = rgb
@@ -102,8 +116,7 @@ def output_picture(name: OutputName, rgb: Tensor, depth: Tensor, opacity: Tensor
     return to_uint8(picture)
 
 
-def s3im_picture(rgb: Tensor, target: Tensor, config: S3IMConfig, seed: int = 0,
-                 scale: int = 3) -> np.ndarray:
+def s3im_picture(rgb: Tensor, target: Tensor, config: S3IMConfig, seed: int = 0, scale: int = 3) -> np.ndarray:
     """The S3IM virtual images of one batch (rendered ``rgb [B, 3]`` above the ``target [B, 3]``) and,
     below them, the windows' dissimilarity ``1 - SSIM`` colour-mapped; each pixel ``scale`` x ``scale``.
 
@@ -120,11 +133,18 @@ def s3im_picture(rgb: Tensor, target: Tensor, config: S3IMConfig, seed: int = 0,
 
     pred_image, target_image = virtual(rgb), virtual(target)
     window = min(config.kernel_size, config.patch_height, width)
-    similarity = ssim_map(pred_image.permute(2, 0, 1)[None], target_image.permute(2, 0, 1)[None],
-                          window_size=window, sigma=1.5, stride=config.stride, padding="zero")
+    similarity = ssim_map(
+        pred_image.permute(2, 0, 1)[None],
+        target_image.permute(2, 0, 1)[None],
+        window_size=window,
+        sigma=1.5,
+        stride=config.stride,
+        padding="zero",
+    )
     dissimilarity = (1 - similarity.mean(dim=1))[0]  # [h', w']
-    up = torch.nn.functional.interpolate(dissimilarity[None, None], size=(config.patch_height, width),
-                                         mode="nearest")[0, 0]
+    up = torch.nn.functional.interpolate(dissimilarity[None, None], size=(config.patch_height, width), mode="nearest")[
+        0, 0
+    ]
     gap = torch.full((2, width, 3), 0.5)  # grey rows between the three pictures
     stacked = torch.cat([pred_image, gap, target_image, gap, colormap(up.clamp(0, 1))], dim=0)
     stacked = stacked.repeat_interleave(scale, dim=0).repeat_interleave(scale, dim=1)

@@ -29,26 +29,37 @@ class Keyframe:
 
 def keyframe_cameras(keyframes: list[Keyframe], width: int, height: int) -> Cameras:
     """The keyframes as cameras of ``width x height`` pixels, each with its own focal length."""
-    c2w = torch.tensor(np.stack([np.concatenate([quaternion_to_rotation(k.wxyz), k.position[:, None]], axis=1)
-                                 for k in keyframes]), dtype=torch.float32)
+    c2w = torch.tensor(
+        np.stack([np.concatenate([quaternion_to_rotation(k.wxyz), k.position[:, None]], axis=1) for k in keyframes]),
+        dtype=torch.float32,
+    )
     focal = torch.tensor([(height / 2) / math.tan(k.fov_y / 2) for k in keyframes], dtype=torch.float32)
     centre_x, centre_y = torch.full_like(focal, width / 2), torch.full_like(focal, height / 2)
     return Cameras(c2w, focal, focal.clone(), centre_x, centre_y, width, height)
 
 
-def keyframe_path(keyframes: list[Keyframe], num_frames: int, width: int, height: int,
-                  closed: bool = False) -> Cameras:
+def keyframe_path(keyframes: list[Keyframe], num_frames: int, width: int, height: int, closed: bool = False) -> Cameras:
     """A smooth path through the keyframes in order (Catmull-Rom positions, slerped rotations; the
     focal length of the first keyframe), ``num_frames`` frames; ``closed`` returns to the first."""
     if len(keyframes) < 2:
-        raise NerfplexError(f"a camera path needs at least 2 keyframes; {len(keyframes)} placed. Move the "
-                            f"camera and press 'Add keyframe' again.")
+        raise NerfplexError(
+            f"a camera path needs at least 2 keyframes; {len(keyframes)} placed. Move the "
+            f"camera and press 'Add keyframe' again."
+        )
     cameras = keyframe_cameras(keyframes, width, height)
     return interpolation_path(cameras, num_frames, list(range(len(keyframes))), closed=closed)
 
 
-def save_keyframe_path(keyframes: list[Keyframe], folder: Path, name: str, num_frames: int, fps: float,
-                       width: int, height: int, closed: bool = False) -> Path:
+def save_keyframe_path(
+    keyframes: list[Keyframe],
+    folder: Path,
+    name: str,
+    num_frames: int,
+    fps: float,
+    width: int,
+    height: int,
+    closed: bool = False,
+) -> Path:
     """Write the path as ``folder/NAME.json`` (a new file: ``NAME-1.json`` ... when taken) and return it."""
     if not name or any(part in name for part in ("/", "\\", "..")):
         raise NerfplexError(f"camera path name {name!r} must be a plain file name (no folders).")
@@ -66,5 +77,7 @@ def save_keyframe_path(keyframes: list[Keyframe], folder: Path, name: str, num_f
 
 def render_command(run_dir: Path, path_file: Path) -> str:
     """The command that renders a saved path into a video."""
-    return (f"nerfplex render --load-config {shlex.quote(str(run_dir))} --path json "
-            f"--path-file {shlex.quote(str(path_file))}")
+    return (
+        f"nerfplex render --load-config {shlex.quote(str(run_dir))} --path json "
+        f"--path-file {shlex.quote(str(path_file))}"
+    )

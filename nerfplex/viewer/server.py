@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
@@ -29,8 +30,15 @@ from nerfplex.eval.view_rendering import RenderedView, render_view
 from nerfplex.models.base import Model
 from nerfplex.render.background import background_colors
 from nerfplex.viewer.config import ViewerConfig
-from nerfplex.viewer.frames import (OUTPUTS, browser_camera, camera_pose, image_size, output_picture, row_band,
-                                    s3im_picture)
+from nerfplex.viewer.frames import (
+    OUTPUTS,
+    browser_camera,
+    camera_pose,
+    image_size,
+    output_picture,
+    row_band,
+    s3im_picture,
+)
 from nerfplex.viewer.keyframes import Keyframe, render_command, save_keyframe_path
 from nerfplex.viewer.time_share import SliceCancelled, TimeShare
 
@@ -47,7 +55,7 @@ class ViewedRun:
 
     model: Model
     scene: SceneData
-    config: "ExperimentConfig"
+    config: ExperimentConfig
     run_dir: Path
     step: int = 0
 
@@ -74,8 +82,9 @@ class Viewer:
         try:
             import viser  # imported here: only the viewer needs it
         except ImportError:
-            raise NerfplexError("the viewer needs the viser package: pip install -e '.[viewer]' (scripts/setup.sh "
-                                "installs it).") from None
+            raise NerfplexError(
+                "the viewer needs the viser package: pip install -e '.[viewer]' (scripts/setup.sh installs it)."
+            ) from None
 
         self.run, self.config, self.training = run, config, training
         self.time_share = TimeShare(config.render_share)
@@ -127,12 +136,16 @@ class Viewer:
         """Print the URL, the SSH-tunnel hint and, off loopback, the warning."""
         say(f"viewer: open {self.url} in a browser")
         if self.config.is_loopback:
-            say(f"viewer: from another machine, tunnel first: ssh -L {self.port}:127.0.0.1:{self.port} "
-                f"USER@THIS_MACHINE, then open http://127.0.0.1:{self.port}")
+            say(
+                f"viewer: from another machine, tunnel first: ssh -L {self.port}:127.0.0.1:{self.port} "
+                f"USER@THIS_MACHINE, then open http://127.0.0.1:{self.port}"
+            )
         else:
-            say(f"viewer: WARNING: listening on {self.config.host}: anyone who can reach port {self.port} can "
+            say(
+                f"viewer: WARNING: listening on {self.config.host}: anyone who can reach port {self.port} can "
                 f"watch and steer this run (pause it, write checkpoints and files). Prefer the default "
-                f"--viewer.host 127.0.0.1 with an SSH tunnel.")
+                f"--viewer.host 127.0.0.1 with an SSH tunnel."
+            )
 
     def stop(self) -> None:
         self._stop.set()
@@ -154,16 +167,24 @@ class Viewer:
                 wxyz, position, fov_y, aspect = camera_pose(cameras, index)
                 name = f"/cameras/{'train' if split is scene.train else 'test'}/{split.names[index]}"
                 handle = self.server.scene.add_camera_frustum(
-                    name, fov=fov_y, aspect=aspect, scale=0.04 * self._frame.radius, color=color,
-                    thickness=0.002 * self._frame.radius, wxyz=wxyz, position=position)
+                    name,
+                    fov=fov_y,
+                    aspect=aspect,
+                    scale=0.04 * self._frame.radius,
+                    color=color,
+                    thickness=0.002 * self._frame.radius,
+                    wxyz=wxyz,
+                    position=position,
+                )
                 handle.on_click(self._fly_to(cameras, index))
                 self._frustums.append(handle)
         lo, hi = scene.aabb[0].tolist(), scene.aabb[1].tolist()
         corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         edges = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
         segments = np.stack([corners[[a, b]] for a, b in edges]).astype(np.float32)
-        self._box = self.server.scene.add_line_segments("/scene_box", segments, colors=(160, 160, 160),
-                                                        thickness=0.003 * size)
+        self._box = self.server.scene.add_line_segments(
+            "/scene_box", segments, colors=(160, 160, 160), thickness=0.003 * size
+        )
 
     def set_helpers_visible(self, visible: bool) -> None:
         """Show or hide the camera frustums and the scene box."""
@@ -173,6 +194,7 @@ class Viewer:
     def _fly_to(self, cameras: Cameras, index: int):
         def fly(event) -> None:
             self.move_camera(event.client, *camera_pose(cameras, index)[:3])
+
         return fly
 
     @staticmethod
@@ -197,15 +219,27 @@ class Viewer:
             self.message = gui.add_markdown("")
         with gui.add_folder("Render"):
             options = OUTPUTS if self.training else tuple(o for o in OUTPUTS if o != "s3im")
-            self.output_dropdown = gui.add_dropdown("Output", options, initial_value="rgb",
-                                                    hint="s3im: the virtual images of the last batch")
+            self.output_dropdown = gui.add_dropdown(
+                "Output", options, initial_value="rgb", hint="s3im: the virtual images of the last batch"
+            )
             self.output_dropdown.on_update(lambda _: self._set_output(self.output_dropdown.value))
-            self.share_slider = gui.add_slider("Render share", min=0.05, max=0.95, step=0.05,
-                                               initial_value=self.config.render_share,
-                                               hint="Largest share of the time renders may take from training")
+            self.share_slider = gui.add_slider(
+                "Render share",
+                min=0.05,
+                max=0.95,
+                step=0.05,
+                initial_value=self.config.render_share,
+                hint="Largest share of the time renders may take from training",
+            )
             self.share_slider.on_update(lambda _: setattr(self.time_share, "share", float(self.share_slider.value)))
-            self.resolution = gui.add_number("Resolution", self.config.max_resolution, min=16, max=4096, step=16,
-                                             hint="Longer side of the refined frame, pixels")
+            self.resolution = gui.add_number(
+                "Resolution",
+                self.config.max_resolution,
+                min=16,
+                max=4096,
+                step=16,
+                hint="Longer side of the refined frame, pixels",
+            )
             self.resolution.on_update(lambda _: self._invalidate())
             helpers = gui.add_checkbox("Cameras and box", True)
             helpers.on_update(lambda _: self.set_helpers_visible(helpers.value))
@@ -250,32 +284,51 @@ class Viewer:
         for handle in getattr(self, "_keyframe_handles", []):
             handle.remove()
         self._keyframe_handles = [
-            self.server.scene.add_camera_frustum(f"/keyframes/{i}", fov=k.fov_y, aspect=4 / 3,
-                                                 scale=0.06 * self._frame.radius, color=(220, 30, 60),
-                                                 thickness=0.003 * self._frame.radius, wxyz=k.wxyz,
-                                                 position=k.position)
-            for i, k in enumerate(self.keyframes)]
+            self.server.scene.add_camera_frustum(
+                f"/keyframes/{i}",
+                fov=k.fov_y,
+                aspect=4 / 3,
+                scale=0.06 * self._frame.radius,
+                color=(220, 30, 60),
+                thickness=0.003 * self._frame.radius,
+                wxyz=k.wxyz,
+                position=k.position,
+            )
+            for i, k in enumerate(self.keyframes)
+        ]
         self.keyframe_count.content = f"{len(self.keyframes)} keyframes"
 
     def _save_path(self, _event) -> None:
         train = self.run.scene.train.cameras
         try:
-            path = save_keyframe_path(self.keyframes, self.run.run_dir / "camera_paths", self.path_name.value,
-                                      int(self.path_frames.value), float(self.path_fps.value), train.width,
-                                      train.height, closed=bool(self.path_loop.value))
+            path = save_keyframe_path(
+                self.keyframes,
+                self.run.run_dir / "camera_paths",
+                self.path_name.value,
+                int(self.path_frames.value),
+                float(self.path_fps.value),
+                train.width,
+                train.height,
+                closed=bool(self.path_loop.value),
+            )
         except NerfplexError as err:
             self.path_message.content = f"**Not saved:** {err}"
             return
-        self.path_message.content = (f"Saved `{path}`. Render it with:\n\n"
-                                     f"```\n{render_command(self.run.run_dir, path)}\n```")
+        self.path_message.content = (
+            f"Saved `{path}`. Render it with:\n\n```\n{render_command(self.run.run_dir, path)}\n```"
+        )
 
     # ------------------------------------------------------------------ training state
     def _status_text(self, state: dict) -> str:
         if not self.training:
-            return (f"**{self.run.config.experiment_name}** · {self.run.config.model.method} · "
-                    f"checkpoint step {self.run.step}\n\n`{self.run.run_dir}`")
-        lines = [f"**Training** {state.get('state', 'starting')} · step {state.get('step', self.run.step)}"
-                 f" / {self.run.config.trainer.max_steps}"]
+            return (
+                f"**{self.run.config.experiment_name}** · {self.run.config.model.method} · "
+                f"checkpoint step {self.run.step}\n\n`{self.run.run_dir}`"
+            )
+        lines = [
+            f"**Training** {state.get('state', 'starting')} · step {state.get('step', self.run.step)}"
+            f" / {self.run.config.trainer.max_steps}"
+        ]
         losses = state.get("losses", {})
         if losses:
             lines.append("\n".join(f"- {name}: {value:.5f}" for name, value in losses.items()))
@@ -300,8 +353,7 @@ class Viewer:
         self.views[client.client_id] = view
 
         def moved(camera) -> None:
-            view.camera = (np.array(camera.wxyz), np.array(camera.position), float(camera.fov),
-                           float(camera.aspect))
+            view.camera = (np.array(camera.wxyz), np.array(camera.position), float(camera.fov), float(camera.aspect))
             view.version += 1
             view.moved_at = time.monotonic()
             self._wake.set()
@@ -360,8 +412,7 @@ class Viewer:
             if batch is None:
                 return True
             config = self.run.config.loss.s3im
-            picture = self.time_share.run_slice(lambda: s3im_picture(batch["rgb"], batch["target"], config),
-                                                priority)
+            picture = self.time_share.run_slice(lambda: s3im_picture(batch["rgb"], batch["target"], config), priority)
         else:
             width, height = image_size(aspect, long_side)
             camera = browser_camera(wxyz, position, fov_y, width, height)
@@ -372,8 +423,9 @@ class Viewer:
         self.frames_sent += 1
         return True
 
-    def _render_progressively(self, camera: Cameras, view: _BrowserView, version: int,
-                              priority: bool) -> Optional[np.ndarray]:
+    def _render_progressively(
+        self, camera: Cameras, view: _BrowserView, version: int, priority: bool
+    ) -> Optional[np.ndarray]:
         """Render ``camera`` in row bands, one slice of the time share each (a priority frame: one slice);
         the last slice also makes the picture. None when the camera moved meanwhile."""
         bands: list[RenderedView] = []
@@ -393,8 +445,10 @@ class Viewer:
 
             try:
                 seconds, picture = self.time_share.run_slice(
-                    work, priority,
-                    cancelled=None if priority else lambda: view.version != version or self._stop.is_set())
+                    work,
+                    priority,
+                    cancelled=None if priority else lambda: view.version != version or self._stop.is_set(),
+                )
             except SliceCancelled:
                 return None
             rate = band.width * band.height / max(seconds, 1e-4)
@@ -405,9 +459,12 @@ class Viewer:
     def _picture(self, bands: list[RenderedView], camera: Cameras) -> np.ndarray:
         """The selected output's picture of a frame rendered in ``bands``."""
         normals = [b.normals for b in bands]
-        image = RenderedView(torch.cat([b.rgb for b in bands]), torch.cat([b.depth for b in bands]),
-                             torch.cat([b.opacity for b in bands]),
-                             None if normals[0] is None else torch.cat(normals))
+        image = RenderedView(
+            torch.cat([b.rgb for b in bands]),
+            torch.cat([b.depth for b in bands]),
+            torch.cat([b.opacity for b in bands]),
+            None if normals[0] is None else torch.cat(normals),
+        )
         return output_picture(self.output, image.rgb, image.depth, image.opacity, image.normals, camera)
 
     def render(self, camera: Cameras) -> RenderedView:
@@ -418,7 +475,6 @@ class Viewer:
         model.eval()
         try:
             with torch.random.fork_rng(devices=self._rng_devices), torch.no_grad():
-                return render_view(model, camera, 0, self._near, self._far, self._background, self._chunk,
-                                    self._aabb)
+                return render_view(model, camera, 0, self._near, self._far, self._background, self._chunk, self._aabb)
         finally:
             model.train(was_training)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -99,8 +100,9 @@ class TimeShare:
         return spent
 
     # ------------------------------------------------------------ render thread
-    def run_slice(self, work: Callable[[], T], priority: bool = False,
-                  cancelled: Optional[Callable[[], bool]] = None) -> T:
+    def run_slice(
+        self, work: Callable[[], T], priority: bool = False, cancelled: Optional[Callable[[], bool]] = None
+    ) -> T:
         """Run ``work`` (a render slice) with the model held: by the training thread at its next turn
         while a trainer is attached, else here under the lock. ``priority`` slices may borrow credit.
         Raises :class:`SliceCancelled` when ``cancelled()`` turns true while the slice still waits (the

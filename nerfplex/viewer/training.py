@@ -29,7 +29,7 @@ class ViewerHook(TrainerHook):
         self._last_status = 0.0
         self._window_steps, self._window_seconds, self._rays_per_second = 0, 0.0, 0.0
 
-    def on_train_start(self, trainer: "Trainer") -> None:
+    def on_train_start(self, trainer: Trainer) -> None:
         self.viewer.time_share.attach_trainer()
         self._attached = True
         self.viewer.finished = False
@@ -37,7 +37,7 @@ class ViewerHook(TrainerHook):
         self._last_end = time.perf_counter()
         self._report(trainer, {}, "running")
 
-    def on_step_end(self, trainer: "Trainer", values: dict[str, Tensor | float]) -> None:
+    def on_step_end(self, trainer: Trainer, values: dict[str, Tensor | float]) -> None:
         viewer = self.viewer
         step_seconds = time.perf_counter() - self._last_end
         viewer.last_batch = trainer.last_batch
@@ -45,8 +45,9 @@ class ViewerHook(TrainerHook):
         self._window_seconds += step_seconds
         now = time.perf_counter()
         if now - self._last_status >= STATUS_EVERY_SECONDS:
-            self._rays_per_second = (self._window_steps * trainer.config.trainer.batch_size
-                                     / max(self._window_seconds, 1e-9))
+            self._rays_per_second = (
+                self._window_steps * trainer.config.trainer.batch_size / max(self._window_seconds, 1e-9)
+            )
             self._window_steps, self._window_seconds = 0, 0.0
             self._report(trainer, values, "running")
             self._last_status = now
@@ -56,7 +57,7 @@ class ViewerHook(TrainerHook):
         viewer.time_share.lend(step_seconds)
         self._last_end = time.perf_counter()
 
-    def on_train_end(self, trainer: "Trainer") -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         if self._attached:
             self.viewer.time_share.detach_trainer()
             self._attached = False
@@ -66,7 +67,7 @@ class ViewerHook(TrainerHook):
         self.viewer.pause_button.disabled = True
 
     # ------------------------------------------------------------------
-    def _pause(self, trainer: "Trainer", values) -> None:
+    def _pause(self, trainer: Trainer, values) -> None:
         """Hold the training loop while the page says paused; renders have the model meanwhile."""
         viewer = self.viewer
         viewer.time_share.detach_trainer()
@@ -80,24 +81,28 @@ class ViewerHook(TrainerHook):
             viewer.time_share.attach_trainer()
         self._report(trainer, values, "running")
 
-    def _save_if_asked(self, trainer: "Trainer") -> None:
+    def _save_if_asked(self, trainer: Trainer) -> None:
         if self.viewer.save_requested.is_set():
             self.viewer.save_requested.clear()
             path = trainer.save()
             self.viewer.show_message(f"checkpoint saved: `{path}`")
 
-    def _report(self, trainer: "Trainer", values: dict, state: str) -> None:
-        losses = {key.removeprefix("loss/"): float(value) for key, value in values.items()
-                  if key.startswith("loss/")}
+    def _report(self, trainer: Trainer, values: dict, state: str) -> None:
+        losses = {key.removeprefix("loss/"): float(value) for key, value in values.items() if key.startswith("loss/")}
         last_eval = trainer.eval_history[-1] if trainer.eval_history else None
-        self.viewer.show_training_state({
-            "step": trainer.step, "state": state, "losses": losses,
-            "psnr": None if last_eval is None else last_eval["psnr"],
-            "psnr_step": None if last_eval is None else last_eval["step"],
-            "rays_per_second": self._rays_per_second})
+        self.viewer.show_training_state(
+            {
+                "step": trainer.step,
+                "state": state,
+                "losses": losses,
+                "psnr": None if last_eval is None else last_eval["psnr"],
+                "psnr_step": None if last_eval is None else last_eval["step"],
+                "rays_per_second": self._rays_per_second,
+            }
+        )
 
 
-def attach_viewer(trainer: "Trainer", config: ViewerConfig) -> Viewer:
+def attach_viewer(trainer: Trainer, config: ViewerConfig) -> Viewer:
     """Start a viewer on ``trainer``'s model and register its hook; returns the viewer (call ``stop``)."""
     check_viewer_config(config)
     run = ViewedRun(trainer.model, trainer.scene, trainer.config, trainer.run_dir, trainer.step)
@@ -106,14 +111,13 @@ def attach_viewer(trainer: "Trainer", config: ViewerConfig) -> Viewer:
     return viewer
 
 
-def start_training_viewer(trainer: "Trainer", config: ViewerConfig | None, main: bool = True) -> Viewer | None:
+def start_training_viewer(trainer: Trainer, config: ViewerConfig | None, main: bool = True) -> Viewer | None:
     """``nerfplex train``: start the viewer when asked (``config``) and print its URL; otherwise print
     how to turn it on. Under torchrun only rank 0 (``main``) serves a page."""
     if not main:
         return None
     if config is None:
-        print("watch and steer training in a browser: add --viewer (nerfplex view RUN for a finished run)",
-              flush=True)
+        print("watch and steer training in a browser: add --viewer (nerfplex view RUN for a finished run)", flush=True)
         return None
     viewer = attach_viewer(trainer, config)
     viewer.announce()

@@ -23,8 +23,7 @@ def test_pose_errors_of_a_transformed_copy():
     rots = Rotation.random(8, random_state=4).as_matrix()
     truth = np.concatenate([rots, rng.normal(size=(8, 3, 1))], axis=2)
     sim = Rotation.random(random_state=5).as_matrix()
-    est = np.concatenate([sim @ truth[:, :, :3], 0.3 * np.einsum("ij,njk->nik", sim, truth[:, :, 3:]) + 4.0],
-                         axis=2)
+    est = np.concatenate([sim @ truth[:, :, :3], 0.3 * np.einsum("ij,njk->nik", sim, truth[:, :, 3:]) + 4.0], axis=2)
     errors = pose_errors(est, truth)
     assert errors.rotation_deg.max() < 1e-5 and errors.position_pct.max() < 1e-8
     turned = est.copy()

@@ -28,8 +28,17 @@ def test_photos_to_scene_recovers_the_cameras(tmp_path, capsys):
     out = tmp_path / "scene"
     assert main(["process-data", "--images", str(tmp_path / "photos"), "--out", str(out), "--no-progress"]) == 0
     assert "registered 12 / 12 images" in capsys.readouterr().out
-    for name in ("images", "images_2", "images_4", "images_8", "sparse/0/cameras.bin", "sparse/0/images.bin",
-                 "sparse/0/points3D.bin", "transforms.json", "process_data.json"):
+    for name in (
+        "images",
+        "images_2",
+        "images_4",
+        "images_8",
+        "sparse/0/cameras.bin",
+        "sparse/0/images.bin",
+        "sparse/0/points3D.bin",
+        "transforms.json",
+        "process_data.json",
+    ):
         assert (out / name).exists(), name
     assert len(list((out / "images_4").iterdir())) == 12
     report = json.loads((out / "process_data.json").read_text())

@@ -64,16 +64,19 @@ def render_room(c2w: np.ndarray, k: np.ndarray, width: int, height: int, seed: i
         uv = (np.take_along_axis(p, uv_axes, axis=1) + HALF) / (2 * HALF) * (size - 1)
         i0 = np.clip(np.floor(uv).astype(int), 0, size - 2)
         f = uv - i0
-        c = (tex[face, i0[:, 0], i0[:, 1]] * ((1 - f[:, :1]) * (1 - f[:, 1:]))
-             + tex[face, i0[:, 0] + 1, i0[:, 1]] * (f[:, :1] * (1 - f[:, 1:]))
-             + tex[face, i0[:, 0], i0[:, 1] + 1] * ((1 - f[:, :1]) * f[:, 1:])
-             + tex[face, i0[:, 0] + 1, i0[:, 1] + 1] * (f[:, :1] * f[:, 1:]))
+        c = (
+            tex[face, i0[:, 0], i0[:, 1]] * ((1 - f[:, :1]) * (1 - f[:, 1:]))
+            + tex[face, i0[:, 0] + 1, i0[:, 1]] * (f[:, :1] * (1 - f[:, 1:]))
+            + tex[face, i0[:, 0], i0[:, 1] + 1] * ((1 - f[:, :1]) * f[:, 1:])
+            + tex[face, i0[:, 0] + 1, i0[:, 1] + 1] * (f[:, :1] * f[:, 1:])
+        )
         images.append((np.clip(c, 0, 1).reshape(height, width, 3) * 255 + 0.5).astype(np.uint8))
     return np.stack(images)
 
 
-def write_room_photos(folder: Path, n: int = 12, width: int = 160, height: int = 120, focal: float = 140.0,
-                      seed: int = 0) -> np.ndarray:
+def write_room_photos(
+    folder: Path, n: int = 12, width: int = 160, height: int = 120, focal: float = 140.0, seed: int = 0
+) -> np.ndarray:
     """Write ``img_000.png`` ... into ``folder``; return the true camera-to-world ``[n, 3, 4]``."""
     folder.mkdir(parents=True, exist_ok=True)
     c2w, k = room_cameras(n, width, height, focal)

@@ -18,11 +18,26 @@ def trained_run(tmp_path_factory) -> Path:
     config = {
         "output_dir": str(root / "outputs"),
         "data": {"resolution": 32, "num_train_views": 6, "num_test_views": 2},
-        "model": {"tensorf": {"n_voxel_init": 12 ** 3 + 4, "n_voxel_final": 16 ** 3 + 4,
-                              "density_ranks": [2, 2, 2], "color_ranks": [4, 4, 4], "color_feature_dim": 8,
-                              "mlp_width": 16, "upsample_steps": [10], "alpha_mask_steps": [12]}},
-        "trainer": {"max_steps": 20, "batch_size": 256, "eval_every": 10, "log_every": 5,
-                    "checkpoint_every": 10, "progress_bar": False},
+        "model": {
+            "tensorf": {
+                "n_voxel_init": 12**3 + 4,
+                "n_voxel_final": 16**3 + 4,
+                "density_ranks": [2, 2, 2],
+                "color_ranks": [4, 4, 4],
+                "color_feature_dim": 8,
+                "mlp_width": 16,
+                "upsample_steps": [10],
+                "alpha_mask_steps": [12],
+            }
+        },
+        "trainer": {
+            "max_steps": 20,
+            "batch_size": 256,
+            "eval_every": 10,
+            "log_every": 5,
+            "checkpoint_every": 10,
+            "progress_bar": False,
+        },
     }
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))

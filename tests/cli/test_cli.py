@@ -15,10 +15,23 @@ def _tiny_yaml(tmp_path: Path, **trainer) -> Path:
     config = {
         "output_dir": str(tmp_path / "outputs"),
         "data": {"resolution": 12, "num_train_views": 4, "num_test_views": 2},
-        "model": {"method": "nerf", "nerf": {"mlp": {"num_layers": 2, "width": 16, "skip_layers": [0]},
-                           "num_coarse_samples": 8, "num_fine_samples": 8}},
-        "trainer": {"max_steps": 4, "batch_size": 32, "eval_every": 2, "log_every": 2,
-                    "checkpoint_every": 2, "progress_bar": False, **trainer},
+        "model": {
+            "method": "nerf",
+            "nerf": {
+                "mlp": {"num_layers": 2, "width": 16, "skip_layers": [0]},
+                "num_coarse_samples": 8,
+                "num_fine_samples": 8,
+            },
+        },
+        "trainer": {
+            "max_steps": 4,
+            "batch_size": 32,
+            "eval_every": 2,
+            "log_every": 2,
+            "checkpoint_every": 2,
+            "progress_bar": False,
+            **trainer,
+        },
     }
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -43,14 +56,17 @@ def test_train_then_resume_longer(tmp_path, capsys):
     assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["max_steps"] == 6
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["train", "--data.kind", "blender", "--data.path", "/nonexistent/lego"], "/nonexistent/lego"),
-    (["train", "--data.kind", "blender"], "data.path"),
-    (["train", "--config", "/nonexistent.yaml"], "does not exist"),
-    (["train", "--resume", "/tmp"], "not a run folder"),
-    (["train", "--trainer.batch-size", "0"], "trainer.batch_size"),
-    (["train", "--data.near", "5", "--data.far", "1"], "near"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["train", "--data.kind", "blender", "--data.path", "/nonexistent/lego"], "/nonexistent/lego"),
+        (["train", "--data.kind", "blender"], "data.path"),
+        (["train", "--config", "/nonexistent.yaml"], "does not exist"),
+        (["train", "--resume", "/tmp"], "not a run folder"),
+        (["train", "--trainer.batch-size", "0"], "trainer.batch_size"),
+        (["train", "--data.near", "5", "--data.far", "1"], "near"),
+    ],
+)
 def test_user_errors_print_message_without_traceback(tmp_path, capsys, args, needle):
     status = main(args + (["--output-dir", str(tmp_path / "out")] if "--resume" not in args else []))
     err = capsys.readouterr().err
@@ -72,26 +88,45 @@ def test_unknown_command(capsys):
 
 
 def test_help_explains_options():
-    out = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "nerf", "--help"],
-                         capture_output=True, text=True, check=True).stdout
-    for text in ("--config", "--resume", "--trainer.max-steps", "Number of optimisation steps",
-                 "--model.nerf.mlp.width", "--data.kind"):
+    out = subprocess.run(
+        [sys.executable, "-m", "nerfplex.cli.main", "train", "nerf", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for text in (
+        "--config",
+        "--resume",
+        "--trainer.max-steps",
+        "Number of optimisation steps",
+        "--model.nerf.mlp.width",
+        "--data.kind",
+    ):
         assert text in out, text
 
 
 def test_help_without_a_method_lists_the_methods_and_each_method_shows_only_its_own():
-    short = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--help"],
-                           capture_output=True, text=True, check=True).stdout
+    short = subprocess.run(
+        [sys.executable, "-m", "nerfplex.cli.main", "train", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert len(short.splitlines()) < 45 and "--config" in short
     for method in ("nerf", "tensorf", "dvgo", "neus", "ngp"):
         assert f"\n  {method} " in short, method
-    tensorf = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "tensorf", "--help"],
-                             capture_output=True, text=True, check=True).stdout
+    tensorf = subprocess.run(
+        [sys.executable, "-m", "nerfplex.cli.main", "train", "tensorf", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "--model.tensorf.n-voxel-final" in tensorf and "--trainer.max-steps" in tensorf
     assert not any(f"--model.{other}." in tensorf for other in ("nerf", "dvgo", "neus", "ngp"))
-    from_yaml = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--config",
-                                "configs/dvgo_demo.yaml", "--help"], capture_output=True, text=True, check=True,
-                               cwd=Path(__file__).resolve().parents[2]).stdout
+    from_yaml = subprocess.run(
+        [sys.executable, "-m", "nerfplex.cli.main", "train", "--config", "configs/dvgo_demo.yaml", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout
     assert "nerfplex train dvgo" in from_yaml and "--model.dvgo.coarse-steps" in from_yaml
 
 
@@ -112,6 +147,18 @@ def test_method_by_name_and_the_version_1_flag(tmp_path):
 
 
 def test_bad_flag_value_is_rejected(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--trainer.max-steps",
-                             "lots", "--output-dir", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nerfplex.cli.main",
+            "train",
+            "--trainer.max-steps",
+            "lots",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "max-steps" in result.stderr

@@ -13,9 +13,9 @@ import torch
 from skimage.metrics import structural_similarity
 
 from nerfplex.cli.main import main
+from nerfplex.eval.run_report import read_scalars
 from nerfplex.eval.view_rendering import render_view
 from nerfplex.run_loading import load_run
-from nerfplex.eval.run_report import read_scalars
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,13 +36,26 @@ def alex_weights(tmp_path_factory):
     return folder
 
 
-@pytest.mark.filterwarnings("ignore:Arguments other than a weight enum",
-                            "ignore:The parameter .pretrained.")
-def test_eval_writes_everything_and_matches_independent_metrics(trained_run, alex_weights, capsys,
-                                                                monkeypatch):
-    assert main(["eval", "--load-config", str(trained_run / "config.yaml"), "--weights-dir",
-                 str(alex_weights), "--metrics", "psnr", "ssim", "lpips_alex", "dreamsim",
-                 "--no-progress"]) == 0
+@pytest.mark.filterwarnings("ignore:Arguments other than a weight enum", "ignore:The parameter .pretrained.")
+def test_eval_writes_everything_and_matches_independent_metrics(trained_run, alex_weights, capsys, monkeypatch):
+    assert (
+        main(
+            [
+                "eval",
+                "--load-config",
+                str(trained_run / "config.yaml"),
+                "--weights-dir",
+                str(alex_weights),
+                "--metrics",
+                "psnr",
+                "ssim",
+                "lpips_alex",
+                "dreamsim",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     assert "skipped dreamsim: DreamSim (ensemble) needs" in err and "dreamsim_ensemble_checkpoint.zip" in err
     folder = trained_run / "eval" / "step_20"
@@ -66,13 +79,15 @@ def test_eval_writes_everything_and_matches_independent_metrics(trained_run, ale
     reference = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=False, verbose=False).eval()
     white = torch.ones(3)
     for index, row in enumerate(report["per_image"]):
-        view = render_view(run.model, run.scene.test.cameras, index, run.scene.near, run.scene.far, white,
-                           1024, run.scene.aabb)
+        view = render_view(
+            run.model, run.scene.test.cameras, index, run.scene.near, run.scene.far, white, 1024, run.scene.aabb
+        )
         pred = view.rgb.clamp(0, 1).double().numpy()
         target = run.scene.test.composite(white, index).double().numpy()
         assert row["psnr"] == pytest.approx(10 * math.log10(1 / np.mean((pred - target) ** 2)), abs=1e-4)
-        ssim = structural_similarity(pred, target, gaussian_weights=True, sigma=1.5,
-                                     use_sample_covariance=False, data_range=1, channel_axis=-1)
+        ssim = structural_similarity(
+            pred, target, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=-1
+        )
         assert row["ssim"] == pytest.approx(ssim, abs=1e-5)
         a, b = (torch.from_numpy(x).float().permute(2, 0, 1)[None] * 2 - 1 for x in (pred, target))
         with torch.no_grad():

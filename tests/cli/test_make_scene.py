@@ -8,8 +8,19 @@ from nerfplex.geometry.mesh_io import read_mesh
 
 def test_make_scene_writes_a_loadable_dataset_with_gt_mesh(tmp_path, capsys):
     out = tmp_path / "object"
-    args = ["make-scene", "--out", str(out), "--resolution", "16", "--num-train-views", "3",
-            "--num-test-views", "2", "--mesh-resolution", "32"]
+    args = [
+        "make-scene",
+        "--out",
+        str(out),
+        "--resolution",
+        "16",
+        "--num-train-views",
+        "3",
+        "--num-test-views",
+        "2",
+        "--mesh-resolution",
+        "32",
+    ]
     assert main(args) == 0
     scene = load_blender(out)
     reference = make_procedural_scene("object", 16, 3, 2, 0)
@@ -30,7 +41,25 @@ def test_make_scene_writes_a_loadable_dataset_with_gt_mesh(tmp_path, capsys):
 
 def test_make_scene_room_without_mesh(tmp_path):
     out = tmp_path / "room"
-    assert main(["make-scene", "--out", str(out), "--scene", "room", "--resolution", "8",
-                 "--num-train-views", "2", "--num-test-views", "1", "--mesh-resolution", "0"]) == 0
+    assert (
+        main(
+            [
+                "make-scene",
+                "--out",
+                str(out),
+                "--scene",
+                "room",
+                "--resolution",
+                "8",
+                "--num-train-views",
+                "2",
+                "--num-test-views",
+                "1",
+                "--mesh-resolution",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert not (out / "gt_mesh.ply").exists()
     assert load_blender(out).train.alpha is None

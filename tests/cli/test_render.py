@@ -29,18 +29,79 @@ def test_orbit_video_of_a_trained_run(trained_run, capsys):
 
 def test_png_sequence_replayed_from_its_json_path(trained_run, tmp_path):
     first, second = tmp_path / "spiral", tmp_path / "replay"
-    assert main(["render", "--load-config", str(trained_run / "config.yaml"), "--path", "spiral", "--frames",
-                 "3", "--format", "png", "--outputs", "rgb", "--output", str(first), "--no-progress"]) == 0
-    assert main(["render", "--load-config", str(trained_run / "config.yaml"), "--path", "json", "--path-file",
-                 str(first / "camera_path.json"), "--format", "png", "--outputs", "rgb", "--output",
-                 str(second), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                "--load-config",
+                str(trained_run / "config.yaml"),
+                "--path",
+                "spiral",
+                "--frames",
+                "3",
+                "--format",
+                "png",
+                "--outputs",
+                "rgb",
+                "--output",
+                str(first),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "render",
+                "--load-config",
+                str(trained_run / "config.yaml"),
+                "--path",
+                "json",
+                "--path-file",
+                str(first / "camera_path.json"),
+                "--format",
+                "png",
+                "--outputs",
+                "rgb",
+                "--output",
+                str(second),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     for i in range(3):
         a = imageio.imread(first / "rgb" / f"0000{i}.png")
         b = imageio.imread(second / "rgb" / f"0000{i}.png")
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    assert main(["render", "--load-config", str(trained_run), "--path", "interpolate", "--frames", "4",
-                 "--keyframes", "0", "2", "4", "--format", "png", "--outputs", "depth", "--output",
-                 str(tmp_path / "interp"), "--scale", "0.5", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                "--load-config",
+                str(trained_run),
+                "--path",
+                "interpolate",
+                "--frames",
+                "4",
+                "--keyframes",
+                "0",
+                "2",
+                "4",
+                "--format",
+                "png",
+                "--outputs",
+                "depth",
+                "--output",
+                str(tmp_path / "interp"),
+                "--scale",
+                "0.5",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert imageio.imread(tmp_path / "interp" / "depth" / "00003.png").shape == (16, 16, 3)
 
 

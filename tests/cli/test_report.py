@@ -10,9 +10,25 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_report_of_a_trained_and_evaluated_run(trained_run, tmp_path, capsys):
-    assert main(["eval", "--load-config", str(trained_run), "--metrics", "psnr", "ssim", "--no-tensorboard",
-                 "--no-save-images", "--output", str(trained_run / "eval" / "step_20"), "--overwrite",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--load-config",
+                str(trained_run),
+                "--metrics",
+                "psnr",
+                "ssim",
+                "--no-tensorboard",
+                "--no-save-images",
+                "--output",
+                str(trained_run / "eval" / "step_20"),
+                "--overwrite",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert main(["report", str(trained_run), "--output", str(tmp_path / "report")]) == 0
     assert str(tmp_path / "report" / "report.md") in capsys.readouterr().out
     text = (tmp_path / "report" / "report.md").read_text()

@@ -12,8 +12,15 @@ import imageio.v3 as iio
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-MODEL_IDS = {"SIMPLE_PINHOLE": 0, "PINHOLE": 1, "SIMPLE_RADIAL": 2, "RADIAL": 3, "OPENCV": 4,
-             "OPENCV_FISHEYE": 5, "FULL_OPENCV": 6}
+MODEL_IDS = {
+    "SIMPLE_PINHOLE": 0,
+    "PINHOLE": 1,
+    "SIMPLE_RADIAL": 2,
+    "RADIAL": 3,
+    "OPENCV": 4,
+    "OPENCV_FISHEYE": 5,
+    "FULL_OPENCV": 6,
+}
 
 
 @dataclass
@@ -51,8 +58,9 @@ def quaternion_wxyz(rot: np.ndarray) -> np.ndarray:
     return np.array([w, x, y, z])
 
 
-def write_model(folder: Path, cameras: list[Cam], images: list[Img], points: dict[int, np.ndarray] | None,
-                binary: bool = True) -> Path:
+def write_model(
+    folder: Path, cameras: list[Cam], images: list[Img], points: dict[int, np.ndarray] | None, binary: bool = True
+) -> Path:
     """COLMAP's cameras / images / points3D files (points None: no points3D file)."""
     folder.mkdir(parents=True, exist_ok=True)
     tracks: dict[int, list[tuple[int, int]]] = {pid: [] for pid in (points or {})}
@@ -84,14 +92,18 @@ def write_model(folder: Path, cameras: list[Cam], images: list[Img], points: dic
             (folder / "points3D.bin").write_bytes(data)
     else:
         lines = ["# Camera list with one line of data per camera:"]
-        lines += [f"{c.camera_id} {c.model} {c.width} {c.height} " + " ".join(repr(float(p)) for p in c.params)
-                  for c in cameras]
+        lines += [
+            f"{c.camera_id} {c.model} {c.width} {c.height} " + " ".join(repr(float(p)) for p in c.params)
+            for c in cameras
+        ]
         (folder / "cameras.txt").write_text("\n".join(lines) + "\n")
         lines = ["# Image list with two lines of data per image:"]
         for im in images:
             q = quaternion_wxyz(im.w2c[:, :3])
-            lines.append(" ".join(repr(float(v)) for v in (*q, *im.w2c[:, 3])).join([f"{im.image_id} ", ""])
-                         + f" {im.camera_id} {im.name}")
+            lines.append(
+                " ".join(repr(float(v)) for v in (*q, *im.w2c[:, 3])).join([f"{im.image_id} ", ""])
+                + f" {im.camera_id} {im.name}"
+            )
             lines.append(" ".join(f"{x!r} {y!r} {pid}" for x, y, pid in im.points2d))
         (folder / "images.txt").write_text("\n".join(lines) + "\n")
         if points is not None:
@@ -111,13 +123,16 @@ def project(cam: Cam, w2c: np.ndarray, xyz: np.ndarray) -> np.ndarray:
     p = list(cam.params)
     k1 = k2 = p1 = p2 = k3 = 0.0
     if cam.model == "SIMPLE_PINHOLE":
-        fx = fy = p[0]; cx, cy = p[1], p[2]  # noqa: E702
+        fx = fy = p[0]
+        cx, cy = p[1], p[2]  # noqa: E702
     elif cam.model == "PINHOLE":
         fx, fy, cx, cy = p
     elif cam.model == "SIMPLE_RADIAL":
-        fx = fy = p[0]; cx, cy, k1 = p[1], p[2], p[3]  # noqa: E702
+        fx = fy = p[0]
+        cx, cy, k1 = p[1], p[2], p[3]  # noqa: E702
     elif cam.model == "RADIAL":
-        fx = fy = p[0]; cx, cy, k1, k2 = p[1], p[2], p[3], p[4]  # noqa: E702
+        fx = fy = p[0]
+        cx, cy, k1, k2 = p[1], p[2], p[3], p[4]  # noqa: E702
     elif cam.model == "OPENCV":
         fx, fy, cx, cy, k1, k2, p1, p2 = p
     elif cam.model == "OPENCV_FISHEYE":  # observations only need to be plausible: pinhole part
@@ -125,7 +140,7 @@ def project(cam: Cam, w2c: np.ndarray, xyz: np.ndarray) -> np.ndarray:
     else:
         fx, fy, cx, cy, k1, k2, p1, p2, k3 = p[:9]
     r2 = x * x + y * y
-    radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2 ** 3
+    radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2**3
     xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
     yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
     return np.stack([fx * xd + cx, fy * yd + cy], axis=1)
@@ -139,18 +154,33 @@ class ColmapScene:
     points: dict[int, np.ndarray]
 
 
-def make_colmap_scene(root: Path, *, n_images: int = 10, size=(24, 16), model: str = "OPENCV", params=None,
-                      binary: bool = True, with_points: bool = True, n_points: int = 200,
-                      write_images: bool = True, seed: int = 0, two_cameras: bool = False) -> ColmapScene:
+def make_colmap_scene(
+    root: Path,
+    *,
+    n_images: int = 10,
+    size=(24, 16),
+    model: str = "OPENCV",
+    params=None,
+    binary: bool = True,
+    with_points: bool = True,
+    n_points: int = 200,
+    write_images: bool = True,
+    seed: int = 0,
+    two_cameras: bool = False,
+) -> ColmapScene:
     """A ring of cameras around random points; names shuffled in id order so name order != id order."""
     rng = np.random.default_rng(seed)
     w, h = size
     if params is None:
-        params = {"SIMPLE_PINHOLE": [20.0, 12.0, 8.0], "PINHOLE": [20.0, 22.0, 12.5, 7.5],
-                  "SIMPLE_RADIAL": [20.0, 12.0, 8.0, 0.05], "RADIAL": [20.0, 12.0, 8.0, 0.05, -0.01],
-                  "OPENCV": [20.0, 21.0, 12.3, 7.8, 0.04, -0.01, 0.002, -0.001],
-                  "FULL_OPENCV": [20.0, 21.0, 12.3, 7.8, 0.04, -0.01, 0.002, -0.001, 0.003, 0.0, 0.0, 0.0],
-                  "OPENCV_FISHEYE": [20.0, 21.0, 12.0, 8.0, 0.1, 0.0, 0.0, 0.0]}[model]
+        params = {
+            "SIMPLE_PINHOLE": [20.0, 12.0, 8.0],
+            "PINHOLE": [20.0, 22.0, 12.5, 7.5],
+            "SIMPLE_RADIAL": [20.0, 12.0, 8.0, 0.05],
+            "RADIAL": [20.0, 12.0, 8.0, 0.05, -0.01],
+            "OPENCV": [20.0, 21.0, 12.3, 7.8, 0.04, -0.01, 0.002, -0.001],
+            "FULL_OPENCV": [20.0, 21.0, 12.3, 7.8, 0.04, -0.01, 0.002, -0.001, 0.003, 0.0, 0.0, 0.0],
+            "OPENCV_FISHEYE": [20.0, 21.0, 12.0, 8.0, 0.1, 0.0, 0.0, 0.0],
+        }[model]
     cams = [Cam(1, model, w, h, list(params))]
     if two_cameras:
         cams.append(Cam(2, model, w, h, [v * 1.1 if i < 2 else v for i, v in enumerate(params)]))
@@ -168,8 +198,7 @@ def make_colmap_scene(root: Path, *, n_images: int = 10, size=(24, 16), model: s
         cam = cams[k % len(cams)]
         world = (xyz + np.array([7.0, -3.0, 0.0])) @ tilt.T
         pix = project(cam, w2c, world)
-        points2d = [(float(u), float(v), pid) for (u, v), pid in zip(pix, points)
-                    if 0 <= u < w and 0 <= v < h]
+        points2d = [(float(u), float(v), pid) for (u, v), pid in zip(pix, points) if 0 <= u < w and 0 <= v < h]
         points2d.append((1.0, 1.0, -1))  # an unmatched 2D point
         images.append(Img(k + 1, f"frame_{order[k]:03d}.png", cam.camera_id, w2c, points2d))
     world_points = {pid: (p + np.array([7.0, -3.0, 0.0])) @ tilt.T for pid, p in points.items()}
@@ -181,8 +210,15 @@ def make_colmap_scene(root: Path, *, n_images: int = 10, size=(24, 16), model: s
     return ColmapScene(root, cams, images, world_points)
 
 
-def write_llff(root: Path, c2w_llff: np.ndarray, bounds: np.ndarray, hwf: tuple[float, float, float],
-               size: tuple[int, int], seed: int = 0, small: int | None = None) -> list[np.ndarray]:
+def write_llff(
+    root: Path,
+    c2w_llff: np.ndarray,
+    bounds: np.ndarray,
+    hwf: tuple[float, float, float],
+    size: tuple[int, int],
+    seed: int = 0,
+    small: int | None = None,
+) -> list[np.ndarray]:
     """``poses_bounds.npy`` from LLFF-axis poses ``[N, 3, 4]`` + bounds ``[N, 2]``, and N images."""
     rng = np.random.default_rng(seed)
     n = len(c2w_llff)

@@ -47,8 +47,16 @@ class DatasetBuilder:
     def __init__(self, root: Path):
         self.root = root
 
-    def blender(self, n_train: int = 3, n_test: int = 2, size=(8, 8), channels: int = 4,
-                meta: dict | None = None, seed: int = 0, splits=("train", "test")) -> Path:
+    def blender(
+        self,
+        n_train: int = 3,
+        n_test: int = 2,
+        size=(8, 8),
+        channels: int = 4,
+        meta: dict | None = None,
+        seed: int = 0,
+        splits=("train", "test"),
+    ) -> Path:
         rng = np.random.default_rng(seed)
         self.root.mkdir(parents=True, exist_ok=True)
         self.images: dict[str, list[np.ndarray]] = {}
@@ -62,14 +70,21 @@ class DatasetBuilder:
                 image = random_image(rng, size, channels)
                 iio.imwrite(self.root / split / f"r_{i}.png", image)
                 self.images[split].append(image)
-                frames.append({"file_path": f"./{split}/r_{i}", "rotation": 0.01,
-                               "transform_matrix": pose.tolist()})
+                frames.append({"file_path": f"./{split}/r_{i}", "rotation": 0.01, "transform_matrix": pose.tolist()})
             content = {"camera_angle_x": ANGLE_X, "frames": frames, **(meta or {})}
             self.write_json(f"transforms_{split}.json", content)
         return self.root
 
-    def ngp(self, n: int = 10, size=(8, 8), channels: int = 3, ext: str = ".png", meta: dict | None = None,
-            seed: int = 0, shuffle: bool = True) -> Path:
+    def ngp(
+        self,
+        n: int = 10,
+        size=(8, 8),
+        channels: int = 3,
+        ext: str = ".png",
+        meta: dict | None = None,
+        seed: int = 0,
+        shuffle: bool = True,
+    ) -> Path:
         rng = np.random.default_rng(seed)
         (self.root / "images").mkdir(parents=True, exist_ok=True)
         poses = ring_poses(n)
@@ -82,8 +97,14 @@ class DatasetBuilder:
             self.images["all"].append(image)
             frames.append({"file_path": f"images/img{i + 1}{ext}", "transform_matrix": pose.tolist()})
         order = rng.permutation(n) if shuffle else np.arange(n)
-        content = {"fl_x": 9.0, "w": size[0], "h": size[1], "aabb_scale": 1,
-                   "frames": [frames[i] for i in order], **(meta or {})}
+        content = {
+            "fl_x": 9.0,
+            "w": size[0],
+            "h": size[1],
+            "aabb_scale": 1,
+            "frames": [frames[i] for i in order],
+            **(meta or {}),
+        }
         self.write_json("transforms.json", content)
         return self.root
 

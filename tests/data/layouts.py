@@ -58,9 +58,18 @@ def z_depth(split: SceneSplit, i: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- MonoSDF / sdfstudio
-def write_monosdf(views: SceneSplit, root: Path, *, aabb=((-1, -1, -1), (1, 1, 1)), near: float = 0.05,
-                  far: float = 6.0, mono: bool = True, mono_mask: bool = False,
-                  sensor_depth: bool = False, world_to_gt: bool = False) -> Path:
+def write_monosdf(
+    views: SceneSplit,
+    root: Path,
+    *,
+    aabb=((-1, -1, -1), (1, 1, 1)),
+    near: float = 0.05,
+    far: float = 6.0,
+    mono: bool = True,
+    mono_mask: bool = False,
+    sensor_depth: bool = False,
+    world_to_gt: bool = False,
+) -> Path:
     """``root/meta_data.json`` + ``NNNNNN_rgb.png`` (+ ``_depth.npy``, ``_normal.npy`` [, ``_mask.npy``]),
     as MonoSDF's Replica / tnt_advanced archives; the colours are written as opaque RGB."""
     root.mkdir(parents=True, exist_ok=True)
@@ -69,8 +78,11 @@ def write_monosdf(views: SceneSplit, root: Path, *, aabb=((-1, -1, -1), (1, 1, 1
     for i in range(len(views)):
         stem = f"{i:06d}"
         iio.imwrite(root / f"{stem}_rgb.png", to_u8(views.rgb[i]))
-        frame = {"rgb_path": f"{stem}_rgb.png", "camtoworld": c2w4(views, i).tolist(),
-                 "intrinsics": intrinsics_matrix(views, i).tolist()}
+        frame = {
+            "rgb_path": f"{stem}_rgb.png",
+            "camtoworld": c2w4(views, i).tolist(),
+            "intrinsics": intrinsics_matrix(views, i).tolist(),
+        }
         if mono:
             rng = np.random.default_rng(i)
             np.save(root / f"{stem}_depth.npy", rng.random((height, width)).astype(np.float32))
@@ -86,10 +98,20 @@ def write_monosdf(views: SceneSplit, root: Path, *, aabb=((-1, -1, -1), (1, 1, 1
             np.save(root / f"{stem}_sensor_depth.npy", z_depth(views, i).astype(np.float32))
             frame["sensor_depth_path"] = f"{stem}_sensor_depth.npy"
         frames.append(frame)
-    meta = {"camera_model": "OPENCV", "height": int(height), "width": int(width), "has_mono_prior": mono,
-            "scene_box": {"aabb": [list(aabb[0]), list(aabb[1])], "near": near, "far": far, "radius": 1.0,
-                          "collider_type": "box"},
-            "frames": frames}
+    meta = {
+        "camera_model": "OPENCV",
+        "height": int(height),
+        "width": int(width),
+        "has_mono_prior": mono,
+        "scene_box": {
+            "aabb": [list(aabb[0]), list(aabb[1])],
+            "near": near,
+            "far": far,
+            "radius": 1.0,
+            "collider_type": "box",
+        },
+        "frames": frames,
+    }
     if world_to_gt:
         meta["worldtogt"] = np.diag([2.0, 2.0, 2.0, 1.0]).tolist()
     (root / "meta_data.json").write_text(json.dumps(meta, indent=1))
@@ -97,8 +119,9 @@ def write_monosdf(views: SceneSplit, root: Path, *, aabb=((-1, -1, -1), (1, 1, 1
 
 
 # ----------------------------------------------------------------------------- NSVF
-def write_nsvf(scene: SceneData, root: Path, *, test_prefix: str = "1_", matrix_intrinsics: bool = True,
-               bbox=None) -> Path:
+def write_nsvf(
+    scene: SceneData, root: Path, *, test_prefix: str = "1_", matrix_intrinsics: bool = True, bbox=None
+) -> Path:
     """``root/{rgb,pose}/{0_,test_prefix}NNNN``, ``intrinsics.txt``, ``bbox.txt`` (cameras share the
     first training view's intrinsics). RGBA images keep their alpha."""
     (root / "rgb").mkdir(parents=True, exist_ok=True)
@@ -115,8 +138,10 @@ def write_nsvf(scene: SceneData, root: Path, *, test_prefix: str = "1_", matrix_
     if matrix_intrinsics:
         np.savetxt(root / "intrinsics.txt", k)
     else:  # NSVF synthetic / DeepVoxels: "f cx cy 0." then more lines
-        (root / "intrinsics.txt").write_text(f"{k[0, 0]} {k[0, 2]} {k[1, 2]} 0.\n0. 0. 0.\n1.\n"
-                                             f"{scene.train.cameras.height} {scene.train.cameras.width}\n")
+        (root / "intrinsics.txt").write_text(
+            f"{k[0, 0]} {k[0, 2]} {k[1, 2]} 0.\n0. 0. 0.\n1.\n"
+            f"{scene.train.cameras.height} {scene.train.cameras.width}\n"
+        )
     box = scene.aabb.double().numpy() if bbox is None else np.asarray(bbox, dtype=np.float64)
     (root / "bbox.txt").write_text(" ".join(f"{v:.6f}" for v in box.reshape(-1)) + " 0.1\n")
     return root
@@ -127,8 +152,14 @@ DTU_SCALE_MAT = np.array([[300.0, 0, 0, -20.0], [0, 300.0, 0, 35.0], [0, 0, 300.
 """Maps the unit sphere to a millimetre world, as DTU's scale matrices do."""
 
 
-def write_dtu(views: SceneSplit, root: Path, *, background=(0.4, 0.5, 0.6), camera_file="cameras_sphere.npz",
-              projective_scales=None) -> Path:
+def write_dtu(
+    views: SceneSplit,
+    root: Path,
+    *,
+    background=(0.4, 0.5, 0.6),
+    camera_file="cameras_sphere.npz",
+    projective_scales=None,
+) -> Path:
     """``root/image/NNN.png`` (opaque photos: colour over ``background``), ``root/mask/NNN.png`` (alpha)
     and ``cameras_sphere.npz`` with ``world_mat_i = s_i K [R | t] scale_mat⁻¹``, ``scale_mat_i``."""
     (root / "image").mkdir(parents=True, exist_ok=True)
@@ -151,8 +182,14 @@ def write_dtu(views: SceneSplit, root: Path, *, background=(0.4, 0.5, 0.6), came
 
 
 # ----------------------------------------------------------------------------- instant-ngp
-def write_ngp(views: SceneSplit, root: Path, *, ext: str = ".jpg", distortion=(0.05, -0.02, 0.001, -0.002),
-              per_frame_first: bool = True) -> Path:
+def write_ngp(
+    views: SceneSplit,
+    root: Path,
+    *,
+    ext: str = ".jpg",
+    distortion=(0.05, -0.02, 0.001, -0.002),
+    per_frame_first: bool = True,
+) -> Path:
     """``root/transforms.json`` (OpenGL poses, top-level ``fl_x fl_y cx cy w h k1 k2 p1 p2``,
     ``aabb_scale``; frame 0 overrides its focal length and ``k1``) + ``root/images/NNNN{ext}``."""
     from nerfplex.cameras import OPENGL_TO_OPENCV
@@ -168,9 +205,20 @@ def write_ngp(views: SceneSplit, root: Path, *, ext: str = ".jpg", distortion=(0
         c2w[:3, :3] = c2w[:3, :3] @ OPENGL_TO_OPENCV.double().numpy()
         frames.append({"file_path": name, "transform_matrix": c2w.tolist()})
     k1, k2, p1, p2 = distortion
-    meta = {"fl_x": float(cams.fx[0]), "fl_y": float(cams.fy[0]), "cx": float(cams.cx[0]),
-            "cy": float(cams.cy[0]), "w": cams.width, "h": cams.height, "k1": k1, "k2": k2, "p1": p1,
-            "p2": p2, "aabb_scale": 2, "frames": frames}
+    meta = {
+        "fl_x": float(cams.fx[0]),
+        "fl_y": float(cams.fy[0]),
+        "cx": float(cams.cx[0]),
+        "cy": float(cams.cy[0]),
+        "w": cams.width,
+        "h": cams.height,
+        "k1": k1,
+        "k2": k2,
+        "p1": p1,
+        "p2": p2,
+        "aabb_scale": 2,
+        "frames": frames,
+    }
     if per_frame_first:
         frames[0].update(fl_x=float(cams.fx[0]) * 1.1, k1=2 * k1)
     (root / "transforms.json").write_text(json.dumps(meta, indent=1))

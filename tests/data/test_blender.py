@@ -94,8 +94,9 @@ def test_ring_cameras_look_at_the_origin(builder):
         origins, dirs = cams.generate_rays(torch.tensor([i]), torch.tensor([4]), torch.tensor([4]))
         towards = -origins / origins.norm(dim=-1, keepdim=True)
         assert float((dirs * towards).sum()) > 1 - 1e-6
-    np.testing.assert_allclose(cams.c2w[:, :, 3].numpy(),
-                               np.stack([p[:3, 3] for p in builder.poses["train"]]), atol=1e-6)
+    np.testing.assert_allclose(
+        cams.c2w[:, :, 3].numpy(), np.stack([p[:3, 3] for p in builder.poses["train"]]), atol=1e-6
+    )
 
 
 def test_premultiplied_alpha_and_compositing(builder):
@@ -123,6 +124,7 @@ def test_rgb_and_opaque_rgba_have_no_alpha(builder, tmp_path):
     opaque = type(builder)(tmp_path / "opaque")
     root = opaque.blender(channels=4)
     import imageio.v3 as iio
+
     for split in ("train", "test"):
         for i, image in enumerate(opaque.images[split]):
             image[..., 3] = 255
@@ -137,8 +139,7 @@ def test_downscale_averages_premultiplied_and_scales_intrinsics(builder):
     assert half.train.rgb.shape == (3, 4, 4, 3) and half.train.alpha.shape == (3, 4, 4, 1)
     prem, alpha = _premultiplied(builder.images["train"][2])
     np.testing.assert_allclose(half.train.rgb[2].numpy(), prem.reshape(4, 2, 4, 2, 3).mean((1, 3)), atol=1e-6)
-    np.testing.assert_allclose(half.train.alpha[2].numpy(), alpha.reshape(4, 2, 4, 2, 1).mean((1, 3)),
-                               atol=1e-6)
+    np.testing.assert_allclose(half.train.alpha[2].numpy(), alpha.reshape(4, 2, 4, 2, 1).mean((1, 3)), atol=1e-6)
     cams, ref = half.train.cameras, full.train.cameras
     assert (cams.width, cams.height) == (4, 4)
     for key in ("fx", "fy", "cx", "cy"):
@@ -179,19 +180,23 @@ def test_ngp_jpeg_and_json_path_argument(builder):
     scene = load_blender(root / "transforms.json", test_every=2)
     assert len(scene.train) == 1 and len(scene.test) == 2 and scene.train.alpha is None
     # JPEG is lossy (and the fixture is noise): compare the mean colour only.
-    np.testing.assert_allclose(scene.train.rgb[0].numpy().mean((0, 1)),
-                               builder.images["all"][1].mean((0, 1)) / 255.0, atol=0.05)
+    np.testing.assert_allclose(
+        scene.train.rgb[0].numpy().mean((0, 1)), builder.images["all"][1].mean((0, 1)) / 255.0, atol=0.05
+    )
 
 
-@pytest.mark.parametrize("meta, half", [
-    ({"aabb_scale": 1}, 0.5 / 0.33),
-    ({"aabb_scale": 4}, 2.0 / 0.33),
-    ({"aabb_scale": 2, "scale": 0.5, "offset": 0.5}, 2.0),
-])
+@pytest.mark.parametrize(
+    "meta, half",
+    [
+        ({"aabb_scale": 1}, 0.5 / 0.33),
+        ({"aabb_scale": 4}, 2.0 / 0.33),
+        ({"aabb_scale": 2, "scale": 0.5, "offset": 0.5}, 2.0),
+    ],
+)
 def test_ngp_aabb_from_aabb_scale(builder, meta, half):
     scene = load_blender(builder.ngp(n=4, meta=meta))
     torch.testing.assert_close(scene.aabb, torch.tensor([[-half] * 3, [half] * 3]))
-    dist = math.sqrt(4.0 ** 2 + 1.0)  # ring radius 4 at height 1
+    dist = math.sqrt(4.0**2 + 1.0)  # ring radius 4 at height 1
     radius = half * math.sqrt(3)
     assert scene.near == pytest.approx(max(dist - radius, 0.05 * dist), rel=1e-5)
     assert scene.far == pytest.approx(dist + radius, rel=1e-5)
@@ -224,8 +229,7 @@ def test_test_split_val_and_max_train_images(builder):
     assert scene.train.names == ["r_0", "r_3", "r_6"]
     expected = np.stack([p[:3, 3] for p in builder.poses["val"]])
     np.testing.assert_allclose(scene.test.cameras.c2w[:, :, 3].numpy(), expected, atol=1e-6)
-    np.testing.assert_allclose(scene.train.rgb[1].numpy(), _premultiplied(builder.images["train"][3])[0],
-                               atol=1e-6)
+    np.testing.assert_allclose(scene.train.rgb[1].numpy(), _premultiplied(builder.images["train"][3])[0], atol=1e-6)
 
 
 def test_distortion_keys_become_per_camera_coefficients(builder):
@@ -235,8 +239,9 @@ def test_distortion_keys_become_per_camera_coefficients(builder):
         warnings.simplefilter("error")  # radial-tangential distortion is modelled: no warning
         scene = load_blender(root, test_every=2)
     first = builder.read_json("transforms.json")["frames"][0]["file_path"]
-    split, row = next((s, s.names.index(Path(first).stem)) for s in (scene.train, scene.test)
-                      if Path(first).stem in s.names)
+    split, row = next(
+        (s, s.names.index(Path(first).stem)) for s in (scene.train, scene.test) if Path(first).stem in s.names
+    )
     expected = torch.tensor([0.05, 0.2, 0.0, -0.01, 0.0])  # (k1, k2, p1, p2, k3)
     torch.testing.assert_close(split.cameras.distortion[row], expected)
     other = scene.train if split is scene.test else scene.test
@@ -258,9 +263,14 @@ def test_fisheye_keys_warn_once(builder):
 def test_blender_defaults_warn_when_cameras_outside(builder):
     root = builder.blender()
     for split in ("train", "test"):
-        builder.edit_json(f"transforms_{split}.json", lambda m: [
-            f["transform_matrix"][r].__setitem__(3, f["transform_matrix"][r][3] * 5) for f in m["frames"]
-            for r in range(3)])
+        builder.edit_json(
+            f"transforms_{split}.json",
+            lambda m: [
+                f["transform_matrix"][r].__setitem__(3, f["transform_matrix"][r][3] * 5)
+                for f in m["frames"]
+                for r in range(3)
+            ],
+        )
     with pytest.warns(UserWarning, match="near="):
         load_blender(root)
 

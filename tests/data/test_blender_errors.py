@@ -26,6 +26,7 @@ def _set_matrix(builder, fn):
     def edit(meta):
         m = np.asarray(meta["frames"][1]["transform_matrix"], dtype=float)
         meta["frames"][1]["transform_matrix"] = fn(m)
+
     builder.edit_json(TRAIN, edit)
     return builder.root, {}
 
@@ -106,20 +107,27 @@ CASES = {
     "frames_not_list": (lambda b: _edit_top(b, frames={"a": 1}), [TRAIN, "frames"]),
     "frame_not_object": (lambda b: _edit_top(b, frames=[3]), [TRAIN, "frame 0"]),
     "no_file_path": (lambda b: _drop_frame_key(b, "file_path"), [TRAIN, "frame 1", "file_path"]),
-    "no_transform_matrix": (lambda b: _drop_frame_key(b, "transform_matrix"),
-                            [TRAIN, "frame 1", "transform_matrix"]),
+    "no_transform_matrix": (lambda b: _drop_frame_key(b, "transform_matrix"), [TRAIN, "frame 1", "transform_matrix"]),
     "file_path_not_string": (lambda b: _edit_frame(b, 1, file_path=7), [TRAIN, "file_path"]),
     "matrix_3x4": (lambda b: _set_matrix(b, lambda m: m[:3].tolist()), ["transform_matrix", "r_1", "3x4", "4x4"]),
     "matrix_ragged": (lambda b: _set_matrix(b, lambda m: [[1, 2], [3]]), ["transform_matrix", "r_1"]),
     "matrix_text": (lambda b: _set_matrix(b, lambda m: "identity"), ["transform_matrix", "r_1"]),
-    "matrix_nan": (lambda b: _set_matrix(b, lambda m: np.where(np.eye(4) == 1, np.nan, m).tolist()),
-                   ["transform_matrix", "r_1", "NaN"]),
-    "matrix_scaled": (lambda b: _set_matrix(b, lambda m: (m * np.array([2, 2, 2, 1])).tolist()),
-                      ["transform_matrix", "r_1", "orthonormal"]),
-    "matrix_mirrored": (lambda b: _set_matrix(b, lambda m: (m * np.array([-1, 1, 1, 1])).tolist()),
-                        ["transform_matrix", "r_1", "reflection"]),
-    "matrix_last_row": (lambda b: _set_matrix(b, lambda m: np.vstack([m[:3], [1, 0, 0, 1]]).tolist()),
-                        ["transform_matrix", "r_1", "last row"]),
+    "matrix_nan": (
+        lambda b: _set_matrix(b, lambda m: np.where(np.eye(4) == 1, np.nan, m).tolist()),
+        ["transform_matrix", "r_1", "NaN"],
+    ),
+    "matrix_scaled": (
+        lambda b: _set_matrix(b, lambda m: (m * np.array([2, 2, 2, 1])).tolist()),
+        ["transform_matrix", "r_1", "orthonormal"],
+    ),
+    "matrix_mirrored": (
+        lambda b: _set_matrix(b, lambda m: (m * np.array([-1, 1, 1, 1])).tolist()),
+        ["transform_matrix", "r_1", "reflection"],
+    ),
+    "matrix_last_row": (
+        lambda b: _set_matrix(b, lambda m: np.vstack([m[:3], [1, 0, 0, 1]]).tolist()),
+        ["transform_matrix", "r_1", "last row"],
+    ),
     "no_intrinsics": (_no_intrinsics, [TRAIN, "camera_angle_x", "fl_x"]),
     "negative_fl_x": (lambda b: _edit_frame(b, 0, fl_x=-3.0), ["fl_x", "r_0"]),
     "angle_in_degrees": (lambda b: _edit_top(b, camera_angle_x=40.0), ["camera_angle_x", "radians"]),

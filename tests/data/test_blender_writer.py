@@ -11,8 +11,8 @@ import torch
 from nerfplex.cameras import Cameras, look_at
 from nerfplex.data import blender_writer
 from nerfplex.data.blender import load_blender
-from nerfplex.data.images import read_image
 from nerfplex.data.blender_writer import write_blender_scene
+from nerfplex.data.images import read_image
 from nerfplex.data.scene import SceneData, SceneSplit
 from nerfplex.errors import NerfplexError
 
@@ -23,8 +23,15 @@ def _cameras(n: int, width=8, height=6, fx=7.0, fy=7.0, cx=None, cy=None, seed=0
     eye = 3.0 * eye / eye.norm(dim=-1, keepdim=True)
     c2w = look_at(eye, torch.zeros(n, 3), torch.tensor([0.0, 0.0, 1.0]))
     full = lambda v: torch.full((n,), float(v))  # noqa: E731
-    return Cameras(c2w, full(fx), full(fy), full(width / 2 if cx is None else cx),
-                   full(height / 2 if cy is None else cy), width, height)
+    return Cameras(
+        c2w,
+        full(fx),
+        full(fy),
+        full(width / 2 if cx is None else cx),
+        full(height / 2 if cy is None else cy),
+        width,
+        height,
+    )
 
 
 def _split(n: int, alpha: bool, seed: int, **camera_kwargs) -> SceneSplit:
@@ -41,9 +48,14 @@ def _split(n: int, alpha: bool, seed: int, **camera_kwargs) -> SceneSplit:
 
 
 def _scene(alpha=True, **camera_kwargs) -> SceneData:
-    return SceneData(train=_split(4, alpha, 0, **camera_kwargs), test=_split(2, alpha, 1, **camera_kwargs),
-                     near=0.5, far=5.5, aabb=torch.tensor([[-1.0, -1.0, -0.5], [1.0, 1.0, 0.5]]),
-                     name="synthetic")
+    return SceneData(
+        train=_split(4, alpha, 0, **camera_kwargs),
+        test=_split(2, alpha, 1, **camera_kwargs),
+        near=0.5,
+        far=5.5,
+        aabb=torch.tensor([[-1.0, -1.0, -0.5], [1.0, 1.0, 0.5]]),
+        name="synthetic",
+    )
 
 
 def _assert_same_split(back: SceneSplit, ref: SceneSplit):
@@ -97,11 +109,14 @@ def test_straight_alpha_in_png(tmp_path):
     np.testing.assert_allclose(png[0, 0], [0, 0, 0, 0])
 
 
-@pytest.mark.parametrize("camera_kwargs, fov_key", [
-    ({"fx": 7.0, "fy": 8.0}, "camera_angle_x"),
-    ({"cx": 3.5, "cy": 2.0}, "camera_angle_x"),
-    ({}, "fl_x"),
-])
+@pytest.mark.parametrize(
+    "camera_kwargs, fov_key",
+    [
+        ({"fx": 7.0, "fy": 8.0}, "camera_angle_x"),
+        ({"cx": 3.5, "cy": 2.0}, "camera_angle_x"),
+        ({}, "fl_x"),
+    ],
+)
 def test_explicit_intrinsics_when_needed(tmp_path, camera_kwargs, fov_key):
     scene = _scene(**camera_kwargs)
     out = write_blender_scene(scene, tmp_path / "out", fov_key=fov_key)

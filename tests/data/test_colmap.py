@@ -25,8 +25,7 @@ def _all_views(scene):
     return names, c2w, intr, np.concatenate(dist)
 
 
-@pytest.mark.parametrize("model", ["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV",
-                                   "FULL_OPENCV"])
+@pytest.mark.parametrize("model", ["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV", "FULL_OPENCV"])
 @pytest.mark.parametrize("binary", [True, False])
 def test_cameras_reproject_the_model_observations(tmp_path, model, binary):
     """Every observation of the model is where the loaded camera projects its (normalised) 3D point."""
@@ -61,7 +60,7 @@ def test_normalisation_properties(tmp_path):
     np.testing.assert_allclose(up / np.linalg.norm(up), [0, 0, 1], atol=1e-6)
     transform = scene.extras["world_from_colmap"]
     s = np.cbrt(np.linalg.det(transform[:3, :3]))
-    np.testing.assert_allclose(transform[:3, :3] @ transform[:3, :3].T / s ** 2, np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(transform[:3, :3] @ transform[:3, :3].T / s**2, np.eye(3), atol=1e-9)
 
 
 def test_bounds_from_points(tmp_path):
@@ -138,8 +137,9 @@ def test_no_points3d_file_warns_and_bounds_hold_cameras(tmp_path):
     assert 0 < scene.near < scene.far
 
 
-@pytest.mark.parametrize("model, needle", [("OPENCV_FISHEYE", "OPENCV_FISHEYE.*image_undistorter"),
-                                           ("FULL_OPENCV", "k4 k5 k6.*undistort")])
+@pytest.mark.parametrize(
+    "model, needle", [("OPENCV_FISHEYE", "OPENCV_FISHEYE.*image_undistorter"), ("FULL_OPENCV", "k4 k5 k6.*undistort")]
+)
 def test_unsupported_lens_models_refused(tmp_path, model, needle):
     params = None
     if model == "FULL_OPENCV":

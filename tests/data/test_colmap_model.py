@@ -33,8 +33,7 @@ def test_model_matches_what_was_written_and_pycolmap(tmp_path, binary):
     rec = pycolmap.Reconstruction(str(tmp_path / "sparse" / "0"))
     assert rec.num_reg_images() == len(scene.images) and rec.num_points3D() == len(scene.points)
     for image_id, image in rec.images.items():
-        np.testing.assert_allclose(image.cam_from_world().matrix(), model.images[image_id].world_to_camera(),
-                                   atol=1e-9)
+        np.testing.assert_allclose(image.cam_from_world().matrix(), model.images[image_id].world_to_camera(), atol=1e-9)
 
 
 def test_reads_a_model_pycolmap_wrote(tmp_path):
@@ -48,8 +47,9 @@ def test_reads_a_model_pycolmap_wrote(tmp_path):
         model = read_model(folder)
         assert len(model.images) == 6 and len(model.points) == 40
         for image_id, image in rec.images.items():
-            np.testing.assert_allclose(model.images[image_id].world_to_camera(), image.cam_from_world().matrix(),
-                                       atol=1e-9)
+            np.testing.assert_allclose(
+                model.images[image_id].world_to_camera(), image.cam_from_world().matrix(), atol=1e-9
+            )
             assert model.images[image_id].name == image.name
         for camera_id, camera in rec.cameras.items():
             assert model.cameras[camera_id].model == camera.model.name

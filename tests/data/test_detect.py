@@ -23,17 +23,20 @@ def _touch(root, *names):
             path.write_bytes(b"")
 
 
-@pytest.mark.parametrize("files, kind", [
-    (["sparse/0/cameras.bin", "images/"], "colmap"),
-    (["sparse/cameras.txt", "images/"], "colmap"),
-    (["transforms_train.json", "transforms_test.json"], "blender"),
-    (["transforms.json", "images/"], "blender"),
-    (["meta_data.json"], "monosdf"),
-    (["cameras_sphere.npz", "image/", "mask/"], "dtu"),
-    (["cameras.npz", "image/"], "dtu"),
-    (["rgb/", "pose/", "intrinsics.txt", "bbox.txt"], "nsvf"),
-    (["poses_bounds.npy", "images/"], "llff"),
-])
+@pytest.mark.parametrize(
+    "files, kind",
+    [
+        (["sparse/0/cameras.bin", "images/"], "colmap"),
+        (["sparse/cameras.txt", "images/"], "colmap"),
+        (["transforms_train.json", "transforms_test.json"], "blender"),
+        (["transforms.json", "images/"], "blender"),
+        (["meta_data.json"], "monosdf"),
+        (["cameras_sphere.npz", "image/", "mask/"], "dtu"),
+        (["cameras.npz", "image/"], "dtu"),
+        (["rgb/", "pose/", "intrinsics.txt", "bbox.txt"], "nsvf"),
+        (["poses_bounds.npy", "images/"], "llff"),
+    ],
+)
 def test_each_layout_is_detected(tmp_path, files, kind):
     _touch(tmp_path, *files)
     assert detect_layout(tmp_path) == kind

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from layouts import DTU_SCALE_MAT, all_views, tiny_scene, write_dtu
 from scipy.spatial.transform import Rotation
 
-from layouts import DTU_SCALE_MAT, all_views, tiny_scene, write_dtu
 from nerfplex.data.dtu import load_dtu
 from nerfplex.data.loading import DataConfig, load_scene
 from nerfplex.data.projection import decompose_projection

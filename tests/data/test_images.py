@@ -22,12 +22,14 @@ def _write_png16(path, data: np.ndarray) -> None:
     raw = b"".join(b"\x00" + data[y].astype(">u2").tobytes() for y in range(height))
 
     def chunk(tag: bytes, payload: bytes) -> bytes:
-        return (struct.pack(">I", len(payload)) + tag + payload
-                + struct.pack(">I", zlib.crc32(tag + payload) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
 
 
 def test_read_rgba_png_exact(tmp_path):
@@ -82,12 +84,15 @@ def test_read_16bit_png(tmp_path):
     np.testing.assert_allclose(image, rgba / 65535.0, atol=1.0 / 255.0)  # Pillow keeps 8 bits
 
 
-@pytest.mark.parametrize("content, expected", [
-    (None, "does not exist"),
-    (b"", "empty"),
-    (b"this is not a png", "not a readable image"),
-    ("truncated", "truncated"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "does not exist"),
+        (b"", "empty"),
+        (b"this is not a png", "not a readable image"),
+        ("truncated", "truncated"),
+    ],
+)
 def test_read_bad_files(tmp_path, content, expected):
     path = tmp_path / "broken.png"
     if content == "truncated":

@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from layouts import all_views, tiny_scene, write_ngp
 from scipy.optimize import fsolve
 
-from layouts import all_views, tiny_scene, write_ngp
 from nerfplex.cameras import Cameras, look_at
 from nerfplex.data.blender import load_blender
 from nerfplex.distortion import distort, undistort
@@ -22,9 +22,10 @@ COEFFS = [(-0.28, 0.09, 0.0012, -0.0009, 0.015), (0.12, -0.03, -0.002, 0.003, 0.
 def _opencv_forward(xy, k1, k2, p1, p2, k3):
     x, y = xy
     r2 = x * x + y * y
-    radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
-    return np.array([x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
-                     y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y])
+    radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
+    return np.array(
+        [x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x), y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y]
+    )
 
 
 def _reference_directions(c2w: np.ndarray, fx, fy, cx, cy, coeffs, width, height) -> np.ndarray:
@@ -33,7 +34,7 @@ def _reference_directions(c2w: np.ndarray, fx, fy, cx, cy, coeffs, width, height
     for v in range(height):
         for u in range(width):
             target = np.array([(u + 0.5 - cx) / fx, (v + 0.5 - cy) / fy])
-            xy = fsolve(lambda p: _opencv_forward(p, *coeffs) - target, target, xtol=1e-10)
+            xy = fsolve(lambda p, target=target: _opencv_forward(p, *coeffs) - target, target, xtol=1e-10)
             d = c2w[:3, :3] @ np.array([xy[0], xy[1], 1.0])
             out.append(d / np.linalg.norm(d))
     return np.array(out)
@@ -53,8 +54,13 @@ def test_generated_rays_match_an_independent_undistortion():
     cams = _cameras(COEFFS)
     for i in range(len(cams)):
         origins, dirs = cams.image_rays(i)
-        ref = _reference_directions(cams.c2w[i].double().numpy(), *(float(t[i]) for t in
-                                    (cams.fx, cams.fy, cams.cx, cams.cy)), COEFFS[i], cams.width, cams.height)
+        ref = _reference_directions(
+            cams.c2w[i].double().numpy(),
+            *(float(t[i]) for t in (cams.fx, cams.fy, cams.cx, cams.cy)),
+            COEFFS[i],
+            cams.width,
+            cams.height,
+        )
         np.testing.assert_allclose(dirs.double().numpy(), ref, atol=2e-6)
         torch.testing.assert_close(origins, cams.c2w[i, :, 3].expand_as(origins))
     # the distortion really moves the rays: the ideal pinhole rays differ
@@ -120,8 +126,16 @@ def test_blender_writer_keeps_the_distortion(tmp_path):
 
     scene = tiny_scene("object", n_train=2, n_test=1)
     cams = scene.train.cameras
-    scene.train.cameras = Cameras(cams.c2w, cams.fx, cams.fy, cams.cx, cams.cy, cams.width, cams.height,
-                                  torch.tensor(COEFFS[:2], dtype=torch.float32))
+    scene.train.cameras = Cameras(
+        cams.c2w,
+        cams.fx,
+        cams.fy,
+        cams.cx,
+        cams.cy,
+        cams.width,
+        cams.height,
+        torch.tensor(COEFFS[:2], dtype=torch.float32),
+    )
     changed = SceneData(scene.train, scene.test, scene.near, scene.far, scene.aabb)
     out = write_blender_scene(changed, tmp_path / "w")
     loaded = load_blender(out)

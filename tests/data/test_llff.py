@@ -22,10 +22,19 @@ def _forward_facing(n: int = 10, seed: int = 0):
     gl = []
     for _ in range(n):
         angles = rng.normal(scale=0.05, size=3)
-        cx, sx, cy, sy, cz, sz = np.cos(angles[0]), np.sin(angles[0]), np.cos(angles[1]), np.sin(angles[1]), \
-            np.cos(angles[2]), np.sin(angles[2])
-        rot = (np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]]) @ np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-               @ np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]]))
+        cx, sx, cy, sy, cz, sz = (
+            np.cos(angles[0]),
+            np.sin(angles[0]),
+            np.cos(angles[1]),
+            np.sin(angles[1]),
+            np.cos(angles[2]),
+            np.sin(angles[2]),
+        )
+        rot = (
+            np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+            @ np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+            @ np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+        )
         gl.append(np.concatenate([rot, rng.normal(scale=0.3, size=(3, 1)) + [[2.0], [1.0], [5.0]]], axis=1))
     gl = np.stack(gl)
     llff = np.concatenate([-gl[:, :, 1:2], gl[:, :, 0:1], gl[:, :, 2:3], gl[:, :, 3:]], axis=2)
@@ -153,12 +162,15 @@ def test_ndc_through_load_scene_needs_llff(tmp_path):
     assert DataConfig(path=tmp_path, ndc=True, ray_bounds="near_far").checks()[1][1] is False
 
 
-@pytest.mark.parametrize("damage, needle", [
-    ("extra_image", "holds 11 images but poses_bounds.npy has 10"),
-    ("bad_shape", "shape"),
-    ("no_images", "no images/ folder"),
-    ("bad_bounds", "bounds"),
-])
+@pytest.mark.parametrize(
+    "damage, needle",
+    [
+        ("extra_image", "holds 11 images but poses_bounds.npy has 10"),
+        ("bad_shape", "shape"),
+        ("no_images", "no images/ folder"),
+        ("bad_bounds", "bounds"),
+    ],
+)
 def test_bad_llff_inputs(tmp_path, damage, needle):
     gl, llff, bounds = _forward_facing()
     write_llff(tmp_path, llff, bounds, (H, W, FOCAL), (W, H))

@@ -11,8 +11,10 @@ from nerfplex.data.scene import SceneSplit, concat_splits
 from nerfplex.errors import NerfplexError
 
 
-@pytest.mark.parametrize("kind, hint", [("blender", "transforms"), ("monosdf", "meta_data.json"),
-                                        ("nsvf", "bbox.txt"), ("dtu", "cameras_sphere.npz")])
+@pytest.mark.parametrize(
+    "kind, hint",
+    [("blender", "transforms"), ("monosdf", "meta_data.json"), ("nsvf", "bbox.txt"), ("dtu", "cameras_sphere.npz")],
+)
 def test_folder_kind_without_path_says_what_folder(kind, hint):
     with pytest.raises(NerfplexError, match=rf"data.kind is '{kind}'.*--data.path.*{hint}"):
         load_scene(DataConfig(kind=kind))
@@ -22,12 +24,17 @@ def _split(n: int, size: int = 4, alpha: bool = False, depth: bool = False, dist
     g = torch.Generator().manual_seed(n)
     c2w = torch.eye(3, 4).expand(n, 3, 4).clone()
     ones = torch.ones(n)
-    cams = Cameras(c2w, ones * 5, ones * 5, ones * 2, ones * 2, size, size,
-                   torch.rand(n, 5, generator=g) if distortion else None)
-    return SceneSplit(torch.rand(n, size, size, 3, generator=g),
-                      torch.rand(n, size, size, 1, generator=g) if alpha else None, cams,
-                      [f"v{i}" for i in range(n)], torch.rand(n, size, size, 1, generator=g) if depth else None,
-                      {"mono_depth": torch.rand(n, size, size, 1, generator=g)})
+    cams = Cameras(
+        c2w, ones * 5, ones * 5, ones * 2, ones * 2, size, size, torch.rand(n, 5, generator=g) if distortion else None
+    )
+    return SceneSplit(
+        torch.rand(n, size, size, 3, generator=g),
+        torch.rand(n, size, size, 1, generator=g) if alpha else None,
+        cams,
+        [f"v{i}" for i in range(n)],
+        torch.rand(n, size, size, 1, generator=g) if depth else None,
+        {"mono_depth": torch.rand(n, size, size, 1, generator=g)},
+    )
 
 
 def test_concat_fills_what_one_side_lacks():
@@ -49,8 +56,7 @@ def test_concat_refuses_different_image_sizes():
 
 
 def test_procedural_train_on_test_views_and_box_scale():
-    config = DataConfig(resolution=8, num_train_views=3, num_test_views=2, train_on_test_views=True,
-                        box_scale=2.0)
+    config = DataConfig(resolution=8, num_train_views=3, num_test_views=2, train_on_test_views=True, box_scale=2.0)
     scene = load_scene(config)
     assert len(scene.train) == 5 and len(scene.test) == 2
     torch.testing.assert_close(scene.aabb, torch.tensor([[-2.0] * 3, [2.0] * 3]))

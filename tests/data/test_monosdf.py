@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from layouts import all_views, tiny_scene, write_monosdf
+
 from nerfplex.data.loading import DataConfig, load_scene
 from nerfplex.data.monosdf import load_monosdf
 

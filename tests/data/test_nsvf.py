@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from layouts import tiny_scene, write_nsvf
+
 from nerfplex.data.loading import DataConfig, load_scene
 from nerfplex.data.nsvf import load_nsvf
 
@@ -43,7 +43,8 @@ def test_test_prefix_two_preferred_and_val_selects_one(tmp_path, scene):
     for name in ("1_0000.png", "1_0001.png"):  # a validation copy of the test views
         (root / "rgb" / name).write_bytes((root / "rgb" / name.replace("1_", "2_")).read_bytes())
         (root / "pose" / name.replace(".png", ".txt")).write_text(
-            (root / "pose" / name.replace("1_", "2_").replace(".png", ".txt")).read_text())
+            (root / "pose" / name.replace("1_", "2_").replace(".png", ".txt")).read_text()
+        )
     assert load_nsvf(root).test.names == ["2_0000", "2_0001"]
     assert load_nsvf(root, test_split="val").test.names == ["1_0000", "1_0001"]
 

@@ -30,8 +30,10 @@ def test_sharpness_discard_threshold(builder, threshold):
     rng = np.random.default_rng(int(threshold * 10))
     sharp = rng.uniform(10, 100, 12).tolist()
     builder.ngp(n=12, meta={"sharpness_discard_threshold": threshold})
-    builder.edit_json("transforms.json", lambda m: [f.__setitem__("sharpness", sharp[int(f["file_path"][10:-4]) - 1])
-                                                    for f in m["frames"]])
+    builder.edit_json(
+        "transforms.json",
+        lambda m: [f.__setitem__("sharpness", sharp[int(f["file_path"][10:-4]) - 1]) for f in m["frames"]],
+    )
     scene = load_blender(builder.root, test_every=4)
     assert _names(scene) == [f"img{i + 1}" for i in _ngp_rule(sharp, threshold)]
     if threshold == 1.0:

@@ -23,10 +23,19 @@ from nerfplex.engine.trainer import Trainer
 
 
 def _config(tiny_config):
-    return config_from_dict({"model": {"nerf": {"perturb": False}},
-                             "trainer": {"max_steps": 4, "eval_every": 0, "checkpoint_every": 4,
-                                         "train_background": "white", "device": "cpu"}},
-                            base=tiny_config)
+    return config_from_dict(
+        {
+            "model": {"nerf": {"perturb": False}},
+            "trainer": {
+                "max_steps": 4,
+                "eval_every": 0,
+                "checkpoint_every": 4,
+                "train_background": "white",
+                "device": "cpu",
+            },
+        },
+        base=tiny_config,
+    )
 
 
 def _free_port() -> int:
@@ -36,13 +45,26 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, config, scene, run_dirs, out_path) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
-                       "RANK": str(rank), "LOCAL_RANK": str(rank)})
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "WORLD_SIZE": str(world),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+        }
+    )
     torch.set_num_threads(1)
     trainer = Trainer(config, run_dirs[rank], scene=scene)
     metrics = trainer.train()
-    torch.save({"params": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
-                "run_dir": str(trainer.run_dir), "psnr": metrics["psnr"]}, f"{out_path}.{rank}")
+    torch.save(
+        {
+            "params": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+            "run_dir": str(trainer.run_dir),
+            "psnr": metrics["psnr"],
+        },
+        f"{out_path}.{rank}",
+    )
 
 
 def test_two_gloo_processes_equal_one_process(tiny_scene, tiny_config, tmp_path, one_thread):

@@ -18,9 +18,12 @@ def test_keeping_freed_memory_removes_page_faults_of_repeated_large_temporaries(
             y = x * 2.0  # a 64 MB temporary, freed at the next iteration
         print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     """)
-    faults = {mode: int(subprocess.run([sys.executable, "-c", script, mode], check=True,
-                                       capture_output=True, text=True).stdout)
-              for mode in ("default", "keep")}
+    faults = {
+        mode: int(
+            subprocess.run([sys.executable, "-c", script, mode], check=True, capture_output=True, text=True).stdout
+        )
+        for mode in ("default", "keep")
+    }
     pages = 20 * 2_000_000 * 8 * 4 // 4096
     assert faults["default"] > 0.9 * pages, faults  # glibc maps fresh pages for each temporary
     assert faults["keep"] < 0.5 * pages, faults

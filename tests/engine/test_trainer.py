@@ -59,8 +59,15 @@ def test_tensorboard_events_hold_scalars_and_images(tiny_config, tiny_scene, tmp
     events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
     scalars = set(events.Tags()["scalars"])
-    for tag in ("loss/total", "loss/rgb_mse", "loss/rgb_mse_coarse", "train/psnr", "train/lr",
-                "train/rays_per_sec", "eval/psnr"):
+    for tag in (
+        "loss/total",
+        "loss/rgb_mse",
+        "loss/rgb_mse_coarse",
+        "train/psnr",
+        "train/lr",
+        "train/rays_per_sec",
+        "eval/psnr",
+    ):
         assert tag in scalars, tag
     assert [e.step for e in events.Scalars("eval/psnr")] == [4, 8]
     assert {"eval/rgb", "eval/depth", "eval/error"} <= set(events.Tags()["images"])
@@ -96,8 +103,7 @@ def test_ctrl_c_saves_checkpoint_and_stops(tiny_config, tiny_scene, tmp_path, mo
     assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
 
 
-def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(tiny_config, tiny_scene, tmp_path,
-                                                              monkeypatch):
+def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(tiny_config, tiny_scene, tmp_path, monkeypatch):
     trainer = Trainer(tiny_config, tmp_path / "run", scene=tiny_scene)
     original = trainer.model.on_train_step
 
@@ -125,13 +131,13 @@ def test_resume_without_checkpoint_is_a_clear_error(tiny_config, tiny_scene, tmp
 def test_s3im_switch_adds_a_logged_term_and_resume_stays_exact(tiny_config, tiny_scene, tmp_path):
     from nerfplex.config import config_from_dict
 
-    config = config_from_dict({"loss": {"s3im": {"weight": 1.0, "patch_height": 8, "repeat": 3}}},
-                              base=tiny_config)
+    config = config_from_dict({"loss": {"s3im": {"weight": 1.0, "patch_height": 8, "repeat": 3}}}, base=tiny_config)
     straight = Trainer(config, tmp_path / "a", scene=tiny_scene)
     values = {key: float(value) for key, value in straight.train_step().items()}
     assert values["loss/s3im"] > 0
-    assert values["loss/total"] == pytest.approx(values["loss/rgb_mse"] + values["loss/rgb_mse_coarse"]
-                                                 + values["loss/s3im"], rel=1e-5)
+    assert values["loss/total"] == pytest.approx(
+        values["loss/rgb_mse"] + values["loss/rgb_mse_coarse"] + values["loss/s3im"], rel=1e-5
+    )
     straight.train()
     events = EventAccumulator(str(tmp_path / "a" / "tensorboard"))
     events.Reload()
@@ -151,7 +157,8 @@ def test_depth_s3im_uses_ground_truth_depth(tiny_config, tmp_path):
     from nerfplex.data.procedural import make_procedural_scene
 
     scene = make_procedural_scene("object", 8, 3, 1, seed=0)
-    config = config_from_dict({"loss": {"s3im": {"weight": 1.0, "depth_weight": 0.5, "patch_height": 4,
-                                                 "repeat": 2}}}, base=tiny_config)
+    config = config_from_dict(
+        {"loss": {"s3im": {"weight": 1.0, "depth_weight": 0.5, "patch_height": 4, "repeat": 2}}}, base=tiny_config
+    )
     values = Trainer(config, tmp_path / "run", scene=scene).train_step()
     assert float(values["loss/s3im_depth"]) > 0

@@ -10,9 +10,18 @@ import torch
 
 from nerfplex.cameras import OPENGL_TO_OPENCV, Cameras, look_at
 from nerfplex.errors import NerfplexError
-from nerfplex.eval.camera_paths import (interpolation_path, keyframes_by_azimuth, load_path_json,
-                                        matrix_to_quaternion, orbit_path, path_to_json, quaternion_to_matrix,
-                                        scene_frame, slerp, spiral_path)
+from nerfplex.eval.camera_paths import (
+    interpolation_path,
+    keyframes_by_azimuth,
+    load_path_json,
+    matrix_to_quaternion,
+    orbit_path,
+    path_to_json,
+    quaternion_to_matrix,
+    scene_frame,
+    slerp,
+    spiral_path,
+)
 
 AABB = torch.tensor([[-1.0, -1.0, -0.5], [1.0, 1.0, 1.5]])  # centre (0, 0, 0.5)
 
@@ -20,8 +29,7 @@ AABB = torch.tensor([[-1.0, -1.0, -0.5], [1.0, 1.0, 1.5]])  # centre (0, 0, 0.5)
 def _ring(count: int = 12, radius: float = 4.0, height: float = 2.5) -> Cameras:
     """Cameras on a horizontal ring above the box centre, looking at it, z up."""
     angle = torch.arange(count) * (2 * math.pi / count) + 0.3
-    eye = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle), torch.full_like(angle, height)],
-                      dim=-1)
+    eye = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle), torch.full_like(angle, height)], dim=-1)
     c2w = look_at(eye, torch.tensor([0.0, 0.0, 0.5]).expand_as(eye), torch.tensor([0.0, 0.0, 1.0]))
     focal = torch.full((count,), 50.0)
     return Cameras(c2w, focal, focal * 1.1, torch.full((count,), 20.0), torch.full((count,), 15.0), 40, 30)
@@ -116,22 +124,33 @@ def test_json_round_trip_and_opengl_input(tmp_path):
     assert (loaded.width, loaded.height) == (path.width, path.height)
     opengl = torch.cat([path.c2w[:, :, :3] @ OPENGL_TO_OPENCV, path.c2w[:, :, 3:]], dim=-1)
     bottom = torch.tensor([[[0.0, 0.0, 0.0, 1.0]]]).expand(5, 1, 4)
-    file.write_text(json.dumps({"convention": "opengl", "fov_x_deg": 90, "width": 64, "height": 32,
-                                "frames": [{"c2w": m.tolist()} for m in torch.cat([opengl, bottom], 1)]}))
+    file.write_text(
+        json.dumps(
+            {
+                "convention": "opengl",
+                "fov_x_deg": 90,
+                "width": 64,
+                "height": 32,
+                "frames": [{"c2w": m.tolist()} for m in torch.cat([opengl, bottom], 1)],
+            }
+        )
+    )
     loaded = load_path_json(file, train)
     assert torch.allclose(loaded.c2w, path.c2w, atol=1e-6)
     assert loaded.fx[0] == pytest.approx(32.0) and loaded.cx[0] == pytest.approx(32.0)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{", "not valid JSON"),
-    ('{"frames": []}', "non-empty 'frames'"),
-    ('{"frames": [{"c2w": [[1, 0], [0, 1]]}]}', "3x4 or 4x4"),
-    ('{"frames": [{"pose": 1}]}', "needs 'c2w'"),
-    ('{"frames": [{"c2w": [[2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]}]}', "orthonormal"),
-    ('{"convention": "blender", "frames": [{"c2w": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]}]}',
-     "convention"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{", "not valid JSON"),
+        ('{"frames": []}', "non-empty 'frames'"),
+        ('{"frames": [{"c2w": [[1, 0], [0, 1]]}]}', "3x4 or 4x4"),
+        ('{"frames": [{"pose": 1}]}', "needs 'c2w'"),
+        ('{"frames": [{"c2w": [[2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]}]}', "orthonormal"),
+        ('{"convention": "blender", "frames": [{"c2w": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]}]}', "convention"),
+    ],
+)
 def test_bad_json_paths_are_explained(tmp_path, content, message):
     file = tmp_path / "bad.json"
     file.write_text(content)

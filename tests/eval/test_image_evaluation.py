@@ -22,8 +22,9 @@ def test_writes_metrics_images_and_matches_the_trainers_psnr(tiny_config, tiny_s
     white = torch.ones(3)
     metrics, skipped = build_metrics(["psnr", "ssim"])
     settings = ImageEvalSettings(background=white, chunk_size=16, aabb=tiny_scene.aabb, progress=False)
-    report = write_evaluation(tmp_path / "eval", model, tiny_scene, [0, 1], metrics, {"lpips_vgg": "no file"},
-                              settings, info={"step": 3})
+    report = write_evaluation(
+        tmp_path / "eval", model, tiny_scene, [0, 1], metrics, {"lpips_vgg": "no file"}, settings, info={"step": 3}
+    )
     expected, _ = evaluate_split(model, tiny_scene.test, 2.0, 6.0, white, 64, [0, 1], tiny_scene.aabb)
     psnrs = [row["psnr"] for row in report["per_image"]]
     assert psnrs == pytest.approx([r["psnr"] for r in expected], abs=1e-5)

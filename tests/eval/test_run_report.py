@@ -17,15 +17,34 @@ def _run(tmp_path):
     run = tmp_path / "run"
     logger = TensorBoardLogger(run / "tensorboard")
     for step in (10, 20, 30):
-        logger.scalars({"loss/total": 1.0 / step, "loss/rgb_mse": 0.5 / step, "train/psnr": 10 + step / 10,
-                        "train/lr": 0.01 / step, "train/rays_per_sec": 1000.0}, step)
+        logger.scalars(
+            {
+                "loss/total": 1.0 / step,
+                "loss/rgb_mse": 0.5 / step,
+                "train/psnr": 10 + step / 10,
+                "train/lr": 0.01 / step,
+                "train/rays_per_sec": 1000.0,
+            },
+            step,
+        )
     logger.scalars({"eval/psnr": 12.5, "eval/ssim": 0.5}, 30)
     logger.scalars({"train/psnr": 99.0}, 30)  # re-logged step (a resume): the last value counts
     logger.close()
-    (run / "metrics.json").write_text(json.dumps({
-        "step": 30, "psnr": 12.5, "ssim": 0.5, "num_test_views": 2, "train_seconds": 4.0,
-        "rays_per_second": 1234.0, "peak_memory_mb": 100.0, "peak_memory_kind": "process_rss",
-        "eval_history": [{"step": 15, "psnr": 11.0, "ssim": 0.4}, {"step": 30, "psnr": 12.5, "ssim": 0.5}]}))
+    (run / "metrics.json").write_text(
+        json.dumps(
+            {
+                "step": 30,
+                "psnr": 12.5,
+                "ssim": 0.5,
+                "num_test_views": 2,
+                "train_seconds": 4.0,
+                "rays_per_second": 1234.0,
+                "peak_memory_mb": 100.0,
+                "peak_memory_kind": "process_rss",
+                "eval_history": [{"step": 15, "psnr": 11.0, "ssim": 0.4}, {"step": 30, "psnr": 12.5, "ssim": 0.5}],
+            }
+        )
+    )
     return run
 
 
@@ -48,11 +67,18 @@ def test_report_uses_the_newest_evaluation(tmp_path):
     for step, lpips in ((10, 0.5), (30, 0.25)):
         folder = run / "eval" / f"step_{step}"
         folder.mkdir(parents=True)
-        (folder / "metrics.json").write_text(json.dumps({
-            "step": step, "num_views": 2, "metrics": {"psnr": 12.0, "lpips_alex": lpips, "dreamsim": None},
-            "conventions": {"psnr": "mean of per-image PSNR", "lpips_alex": "inputs in [-1, 1]"},
-            "skipped": {"dreamsim": "needs ensemble_lora/ in /w/dreamsim"},
-            "per_image": [{"name": "r_0", "psnr": 11.0, "lpips_alex": lpips}]}))
+        (folder / "metrics.json").write_text(
+            json.dumps(
+                {
+                    "step": step,
+                    "num_views": 2,
+                    "metrics": {"psnr": 12.0, "lpips_alex": lpips, "dreamsim": None},
+                    "conventions": {"psnr": "mean of per-image PSNR", "lpips_alex": "inputs in [-1, 1]"},
+                    "skipped": {"dreamsim": "needs ensemble_lora/ in /w/dreamsim"},
+                    "per_image": [{"name": "r_0", "psnr": 11.0, "lpips_alex": lpips}],
+                }
+            )
+        )
     assert latest_evaluation(run)["step"] == 30
     text = write_run_report(run, tmp_path / "elsewhere").read_text()
     assert "| lpips_alex | 0.2500 | inputs in [-1, 1] |" in text

@@ -21,9 +21,16 @@ def setup(tiny_config, tiny_scene):
     torch.manual_seed(0)
     model = build_model(tiny_config.model, tiny_scene)
     cameras = orbit_path(tiny_scene.train.cameras, 4, tiny_scene.aabb)
-    settings = RenderSettings(near=2.0, far=6.0, background=torch.ones(3), chunk_size=32,
-                              aabb=tiny_scene.aabb, outputs=("rgb", "depth", "normals"), progress=False,
-                              info={"path": "orbit"})
+    settings = RenderSettings(
+        near=2.0,
+        far=6.0,
+        background=torch.ones(3),
+        chunk_size=32,
+        aabb=tiny_scene.aabb,
+        outputs=("rgb", "depth", "normals"),
+        progress=False,
+        info={"path": "orbit"},
+    )
     return model, cameras, settings
 
 
@@ -78,6 +85,6 @@ def test_depth_range_hugs_the_scene_box(setup):
     _, cameras, settings = setup
     low, high = depth_range(cameras, 0.1, 100.0, settings.aabb)
     distance = float((cameras.c2w[0, :, 3]).norm())
-    assert low == pytest.approx(distance - 3 ** 0.5, rel=1e-4)
-    assert high == pytest.approx(distance + 3 ** 0.5, rel=1e-4)
+    assert low == pytest.approx(distance - 3**0.5, rel=1e-4)
+    assert high == pytest.approx(distance + 3**0.5, rel=1e-4)
     assert depth_range(cameras, 0.1, 100.0, None) == (0.1, 100.0)

@@ -8,8 +8,14 @@ import pytest
 import torch
 
 from nerfplex.cameras import Cameras, look_at
-from nerfplex.eval.view_rendering import (camera_directions, image_normals, normals_from_depth, normals_image,
-                                          render_view, world_to_camera_normals)
+from nerfplex.eval.view_rendering import (
+    camera_directions,
+    image_normals,
+    normals_from_depth,
+    normals_image,
+    render_view,
+    world_to_camera_normals,
+)
 from nerfplex.fields.neus_color import RenderingNetworkConfig
 from nerfplex.fields.sdf_network import SDFNetworkConfig
 from nerfplex.models.neus import NeuS, NeuSConfig
@@ -38,11 +44,15 @@ def test_normals_from_depth_of_a_tilted_plane():
 
 
 def test_neus_normals_are_the_sdf_gradient_and_agree_with_depth():
-    config = NeuSConfig(sdf_network=SDFNetworkConfig(d_hidden=16, n_layers=2, skip_in=(), multires=0,
-                                                     d_out=5),
-                        rendering_network=RenderingNetworkConfig(d_feature=4, d_hidden=8, n_layers=1,
-                                                                 multires_view=0),
-                        n_samples=64, n_importance=32, up_sample_steps=4, n_outside=0, anneal_end=0)
+    config = NeuSConfig(
+        sdf_network=SDFNetworkConfig(d_hidden=16, n_layers=2, skip_in=(), multires=0, d_out=5),
+        rendering_network=RenderingNetworkConfig(d_feature=4, d_hidden=8, n_layers=1, multires_view=0),
+        n_samples=64,
+        n_importance=32,
+        up_sample_steps=4,
+        n_outside=0,
+        anneal_end=0,
+    )
     box = torch.tensor([[-1.0] * 3, [1.0] * 3])
     model = NeuS(config, box).eval()
     with torch.no_grad():

@@ -36,9 +36,10 @@ def test_values_at_vertices_and_trilinear_in_between():
     i, j, k, (u, v, w) = 1, 2, 3, (0.3, 0.6, 0.9)
     point = vertices[i, j, k] + torch.tensor([u, v, w]) * (vertices[i + 1, j + 1, k + 1] - vertices[i, j, k])
     values = grid.grid[0, 0]
-    expected = sum(values[i + a, j + b, k + c]
-                   * (u if a else 1 - u) * (v if b else 1 - v) * (w if c else 1 - w)
-                   for a, b, c in itertools.product((0, 1), repeat=3))
+    expected = sum(
+        values[i + a, j + b, k + c] * (u if a else 1 - u) * (v if b else 1 - v) * (w if c else 1 - w)
+        for a, b, c in itertools.product((0, 1), repeat=3)
+    )
     torch.testing.assert_close(grid(point[None])[0, 0], expected)
 
 

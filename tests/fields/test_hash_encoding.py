@@ -5,13 +5,18 @@ import pytest
 import torch
 
 from nerfplex.errors import NerfplexError
-from nerfplex.fields.hash_encoding import (HashEncoding, HashGridConfig, level_scales, level_sizes,
-                                           per_level_scale_for)
+from nerfplex.fields.hash_encoding import HashEncoding, HashGridConfig, level_scales, level_sizes, per_level_scale_for
 
 # Level 0: scale 2·1 - 1 = 1, 2 vertices a side, 8 entries (dense). Level 1: scale 2·2 - 1 = 3,
 # 4 vertices a side = 64 > 2^5 entries: hashed.
-SMALL = {"otype": "HashGrid", "n_levels": 2, "n_features_per_level": 1, "log2_hashmap_size": 5,
-         "base_resolution": 2, "per_level_scale": 2.0}
+SMALL = {
+    "otype": "HashGrid",
+    "n_levels": 2,
+    "n_features_per_level": 1,
+    "log2_hashmap_size": 5,
+    "base_resolution": 2,
+    "per_level_scale": 2.0,
+}
 
 
 def _ramp(enc: HashEncoding) -> HashEncoding:
@@ -28,7 +33,7 @@ def _reference(config: dict, table: np.ndarray, x) -> list[float]:
     for level in range(config["n_levels"]):
         scale = float(np.float32(np.exp2(np.float32(level) * log2_scale)) * config["base_resolution"] - 1)
         res = math.ceil(scale) + 1
-        size = min((res ** 3 + 7) // 8 * 8, 2 ** config["log2_hashmap_size"])
+        size = min((res**3 + 7) // 8 * 8, 2 ** config["log2_hashmap_size"])
         pos = [xi * scale + 0.5 for xi in x]
         cell = [math.floor(p) for p in pos]
         frac = [p - c for p, c in zip(pos, cell)]
@@ -36,10 +41,10 @@ def _reference(config: dict, table: np.ndarray, x) -> list[float]:
         for corner in range(8):
             v = [cell[d] + ((corner >> d) & 1) for d in range(3)]
             w = math.prod(frac[d] if (corner >> d) & 1 else 1 - frac[d] for d in range(3))
-            if res ** 3 <= size:
+            if res**3 <= size:
                 index = v[0] + v[1] * res + v[2] * res * res
             else:
-                index = (v[0] ^ ((v[1] * 2654435761) & 0xFFFFFFFF) ^ ((v[2] * 805459861) & 0xFFFFFFFF))
+                index = v[0] ^ ((v[1] * 2654435761) & 0xFFFFFFFF) ^ ((v[2] * 805459861) & 0xFFFFFFFF)
             value += w * table[offset + index % size]
         out.append(value)
         offset += size
@@ -51,7 +56,7 @@ def test_levels_follow_tcnn_resolution_and_size_rules():
     assert res[0] == 16 and res[-1] == 2048  # 2^(15 · log2 b) · 16 - 1 = 2047 -> ceil + 1
     assert scale[0] == 15.0
     sizes = level_sizes(res, 19)
-    assert sizes[0] == 16 ** 3 and sizes[1] == (23 ** 3 + 7) // 8 * 8 and sizes[-1] == 2 ** 19
+    assert sizes[0] == 16**3 and sizes[1] == (23**3 + 7) // 8 * 8 and sizes[-1] == 2**19
 
 
 def test_hand_computed_corners_dense_and_hashed():
@@ -82,8 +87,7 @@ def test_random_table_several_features_matches_reference_per_feature():
     table = enc.params.detach().view(-1, 2).numpy()
     for f in range(2):
         expected = [_reference(config, table[:, f], p.tolist()) for p in points]
-        torch.testing.assert_close(out[:, :, f], torch.tensor(expected, dtype=torch.float32),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(out[:, :, f], torch.tensor(expected, dtype=torch.float32), atol=1e-5, rtol=1e-5)
 
 
 def test_dense_switches_to_hash_exactly_when_the_level_outgrows_the_table():
@@ -140,8 +144,14 @@ def test_parity_with_tinycudann():
     tcnn = pytest.importorskip("tinycudann")
     if not torch.cuda.is_available():
         pytest.skip("tinycudann needs CUDA")
-    config = {"otype": "HashGrid", "n_levels": 8, "n_features_per_level": 2, "log2_hashmap_size": 15,
-              "base_resolution": 16, "per_level_scale": 1.5}
+    config = {
+        "otype": "HashGrid",
+        "n_levels": 8,
+        "n_features_per_level": 2,
+        "log2_hashmap_size": 15,
+        "base_resolution": 16,
+        "per_level_scale": 1.5,
+    }
     ours = HashEncoding(config, seed=0).cuda()
     with torch.no_grad():
         ours.params.uniform_(-1, 1)

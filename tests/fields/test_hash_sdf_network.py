@@ -6,11 +6,11 @@ from nerfplex.fields.hash_encoding import HashGridConfig
 from nerfplex.fields.hash_sdf_network import HashSDFConfig, HashSDFNetwork
 from nerfplex.fields.sdf_network import SDFNetworkConfig
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see tests/conftest.py
 
-SMALL_GRID = HashGridConfig(n_levels=4, n_features_per_level=2, log2_hashmap_size=10, base_resolution=4,
-                            per_level_scale=2.0)
+SMALL_GRID = HashGridConfig(
+    n_levels=4, n_features_per_level=2, log2_hashmap_size=10, base_resolution=4, per_level_scale=2.0
+)
 
 
 def _points(n, seed, r_min=0.0, r_max=1.0):
@@ -21,9 +21,14 @@ def _points(n, seed, r_min=0.0, r_max=1.0):
 
 def test_defaults_are_instant_nsr_pl_neus():
     cfg = HashSDFConfig()
-    assert cfg.grid.to_tcnn() == {"otype": "HashGrid", "n_levels": 16, "n_features_per_level": 2,
-                                  "log2_hashmap_size": 19, "base_resolution": 16,
-                                  "per_level_scale": 1.447269237440378}
+    assert cfg.grid.to_tcnn() == {
+        "otype": "HashGrid",
+        "n_levels": 16,
+        "n_features_per_level": 2,
+        "log2_hashmap_size": 19,
+        "base_resolution": 16,
+        "per_level_scale": 1.447269237440378,
+    }
     assert (cfg.d_hidden, cfg.n_layers, cfg.learning_rate) == (64, 1, 1e-2)
 
 
@@ -98,8 +103,9 @@ def test_gradient_matches_finite_differences_and_feeds_the_eikonal_loss():
     # at the finest level here): central differences of 1e-3 match except where they straddle a face.
     eps = 1e-3
     with torch.no_grad():
-        fd = torch.stack([(net.sdf(x + eps * e) - net.sdf(x - eps * e))[:, 0] / (2 * eps)
-                          for e in torch.eye(3)], dim=-1)
+        fd = torch.stack(
+            [(net.sdf(x + eps * e) - net.sdf(x - eps * e))[:, 0] / (2 * eps) for e in torch.eye(3)], dim=-1
+        )
     close = ((grad - fd).abs() < 1e-2).all(dim=-1)
     assert close.float().mean() > 0.8, close.float().mean()
     # Second order: the eikonal residual reaches the hash table and the first layer.

@@ -8,7 +8,6 @@ from nerfplex.fields.nerfpp_background import BackgroundNeRF, BackgroundNeRFConf
 from nerfplex.fields.neus_color import RenderingNetwork, RenderingNetworkConfig, SingleVariance
 from nerfplex.fields.sdf_network import SDFNetwork, SDFNetworkConfig
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see tests/conftest.py
 
 

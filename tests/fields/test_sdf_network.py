@@ -7,7 +7,6 @@ from torch.nn.utils import parametrize
 
 from nerfplex.fields.sdf_network import SDFNetwork, SDFNetworkConfig
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see tests/conftest.py
 
 
@@ -97,8 +96,10 @@ def test_gradient_matches_finite_differences_and_supports_double_backward():
     x = _directions(5, 2).double() * 0.6
     grad = net.gradient(x, create_graph=False)
     eps = 1e-6
-    fd = torch.stack([(net.sdf(x + eps * e) - net.sdf(x - eps * e))[:, 0] / (2 * eps)
-                      for e in torch.eye(3, dtype=torch.float64)], dim=-1)
+    fd = torch.stack(
+        [(net.sdf(x + eps * e) - net.sdf(x - eps * e))[:, 0] / (2 * eps) for e in torch.eye(3, dtype=torch.float64)],
+        dim=-1,
+    )
     assert torch.allclose(grad, fd, atol=1e-6)
     out, grad = net.forward_with_gradient(x)  # gradients enabled: differentiable gradient
     ((grad.norm(dim=-1) - 1) ** 2).mean().backward()

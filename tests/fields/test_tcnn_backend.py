@@ -9,15 +9,24 @@ from nerfplex.fields.hash_encoding import HashEncoding
 from nerfplex.fields.sh_encoding import SHEncoding
 from nerfplex.fields.tcnn_backend import build_encoding, build_network, resolve_backend, tcnn_module
 
-NET = {"otype": "FullyFusedMLP", "activation": "ReLU", "output_activation": "None",
-       "n_neurons": 16, "n_hidden_layers": 2}
+NET = {
+    "otype": "FullyFusedMLP",
+    "activation": "ReLU",
+    "output_activation": "None",
+    "n_neurons": 16,
+    "n_hidden_layers": 2,
+}
 
 
 def test_sh_values_at_the_pole_and_orthonormality():
     sh = SHEncoding(4)
     up = sh(torch.tensor([[0.5, 0.5, 1.0]]))[0]  # direction (0, 0, 1) in [0, 1]^3 coordinates
-    expected = {0: 0.28209479177387814, 2: 0.48860251190291987, 6: 0.94617469575755997 - 0.31539156525251999,
-                12: 2 * 0.3731763325901154}
+    expected = {
+        0: 0.28209479177387814,
+        2: 0.48860251190291987,
+        6: 0.94617469575755997 - 0.31539156525251999,
+        12: 2 * 0.3731763325901154,
+    }
     for index, value in expected.items():
         assert up[index].item() == pytest.approx(value, rel=1e-6)
     assert up[[1, 3, 4, 5, 7, 8, 9, 10, 11, 13, 14, 15]].abs().max() < 1e-6

@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from nerfplex.fields.tensorf import (LINES, PLANES, CPField, VMField, resolution_for_voxels,
-                                     shifted_softplus)
+from nerfplex.fields.tensorf import LINES, PLANES, CPField, VMField, resolution_for_voxels, shifted_softplus
 from nerfplex.fields.tensorf_shading import FeatureShadingMLP, tensorf_encoding
 
 AABB = torch.tensor([[-1.0, -2.0, 0.0], [1.0, 1.0, 2.0]])
@@ -46,8 +45,10 @@ def test_vm_features_equal_explicit_plane_line_products():
             plane = field.density_planes[i][0].detach()
             line = field.density_lines[i][0, :, :, 0].detach()
             total += (_interp_2d(plane, c[a], c[b]) * _interp_1d(line, c[LINES[i]])).sum()
-            app.append(_interp_2d(field.app_planes[i][0].detach(), c[a], c[b])
-                       * _interp_1d(field.app_lines[i][0, :, :, 0].detach(), c[LINES[i]]))
+            app.append(
+                _interp_2d(field.app_planes[i][0].detach(), c[a], c[b])
+                * _interp_1d(field.app_lines[i][0, :, :, 0].detach(), c[LINES[i]])
+            )
         torch.testing.assert_close(density[p], total, atol=1e-5, rtol=1e-5)
         expected = field.basis.weight.detach() @ torch.cat(app)
         torch.testing.assert_close(color[p], expected, atol=1e-5, rtol=1e-5)
@@ -122,8 +123,7 @@ def test_shrink_keeps_the_field_inside_the_new_box():
     # vertices every 0.5 / 0.5 / 0.25: rounded outwards to [-0.5, -1, 0.5] .. [0.5, 0.5, 1.5]
     torch.testing.assert_close(field.aabb, torch.tensor([[-0.5, -1.0, 0.5], [0.5, 0.5, 1.5]]))
     assert field.resolution == [3, 4, 5]
-    torch.testing.assert_close(field.density_features(field.normalize(world)), before,
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(field.density_features(field.normalize(world)), before, atol=1e-5, rtol=1e-5)
 
 
 def test_shifted_softplus_gives_tiny_density_at_zero_features():

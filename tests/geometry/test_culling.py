@@ -42,14 +42,19 @@ SIZE = 100
 
 def cameras_at(rotations, origins, focal: float = 100.0) -> Cameras:
     """``SIZE x SIZE`` pinhole cameras, principal point at the image centre."""
-    c2w = torch.cat([torch.tensor(np.asarray(rotations), dtype=torch.float32),
-                     torch.tensor(np.asarray(origins), dtype=torch.float32)[..., None]], dim=-1)
+    c2w = torch.cat(
+        [
+            torch.tensor(np.asarray(rotations), dtype=torch.float32),
+            torch.tensor(np.asarray(origins), dtype=torch.float32)[..., None],
+        ],
+        dim=-1,
+    )
     n = c2w.shape[0]
     f, c = torch.full((n,), focal), torch.full((n,), SIZE / 2)
     return Cameras(c2w, f, f.clone(), c, c.clone(), SIZE, SIZE)
 
 
-FORWARD = np.eye(3)                   # at the origin, looking along +z
+FORWARD = np.eye(3)  # at the origin, looking along +z
 BACKWARD = np.diag([-1.0, 1.0, -1.0])  # at the origin, looking along -z
 
 
@@ -61,11 +66,15 @@ def sphere_mesh(radius: float, center=(0.0, 0.0, 0.0), resolution: int = 32) -> 
 
 def merge(*meshes: Mesh) -> Mesh:
     offsets = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
-    return Mesh(np.concatenate([m.vertices for m in meshes]),
-                np.concatenate([m.faces + o for m, o in zip(meshes, offsets)]), None)
+    return Mesh(
+        np.concatenate([m.vertices for m in meshes]),
+        np.concatenate([m.faces + o for m, o in zip(meshes, offsets)]),
+        None,
+    )
 
 
 # --- frusta --------------------------------------------------------------------------------------
+
 
 def test_points_in_frusta_hand_built_cameras():
     points = np.array([[0, 0, 1], [0.4, 0.4, 1], [0.6, 0, 1], [0, 0, -1], [0, 0, 0], [0, 0.49, 1]])
@@ -113,13 +122,13 @@ def test_depth_maps_remove_occluded_points():
     # the third point is nearer than 2 along z but 2.0025 away along its ray: occluded
     points = np.array([[0, 0, 1], [0, 0, 3], [0.2, 0.1, 1.99]])
     np.testing.assert_array_equal(points_in_frusta(points, cams, depth_maps=depth), [1, 0, 0])
-    np.testing.assert_array_equal(points_in_frusta(points, cams, depth_maps=depth, depth_tolerance=1.5),
-                                  [1, 1, 1])
+    np.testing.assert_array_equal(points_in_frusta(points, cams, depth_maps=depth, depth_tolerance=1.5), [1, 1, 1])
     with pytest.raises(NerfplexError, match="depth_maps"):
         points_in_frusta(points, cams, depth_maps=np.ones((1, 4, 4)))
 
 
 # --- masks ---------------------------------------------------------------------------------------
+
 
 def test_mask_culling_with_dilation():
     cams = cameras_at([FORWARD], [[0, 0, 0]])
@@ -142,6 +151,7 @@ def test_mask_culling_with_dilation():
 
 
 # --- boxes ---------------------------------------------------------------------------------------
+
 
 def test_oriented_bounding_box_of_a_rotated_box():
     angle = 0.4
@@ -170,6 +180,7 @@ def test_crop_keeps_faces_strictly_inside():
 
 
 # --- the Replica protocol ------------------------------------------------------------------------
+
 
 def test_replica_protocol_culls_crops_then_samples():
     gt = sphere_mesh(0.5)
@@ -221,6 +232,7 @@ def test_replica_protocol_flat_ground_truth_and_errors():
 
 # --- the DTU protocol ----------------------------------------------------------------------------
 
+
 def _sequential_downsample(points, radius, order):
     """DTUeval-python's loop, on the points in visiting order."""
     pts = points[order]
@@ -246,8 +258,7 @@ def test_radius_downsample_is_the_sequential_greedy_rule(seed):
 
 
 def _observation(**overrides):
-    fields = dict(obs_mask=np.ones((31, 31, 11), bool), bb=[[-5, -5, -5], [25, 25, 5]], res=1.0,
-                  plane=[0, 0, 1, 0.5])
+    fields = dict(obs_mask=np.ones((31, 31, 11), bool), bb=[[-5, -5, -5], [25, 25, 5]], res=1.0, plane=[0, 0, 1, 0.5])
     fields.update(overrides)
     return DTUObservation(**fields)
 
@@ -256,8 +267,9 @@ def test_dtu_observation_filter():
     mask = np.zeros((10, 10, 10), bool)
     mask[:5] = True
     obs = DTUObservation(mask, [[0, 0, 0], [9, 9, 9]], np.array([[1.0]]))
-    points = np.array([[2, 2, 2], [7, 2, 2], [-30, 0, 0], [-61, 0, 0], [128.9, 0, 0], [129, 0, 0],
-                       [4.4, 0, 0], [4.6, 0, 0]])
+    points = np.array(
+        [[2, 2, 2], [7, 2, 2], [-30, 0, 0], [-61, 0, 0], [128.9, 0, 0], [129, 0, 0], [4.4, 0, 0], [4.6, 0, 0]]
+    )
     in_box, in_mask = dtu_observation_filter(points, obs, patch=60)
     np.testing.assert_array_equal(in_box, [1, 1, 1, 0, 1, 0, 1, 1])  # [bb0 - 60, bb1 + 120)
     np.testing.assert_array_equal(in_mask, [1, 0, 0, 0, 0, 0, 1, 0])
@@ -296,8 +308,15 @@ def test_dtu_protocol_on_shifted_planes():
     assert again.accuracy == pytest.approx(m.accuracy, abs=1e-9)
     # mask culling with masks that cover every image removes nothing
     cams = cameras_at([FORWARD], [[1.0, 1.0, -3.0]])
-    masked = evaluate_dtu(small, gt, _observation(), rng=0, to_world=np.diag([10.0, 10, 10, 1]),
-                          cameras=cams, masks=np.ones((1, SIZE, SIZE), bool))
+    masked = evaluate_dtu(
+        small,
+        gt,
+        _observation(),
+        rng=0,
+        to_world=np.diag([10.0, 10, 10, 1]),
+        cameras=cams,
+        masks=np.ones((1, SIZE, SIZE), bool),
+    )
     assert masked == again
 
 
@@ -330,8 +349,10 @@ def test_dtu_files(tmp_path):
     (tmp_path / "ObsMask").mkdir()
     mask = np.zeros((4, 5, 6), np.uint8)
     mask[1, 2, 3] = 1
-    scipy_io.savemat(tmp_path / "ObsMask" / "ObsMask24_10.mat",
-                     {"ObsMask": mask, "BB": np.array([[0.0, 1, 2], [4, 5, 6]]), "Res": np.array([[0.5]])})
+    scipy_io.savemat(
+        tmp_path / "ObsMask" / "ObsMask24_10.mat",
+        {"ObsMask": mask, "BB": np.array([[0.0, 1, 2], [4, 5, 6]]), "Res": np.array([[0.5]])},
+    )
     with pytest.raises(NerfplexError, match="Plane24.mat"):
         load_dtu_observation(tmp_path, 24)
     scipy_io.savemat(tmp_path / "ObsMask" / "Plane24.mat", {"P": np.array([[0.0], [0], [1], [-2]])})
@@ -344,6 +365,8 @@ def test_dtu_files(tmp_path):
     o3d = pytest.importorskip("open3d")
     (tmp_path / "Points" / "stl").mkdir(parents=True)
     points = np.random.default_rng(0).random((50, 3))
-    o3d.io.write_point_cloud(str(tmp_path / "Points" / "stl" / "stl024_total.ply"),
-                             o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points)))
+    o3d.io.write_point_cloud(
+        str(tmp_path / "Points" / "stl" / "stl024_total.ply"),
+        o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points)),
+    )
     np.testing.assert_allclose(load_dtu_stl_points(tmp_path, 24), points, atol=1e-6)

@@ -23,8 +23,9 @@ def uv_sphere(radius: float, n_lat: int = 96, n_lon: int = 192, center=(0.0, 0.0
     a, b, c, d = idx[:-1], nxt[:-1], idx[1:], nxt[1:]
     quads = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)])
     south = len(vertices) - 1
-    caps = np.concatenate([np.stack([np.zeros(n_lon, int), idx[0], nxt[0]], -1),
-                           np.stack([np.full(n_lon, south), nxt[-1], idx[-1]], -1)])
+    caps = np.concatenate(
+        [np.stack([np.zeros(n_lon, int), idx[0], nxt[0]], -1), np.stack([np.full(n_lon, south), nxt[-1], idx[-1]], -1)]
+    )
     return Mesh(vertices.astype(np.float32), np.concatenate([quads, caps]).astype(np.int64), None)
 
 
@@ -39,6 +40,7 @@ def sphere_points(radius: float, count: int, seed: int) -> np.ndarray:
 
 
 # --- sampling ------------------------------------------------------------------------------------
+
 
 def test_sampling_is_reproducible_on_faces_and_area_weighted():
     vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 2, 0], [5, 0, 1], [8, 0, 1], [5, 0, 3]], np.float32)
@@ -83,7 +85,7 @@ def _grid_reference(vertices, faces, spacing):
             continue
         step = spacing * np.sqrt(l1 * l2 / area2)
         n1, n2 = np.floor(l1 / step), np.floor(l2 / step)
-        grid = np.mgrid[:n1 + 1, :n2 + 1].astype(np.float64) + 0.5
+        grid = np.mgrid[: n1 + 1, : n2 + 1].astype(np.float64) + 0.5
         grid[0] /= max(n1, 1e-7)
         grid[1] /= max(n2, 1e-7)
         k = np.transpose(grid, (1, 2, 0))
@@ -102,18 +104,19 @@ def test_grid_sampling_counts_and_matches_a_per_triangle_reference():
     faces[0] = [4, 4, 5]  # zero area: skipped
     expected = _grid_reference(vertices, faces, 0.05)
     np.testing.assert_allclose(sample_surface_grid(vertices, faces, 0.05), expected, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(sample_surface_grid(vertices, faces, 0.05, max_points_per_chunk=50),
-                               expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        sample_surface_grid(vertices, faces, 0.05, max_points_per_chunk=50), expected, rtol=0, atol=1e-12
+    )
 
 
 # --- metrics: analytic cases ---------------------------------------------------------------------
+
 
 def test_concentric_sphere_points():
     """Exact sphere points, radii 1 and 1.1. Every nearest-neighbour distance is at least 0.1; with
     50k points the sampling gap adds under 2e-3 on average."""
     inner, outer = sphere_points(1.0, 50_000, 0), sphere_points(1.1, 50_000, 1)
-    below = point_cloud_metrics(inner, outer, threshold=0.09, pred_normals=inner,
-                                gt_normals=outer / 1.1)
+    below = point_cloud_metrics(inner, outer, threshold=0.09, pred_normals=inner, gt_normals=outer / 1.1)
     for value in (below.accuracy, below.completion, below.chamfer_l1):
         assert 0.1 - 1e-9 <= value <= 0.1 + 2e-3
     assert below.precision == below.recall == below.fscore == 0.0
@@ -164,16 +167,24 @@ def test_normal_consistency_ignores_orientation():
 
 # --- metrics: brute force ------------------------------------------------------------------------
 
+
 def _brute_force(pred, gt, threshold, pred_normals, gt_normals):
     d = np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1)  # [N, M]
     d_pg, d_gp = d.min(axis=1), d.min(axis=0)
     precision, recall = np.mean(d_pg < threshold), np.mean(d_gp < threshold)
     n_acc = np.abs((pred_normals * gt_normals[d.argmin(axis=1)]).sum(-1)).mean()
     n_comp = np.abs((gt_normals * pred_normals[d.argmin(axis=0)]).sum(-1)).mean()
-    return dict(accuracy=d_pg.mean(), completion=d_gp.mean(), chamfer_l1=(d_pg.mean() + d_gp.mean()) / 2,
-                precision=precision, recall=recall,
-                fscore=2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-                normal_accuracy=n_acc, normal_completion=n_comp, normal_consistency=(n_acc + n_comp) / 2)
+    return dict(
+        accuracy=d_pg.mean(),
+        completion=d_gp.mean(),
+        chamfer_l1=(d_pg.mean() + d_gp.mean()) / 2,
+        precision=precision,
+        recall=recall,
+        fscore=2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        normal_accuracy=n_acc,
+        normal_completion=n_comp,
+        normal_consistency=(n_acc + n_comp) / 2,
+    )
 
 
 def _unit(x):

@@ -118,8 +118,9 @@ def test_no_crossing_gives_an_empty_mesh(open3d):
 
 def test_largest_component_removes_a_floating_blob(open3d):
     def two_spheres(p):
-        return torch.minimum(S.sphere(p, center=(0.0, 0.0, 0.0), radius=0.5),
-                             S.sphere(p, center=(0.75, 0.75, 0.75), radius=0.12))
+        return torch.minimum(
+            S.sphere(p, center=(0.0, 0.0, 0.0), radius=0.5), S.sphere(p, center=(0.75, 0.75, 0.75), radius=0.12)
+        )
 
     raw = extract_mesh(two_spheres, BOX, 40)
     assert mesh_report(raw).components == 2
@@ -160,4 +161,4 @@ def test_exported_mesh_loads_back(tmp_path, suffix, open3d):
     loaded = trimesh.load(str(path), process=False, force="mesh")
     assert len(loaded.faces) == len(mesh.faces)
     assert loaded.is_watertight and loaded.is_winding_consistent
-    assert loaded.volume == pytest.approx(4 / 3 * np.pi * 0.6 ** 3, rel=0.02)  # > 0: faces outwards
+    assert loaded.volume == pytest.approx(4 / 3 * np.pi * 0.6**3, rel=0.02)  # > 0: faces outwards

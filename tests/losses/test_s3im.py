@@ -44,16 +44,22 @@ def _authors_s3im(src, tar, perms, kernel, stride, repeat, height, width):
 
 def _perms(repeat, batch, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return torch.stack([torch.randperm(batch, generator=g) for _ in range(repeat - 1)]) \
-        if repeat > 1 else torch.empty(0, batch, dtype=torch.long)
+    return (
+        torch.stack([torch.randperm(batch, generator=g) for _ in range(repeat - 1)])
+        if repeat > 1
+        else torch.empty(0, batch, dtype=torch.long)
+    )
 
 
-@pytest.mark.parametrize("kernel, stride, repeat, height, width", [
-    (4, 4, 1, 64, 64),     # M = 1: the batch as one 64x64 image
-    (4, 4, 10, 64, 64),    # the authors' defaults (B = 4096)
-    (3, 3, 4, 16, 8),      # odd kernel (symmetric window)
-    (4, 2, 3, 8, 12),      # overlapping windows
-])
+@pytest.mark.parametrize(
+    "kernel, stride, repeat, height, width",
+    [
+        (4, 4, 1, 64, 64),  # M = 1: the batch as one 64x64 image
+        (4, 4, 10, 64, 64),  # the authors' defaults (B = 4096)
+        (3, 3, 4, 16, 8),  # odd kernel (symmetric window)
+        (4, 2, 3, 8, 12),  # overlapping windows
+    ],
+)
 def test_matches_authors_algorithm_forward_and_gradient(kernel, stride, repeat, height, width):
     torch.manual_seed(0)
     batch = height * width
@@ -61,8 +67,9 @@ def test_matches_authors_algorithm_forward_and_gradient(kernel, stride, repeat, 
     pred_ours = (target + 0.2 * torch.randn(batch, 3)).clamp(0, 1).requires_grad_()
     pred_ref = pred_ours.detach().clone().requires_grad_()
     perms = _perms(repeat, batch)
-    ours = s3im(pred_ours, target, kernel_size=kernel, stride=stride, repeat=repeat,
-                patch_height=height, permutations=perms)
+    ours = s3im(
+        pred_ours, target, kernel_size=kernel, stride=stride, repeat=repeat, patch_height=height, permutations=perms
+    )
     ref = _authors_s3im(pred_ref, target, perms, kernel, stride, repeat, height, width)
     ours.backward()
     ref.backward()
@@ -79,8 +86,12 @@ def test_pinned_values():
     perms = torch.stack([torch.roll(torch.arange(batch).flip(0), k) for k in (3, 17)])
     one = s3im(pred, target, kernel_size=4, stride=4, repeat=1, patch_height=8)
     three = s3im(pred, target, kernel_size=4, stride=4, repeat=3, patch_height=8, permutations=perms)
-    assert one.item() == pytest.approx(_authors_s3im(pred.double(), target.double(), perms, 4, 4, 1, 8, 8).item(), abs=1e-6)
-    assert three.item() == pytest.approx(_authors_s3im(pred.double(), target.double(), perms, 4, 4, 3, 8, 8).item(), abs=1e-6)
+    assert one.item() == pytest.approx(
+        _authors_s3im(pred.double(), target.double(), perms, 4, 4, 1, 8, 8).item(), abs=1e-6
+    )
+    assert three.item() == pytest.approx(
+        _authors_s3im(pred.double(), target.double(), perms, 4, 4, 3, 8, 8).item(), abs=1e-6
+    )
     assert one.item() == pytest.approx(PINNED_M1, abs=1e-6)
     assert three.item() == pytest.approx(PINNED_M3, abs=1e-6)
 
@@ -92,8 +103,9 @@ PINNED_M3 = 0.8737848139788447
 
 def test_identical_inputs_give_zero():
     values = torch.rand(4096, 3)
-    assert s3im(values, values.clone(), generator=torch.Generator().manual_seed(0)).item() == \
-        pytest.approx(0.0, abs=1e-6)
+    assert s3im(values, values.clone(), generator=torch.Generator().manual_seed(0)).item() == pytest.approx(
+        0.0, abs=1e-6
+    )
 
 
 def test_layout_is_row_major_concatenation():
@@ -117,7 +129,7 @@ def test_permutations_come_from_the_generator():
     c = virtual_image_indices(128, 4, 16, generator=torch.Generator().manual_seed(4))[0]
     assert torch.equal(a, b) and not torch.equal(a, c)
     for r in range(4):
-        assert torch.equal(a[r * 128:(r + 1) * 128].sort().values, torch.arange(128))
+        assert torch.equal(a[r * 128 : (r + 1) * 128].sort().values, torch.arange(128))
 
 
 def test_too_small_batch_is_a_clear_error():

@@ -8,9 +8,15 @@ from nerfplex.losses.ssim import gaussian_window, image_ssim, ssim_map
 
 
 def _skimage(a: torch.Tensor, b: torch.Tensor) -> float:
-    return structural_similarity(a.double().numpy(), b.double().numpy(), gaussian_weights=True,
-                                 sigma=1.5, use_sample_covariance=False, data_range=1,
-                                 channel_axis=-1)
+    return structural_similarity(
+        a.double().numpy(),
+        b.double().numpy(),
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=1,
+        channel_axis=-1,
+    )
 
 
 def test_matches_skimage_on_random_images():

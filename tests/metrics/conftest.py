@@ -23,6 +23,7 @@ def require(package: str):
 @pytest.fixture
 def no_downloads(monkeypatch):
     """Any torch.hub / urllib download fails the test (nothing may be fetched at run time)."""
+
     def refuse(*args, **kwargs):
         raise AssertionError(f"attempted download: {args[:1]}")
 
@@ -65,16 +66,19 @@ def dreamsim_weights(tmp_path_factory):
     return folder
 
 
-
 @pytest.fixture
 def image_pair():
     """``make(size, amount)``: a smooth colourful image ``[size, size, 3]`` and a copy with Gaussian noise
     of standard deviation ``amount`` (clamped to [0, 1]); the same image and noise for every amount."""
+
     def make(size: int, amount: float) -> tuple[torch.Tensor, torch.Tensor]:
         g = torch.Generator().manual_seed(0)
         coarse = torch.rand(1, 3, 6, 6, generator=g)
-        image = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bicubic",
-                                                align_corners=False)[0].permute(1, 2, 0).clamp(0, 1)
+        image = (
+            torch.nn.functional.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)[0]
+            .permute(1, 2, 0)
+            .clamp(0, 1)
+        )
         noise = torch.randn(image.shape, generator=g)
         return image, (image + amount * noise).clamp(0, 1)
 

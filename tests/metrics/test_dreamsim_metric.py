@@ -23,11 +23,11 @@ from nerfplex.metrics.weights import MetricUnavailable
 pytestmark = pytest.mark.filterwarnings("ignore:.*peft_config", "ignore:.*weight_norm")
 
 
-def test_matches_the_dreamsim_package_with_the_same_files(dreamsim_package, dreamsim_weights, no_downloads,
-                                                          image_pair):
+def test_matches_the_dreamsim_package_with_the_same_files(dreamsim_package, dreamsim_weights, no_downloads, image_pair):
     ours = DreamSimMetric("open_clip_vitb32", dreamsim_weights)
-    reference, _ = dreamsim_package.dreamsim(pretrained=True, device="cpu", dreamsim_type="open_clip_vitb32",
-                                             cache_dir=str(dreamsim_dir(dreamsim_weights)))
+    reference, _ = dreamsim_package.dreamsim(
+        pretrained=True, device="cpu", dreamsim_type="open_clip_vitb32", cache_dir=str(dreamsim_dir(dreamsim_weights))
+    )
     target, pred = image_pair(224, 0.1)  # DreamSim's own size: no resizing on our side
     with torch.no_grad():
         expected = reference(pred.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None])
@@ -57,7 +57,8 @@ def test_missing_files_are_named_with_their_urls(tmp_path, no_downloads):
     (folder / "open_clip_vitb32_single_lora").mkdir(parents=True)
     (folder / "open_clip_vitb32_single_lora" / "adapter_config.json").write_text("{}")
     assert "open_clip_vitb32_single_lora/adapter_model.safetensors (or .bin)" in missing_files(
-        "open_clip_vitb32", folder)
+        "open_clip_vitb32", folder
+    )
 
 
 def test_models_that_need_github_code_are_refused(tmp_path):

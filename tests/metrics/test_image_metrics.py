@@ -22,8 +22,9 @@ def test_psnr_and_ssim_match_independent_computations(image_pair):
     target, pred = image_pair(40, 0.1)
     a, b = pred.double().numpy(), target.double().numpy()
     assert m["psnr"](pred, target) == pytest.approx(10 * math.log10(1.0 / np.mean((a - b) ** 2)), rel=1e-5)
-    reference = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                      data_range=1, channel_axis=-1)
+    reference = structural_similarity(
+        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=-1
+    )
     assert m["ssim"](pred, target) == pytest.approx(reference, abs=1e-5)
     assert m["ssim"](pred[:10, :10], target[:10, :10]) is None  # smaller than the 11x11 window
 

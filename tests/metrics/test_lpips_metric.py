@@ -10,17 +10,16 @@ from nerfplex.metrics.lpips_metric import BACKBONE_FILES, LPIPSMetric, backbone_
 from nerfplex.metrics.weights import MetricUnavailable
 
 
-@pytest.mark.filterwarnings("ignore:Arguments other than a weight enum",
-                            "ignore:The parameter .pretrained.")
+@pytest.mark.filterwarnings("ignore:Arguments other than a weight enum", "ignore:The parameter .pretrained.")
 @pytest.mark.parametrize("net", ["alex", "vgg"])
-def test_matches_the_lpips_package_with_the_same_weights(net, lpips_package, lpips_weights, monkeypatch,
-                                                         no_downloads, image_pair):
+def test_matches_the_lpips_package_with_the_same_weights(
+    net, lpips_package, lpips_weights, monkeypatch, no_downloads, image_pair
+):
     ours = LPIPSMetric(net, lpips_weights)
     # The package's own path: torchvision loads the trunk from TORCH_HOME/hub/checkpoints (no download,
     # the file is there), the package loads its linear layers.
     monkeypatch.setenv("TORCH_HOME", str(lpips_weights))
-    reference = lpips_package.LPIPS(net=net, version="0.1", pretrained=True, pnet_rand=False,
-                                    verbose=False).eval()
+    reference = lpips_package.LPIPS(net=net, version="0.1", pretrained=True, pnet_rand=False, verbose=False).eval()
     target, pred = image_pair(48, 0.1)
     with torch.no_grad():
         expected = reference(pred.permute(2, 0, 1)[None] * 2 - 1, target.permute(2, 0, 1)[None] * 2 - 1)

@@ -16,4 +16,3 @@ def test_psnr_is_minus_ten_log10_of_the_mse():
     assert float(psnr(pred, target)) == pytest.approx(20.0, rel=1e-5)
     assert float(mse_to_psnr(torch.tensor(1e-3))) == pytest.approx(30.0, rel=1e-5)
     assert math.isinf(float(psnr(target, target)))
-

@@ -16,9 +16,18 @@ from nerfplex.models.masked_adam import MaskedAdam
 from nerfplex.render.voxel_march import march_box
 
 BOX = torch.tensor([[-1.0] * 3, [1.0] * 3])
-SMALL = {"coarse_steps": 3, "coarse_num_voxels": 8 ** 3, "fine_num_voxels": 16 ** 3, "pg_scale": (2, 3),
-         "rgbnet_dim": 4, "rgbnet_width": 8, "occupancy_every": 0, "pervoxel_lr": False,
-         "maskout_near_cam_vox": False, "coarse_box": "scene"}
+SMALL = {
+    "coarse_steps": 3,
+    "coarse_num_voxels": 8**3,
+    "fine_num_voxels": 16**3,
+    "pg_scale": (2, 3),
+    "rgbnet_dim": 4,
+    "rgbnet_width": 8,
+    "occupancy_every": 0,
+    "pervoxel_lr": False,
+    "maskout_near_cam_vox": False,
+    "coarse_box": "scene",
+}
 
 
 def _model(**kw):
@@ -52,14 +61,15 @@ def _blob(model, lo=(2, 3, 4), hi=(4, 5, 6)):
     with torch.no_grad():
         grid = model.coarse.density.grid
         grid.fill_(-20.0)
-        grid[0, 0, lo[0]:hi[0] + 1, lo[1]:hi[1] + 1, lo[2]:hi[2] + 1] = 20.0
+        grid[0, 0, lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1] = 20.0
     vertices = model.coarse.density.vertices()
     return torch.stack([vertices[lo], vertices[hi]])
 
 
 def test_march_box_samples_uniformly_from_the_entry_point():
-    rays = RayBundle.with_bounds(torch.tensor([[-3.0, 0.2, 0.0], [5.0, 5.0, 5.0]]),
-                                 torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]), 0.0, 10.0)
+    rays = RayBundle.with_bounds(
+        torch.tensor([[-3.0, 0.2, 0.0], [5.0, 5.0, 5.0]]), torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]), 0.0, 10.0
+    )
     samples = march_box(rays, BOX, 0.3)
     assert samples.ray.unique().tolist() == [0]  # the second ray misses the box
     # entry at t = 2, exit at t = 4: ceil(2 / 0.3) = 7 samples at 2 + 0.3 k
@@ -73,8 +83,14 @@ def test_output_shapes_and_eval_determinism():
     out = model.get_outputs(_rays(), torch.ones(6, 3))
     num = out["sample_weights"].shape[1]
     assert {k: tuple(v.shape) for k, v in out.items()} == {
-        "rgb": (6, 3), "depth": (6, 1), "opacity": (6, 1), "sample_weights": (6, num),
-        "sample_rgb": (6, num, 3), "sample_s": (6, num), "sample_interval": (6, 1)}
+        "rgb": (6, 3),
+        "depth": (6, 1),
+        "opacity": (6, 1),
+        "sample_weights": (6, num),
+        "sample_rgb": (6, num, 3),
+        "sample_s": (6, num),
+        "sample_interval": (6, 1),
+    }
     assert (out["opacity"] > 0).all() and (out["opacity"] <= 1).all()
     model.eval()
     a, b = (model.get_outputs(_rays(), torch.ones(6, 3)) for _ in range(2))
@@ -141,8 +157,9 @@ def test_known_free_space_is_not_evaluated(monkeypatch):
         model.coarse.mask_cache.mask[:5] = False  # free for x < 1/7 (nearest vertex index < 5)
     seen = []
     original = model.coarse.raw_density
-    monkeypatch.setattr(model.coarse, "raw_density",
-                        lambda points: seen.append(points.detach().clone()) or original(points))
+    monkeypatch.setattr(
+        model.coarse, "raw_density", lambda points: seen.append(points.detach().clone()) or original(points)
+    )
     out = model.get_outputs(_axis_rays([-0.9, -0.5, 0.8]), torch.ones(3, 3))
     assert torch.cat(seen)[:, 0].min() > 1 / 7
     assert (out["opacity"][:2] == 0).all() and (out["rgb"][:2] == 1).all()
@@ -161,9 +178,8 @@ def test_stage_switch_builds_the_fine_grid_on_the_coarse_box():
     assert model.coarse is None and model.in_fine_stage
     fine_box = scaled_box(box, 1.05)
     torch.testing.assert_close(model.fine.aabb, fine_box)
-    assert model.fine.resolution == resolution_for(fine_box, 16 ** 3 // 4)
-    assert torch.equal(model.fine.mask_cache.mask,
-                       expected_mask_source(coarse, model.fine.mask_cache.vertices(), 1e-3))
+    assert model.fine.resolution == resolution_for(fine_box, 16**3 // 4)
+    assert torch.equal(model.fine.mask_cache.mask, expected_mask_source(coarse, model.fine.mask_cache.vertices(), 1e-3))
     assert 0 < model.fine.mask_cache.mask.float().mean() < 1
     assert model.fine.rgbnet is not None and set(model.get_param_groups()) == {"density", "k0", "rgbnet"}
     since_restart = lambda s: model.learning_rate_factor(s, lambda n: n)  # noqa: E731 (identity decay)
@@ -171,27 +187,27 @@ def test_stage_switch_builds_the_fine_grid_on_the_coarse_box():
 
 
 def test_progressive_scaling_doubles_voxels_and_restarts_the_rate():
-    model = _model(pg_scale=(2, 3, 5), fine_num_voxels=24 ** 3)
+    model = _model(pg_scale=(2, 3, 5), fine_num_voxels=24**3)
     _blob(model)
     changed = [model.on_train_step(s) for s in range(9)]
     # switch at 3; fine steps (from 1) 2, 3, 5 are trainer steps 4, 5, 7
     assert changed == [False, False, False, True, True, True, False, True, False]
-    assert int(model.fine.num_voxels) == 24 ** 3
-    assert model.fine.resolution == resolution_for(model.fine.aabb, 24 ** 3)
+    assert int(model.fine.num_voxels) == 24**3
+    assert model.fine.resolution == resolution_for(model.fine.aabb, 24**3)
     assert float(model.fine.act_shift) == pytest.approx(math.log(1 / 0.99 - 1) - 3.0, rel=1e-6)
     steps = (0, 2, 3, 4, 5, 6, 7, 100)  # with an identity decay the factor counts steps since the restart
     assert [model.learning_rate_factor(s, lambda n: n) for s in steps] == [0, 2, 0, 0, 0, 1, 0, 93]
 
 
 def test_progressive_scaling_resolutions():
-    model = _model(pg_scale=(2, 3, 5), fine_num_voxels=24 ** 3)
+    model = _model(pg_scale=(2, 3, 5), fine_num_voxels=24**3)
     _blob(model)
     sizes = []
     for s in range(9):
         model.on_train_step(s)
         if model.in_fine_stage:
             sizes.append(int(model.fine.num_voxels))
-    assert sizes == [24 ** 3 // 8] + [24 ** 3 // 4, 24 ** 3 // 2, 24 ** 3 // 2, 24 ** 3, 24 ** 3]
+    assert sizes == [24**3 // 8] + [24**3 // 4, 24**3 // 2, 24**3 // 2, 24**3, 24**3]
 
 
 def test_ray_filter_keeps_only_rays_that_cross_the_mask():
@@ -230,7 +246,7 @@ def test_loss_terms_follow_the_authors_definitions():
 
 def _brute_distortion(w, s, interval):
     pairs = (w[:, :, None] * w[:, None, :] * (s[:, :, None] - s[:, None, :]).abs()).sum((1, 2))
-    return (pairs + (interval * w ** 2).sum(-1) / 3).mean()
+    return (pairs + (interval * w**2).sum(-1) / 3).mean()
 
 
 def test_distortion_loss_matches_the_quadratic_definition():
@@ -249,8 +265,11 @@ def test_masked_adam_matches_the_authors_update_rules():
     torch.manual_seed(0)
     plain, sparse, scaled = (torch.nn.Parameter(torch.zeros(4)) for _ in range(3))
     scale = torch.tensor([1.0, 0.5, 0.25, 0.0])
-    opt = MaskedAdam([{"params": [plain]}, {"params": [sparse], "skip_zero_grad": True},
-                      {"params": [scaled], "lr_scale": scale}], lr=0.1, betas=(0.9, 0.99))
+    opt = MaskedAdam(
+        [{"params": [plain]}, {"params": [sparse], "skip_zero_grad": True}, {"params": [scaled], "lr_scale": scale}],
+        lr=0.1,
+        betas=(0.9, 0.99),
+    )
     grads = [torch.tensor([1.0, -2.0, 0.0, 3.0]), torch.tensor([0.5, 0.0, 0.0, -1.0])]
     for grad in grads:
         for p in (plain, sparse, scaled):
@@ -260,8 +279,8 @@ def test_masked_adam_matches_the_authors_update_rules():
     m, v, expected = torch.zeros(4), torch.zeros(4), torch.zeros(4)
     for t, grad in enumerate(grads, start=1):
         m = 0.9 * m + 0.1 * grad
-        v = 0.99 * v + 0.01 * grad ** 2
-        expected -= 0.1 * math.sqrt(1 - 0.99 ** t) / (1 - 0.9 ** t) * m / (v.sqrt() + 1e-8)
+        v = 0.99 * v + 0.01 * grad**2
+        expected -= 0.1 * math.sqrt(1 - 0.99**t) / (1 - 0.9**t) * m / (v.sqrt() + 1e-8)
     torch.testing.assert_close(plain.data, expected)
     torch.testing.assert_close(scaled.data, expected * scale)
     # entry 1 was skipped at step 2 (its moment did not decay), entry 2 never moved
@@ -271,8 +290,9 @@ def test_masked_adam_matches_the_authors_update_rules():
 
 
 def test_coarse_view_counts_scale_the_density_rate(tiny_scene):
-    model = DVGO(DVGOConfig(**{**SMALL, "pervoxel_lr": True}), tiny_scene.aabb, tiny_scene.train.cameras,
-                 tiny_scene.near)
+    model = DVGO(
+        DVGOConfig(**{**SMALL, "pervoxel_lr": True}), tiny_scene.aabb, tiny_scene.train.cameras, tiny_scene.near
+    )
     optimizer = build_optimizer(model, OptimConfig())
     assert isinstance(optimizer, MaskedAdam)
     assert model.on_train_step(0) is True
@@ -301,13 +321,23 @@ def test_state_dict_loads_into_a_fresh_model_across_switch_and_scaling():
     assert torch.equal(fresh.fine.mask_cache.mask, model.fine.mask_cache.mask)
     model.eval()
     fresh.eval()
-    torch.testing.assert_close(fresh.get_outputs(_rays(), torch.ones(6, 3))["rgb"],
-                               model.get_outputs(_rays(), torch.ones(6, 3))["rgb"], rtol=0, atol=0)
+    torch.testing.assert_close(
+        fresh.get_outputs(_rays(), torch.ones(6, 3))["rgb"],
+        model.get_outputs(_rays(), torch.ones(6, 3))["rgb"],
+        rtol=0,
+        atol=0,
+    )
 
 
 def _config(tmp_path, tiny_config, **dvgo):
-    return config_from_dict({"output_dir": str(tmp_path / "out"), "optim": {"beta2": 0.99},
-                             "model": {"method": "dvgo", "dvgo": {**SMALL, **dvgo}}}, base=tiny_config)
+    return config_from_dict(
+        {
+            "output_dir": str(tmp_path / "out"),
+            "optim": {"beta2": 0.99},
+            "model": {"method": "dvgo", "dvgo": {**SMALL, **dvgo}},
+        },
+        base=tiny_config,
+    )
 
 
 def _solid_cube(split, half=0.5):
@@ -325,8 +355,15 @@ def _solid_cube(split, half=0.5):
 def test_tiny_training_run_decreases_the_loss(tiny_config, tiny_scene, tmp_path):
     _solid_cube(tiny_scene.train)
     # large alpha_init (and bbox_thres above it): the authors' 1e-6 needs hundreds of steps to show
-    config = _config(tmp_path, tiny_config, coarse_steps=20, coarse_alpha_init=0.1, fine_alpha_init=0.1,
-                     bbox_thres=0.2, pg_scale=(5,))
+    config = _config(
+        tmp_path,
+        tiny_config,
+        coarse_steps=20,
+        coarse_alpha_init=0.1,
+        fine_alpha_init=0.1,
+        bbox_thres=0.2,
+        pg_scale=(5,),
+    )
     config.trainer.train_background = "white"
     config.trainer.max_steps, config.trainer.batch_size = 40, 256
     trainer = Trainer(config, tmp_path / "run", scene=tiny_scene)
@@ -337,11 +374,11 @@ def test_tiny_training_run_decreases_the_loss(tiny_config, tiny_scene, tmp_path)
 
 
 @pytest.mark.parametrize("until", [2, 3, 4])
-def test_resume_across_the_stage_switch_and_scaling_equals_straight_training(
-        tiny_config, tiny_scene, tmp_path, until):
+def test_resume_across_the_stage_switch_and_scaling_equals_straight_training(tiny_config, tiny_scene, tmp_path, until):
     _solid_cube(tiny_scene.train)
-    config = _config(tmp_path, tiny_config, coarse_alpha_init=0.1, pervoxel_lr=True,
-                     maskout_near_cam_vox=True, occupancy_every=2)
+    config = _config(
+        tmp_path, tiny_config, coarse_alpha_init=0.1, pervoxel_lr=True, maskout_near_cam_vox=True, occupancy_every=2
+    )
     straight = Trainer(config, tmp_path / "a", scene=tiny_scene)
     straight.train()
     first = Trainer(config, tmp_path / "b", scene=tiny_scene)
@@ -372,6 +409,7 @@ def test_config_checks_dvgo_values(tiny_config):
 # ----------------------------------------------------------------- the contracted (unbounded) variant
 def test_contraction_keeps_the_unit_ball_and_squeezes_the_rest_into_the_shell():
     from nerfplex.render.contraction import contract
+
     points = torch.tensor([[0.3, -0.9, 0.5], [2.0, 0.0, 0.0], [0.0, -4.0, 4.0], [1e6, 1.0, 0.0]])
     out, inner = contract(points, 0.2, "inf")
     assert inner.tolist() == [True, False, False, False]
@@ -385,6 +423,7 @@ def test_contraction_keeps_the_unit_ball_and_squeezes_the_rest_into_the_shell():
 
 def test_contracted_sampling_follows_the_authors_layout_and_skip_rule():
     from nerfplex.render.contraction import march_contracted, sample_distances, spaced_out
+
     t = sample_distances(0.2, 12, 0.5)
     count = int(2 / 2.4 * 12 / 0.5) + 1
     assert t.shape == (2 * count,) and float(t[0]) == pytest.approx(1 / count)
@@ -403,7 +442,7 @@ def test_contracted_sampling_follows_the_authors_layout_and_skip_rule():
     samples, t = march_contracted(rays, torch.zeros(3), 2.0, 0.2, "inf", 12, 0.5)
     assert (samples.points.abs() < 1.2).all()
     inner = t <= 1.0  # unit-cube interior along the first ray (x = t)
-    assert torch.equal(samples.step[samples.ray == 0][:int(inner.sum())], torch.arange(int(inner.sum())))
+    assert torch.equal(samples.step[samples.ray == 0][: int(inner.sum())], torch.arange(int(inner.sum())))
     torch.testing.assert_close(samples.t[0], 2.0 * t)  # world distances: radius x normalised t
 
 
@@ -411,11 +450,23 @@ def test_contracted_model_renders_and_trains(tiny_config, tiny_scene, tmp_path):
     # The foreground cube holds the cameras (at distance 4), as in the unbounded scenes it is made for.
     tiny_scene.aabb = torch.tensor([[-4.5] * 3, [4.5] * 3])
     _solid_cube(tiny_scene.train, half=1.0)
-    dvgo = {**SMALL, "coarse_steps": 0, "contracted": True, "fine_num_voxels": 20 ** 3, "pg_scale": (),
-            "weight_distortion": 0.01}
-    config = config_from_dict({"output_dir": str(tmp_path / "out"), "optim": {"beta2": 0.99},
-                               "data": {"ray_bounds": "near_far"}, "model": {"method": "dvgo", "dvgo": dvgo}},
-                              base=tiny_config)
+    dvgo = {
+        **SMALL,
+        "coarse_steps": 0,
+        "contracted": True,
+        "fine_num_voxels": 20**3,
+        "pg_scale": (),
+        "weight_distortion": 0.01,
+    }
+    config = config_from_dict(
+        {
+            "output_dir": str(tmp_path / "out"),
+            "optim": {"beta2": 0.99},
+            "data": {"ray_bounds": "near_far"},
+            "model": {"method": "dvgo", "dvgo": dvgo},
+        },
+        base=tiny_config,
+    )
     config.trainer.train_background = "white"
     config.trainer.max_steps, config.trainer.batch_size = 30, 128
     trainer = Trainer(config, tmp_path / "run", scene=tiny_scene)
@@ -441,11 +492,14 @@ def test_contracted_model_renders_and_trains(tiny_config, tiny_scene, tmp_path):
 
 def test_contracted_config_checks(tiny_config):
     with pytest.raises(NerfplexError, match="coarse_steps"):
-        config_from_dict({"data": {"ray_bounds": "near_far"},
-                          "model": {"method": "dvgo", "dvgo": {"contracted": True}}}, base=tiny_config)
+        config_from_dict(
+            {"data": {"ray_bounds": "near_far"}, "model": {"method": "dvgo", "dvgo": {"contracted": True}}},
+            base=tiny_config,
+        )
     with pytest.raises(NerfplexError, match="ray_bounds"):
-        config_from_dict({"model": {"method": "dvgo", "dvgo": {"contracted": True, "coarse_steps": 0}}},
-                         base=tiny_config)
+        config_from_dict(
+            {"model": {"method": "dvgo", "dvgo": {"contracted": True, "coarse_steps": 0}}}, base=tiny_config
+        )
 
 
 def test_surface_is_one_voxel_alpha_zeroed_in_free_space():

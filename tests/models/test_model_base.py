@@ -17,8 +17,7 @@ class _Recorder(Model):
 
 def test_render_skips_empty_rays_and_shows_background():
     model = _Recorder()
-    rays = RayBundle(torch.zeros(3, 3), torch.ones(3, 3), torch.zeros(3, 1),
-                     torch.tensor([[1.0], [0.0], [2.0]]))
+    rays = RayBundle(torch.zeros(3, 3), torch.ones(3, 3), torch.zeros(3, 1), torch.tensor([[1.0], [0.0], [2.0]]))
     background = torch.tensor([[0.0, 0.0, 0.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0]])
     out = model.render(rays, background)
     assert model.seen == 2

@@ -23,8 +23,14 @@ def _config(**kw):
         sdf_network=SDFNetworkConfig(d_hidden=32, n_layers=4, skip_in=(2,), multires=2, d_out=9),
         rendering_network=RenderingNetworkConfig(d_feature=8, d_hidden=16, n_layers=2, multires_view=2),
         background=BackgroundNeRFConfig(D=2, W=16, skips=(), multires=2, multires_view=2),
-        n_samples=16, n_importance=16, up_sample_steps=2, n_outside=4,
-        warm_up_end=10, end_iter=100, anneal_end=20)
+        n_samples=16,
+        n_importance=16,
+        up_sample_steps=2,
+        n_outside=4,
+        warm_up_end=10,
+        end_iter=100,
+        anneal_end=20,
+    )
     return NeuSConfig(**{**small, **kw})
 
 
@@ -58,9 +64,17 @@ def test_outputs_shapes_and_eval_determinism(n_outside):
     out = model.get_outputs(_rays(), torch.ones(6, 3), torch.Generator().manual_seed(0))
     samples = 16 + 16
     shapes = {k: tuple(v.shape) for k, v in out.items()}
-    assert shapes == {"rgb": (6, 3), "depth": (6, 1), "opacity": (6, 1), "normals": (6, 3),
-                      "gradients": (6, samples, 3), "weights": (6, samples + n_outside),
-                      "s_val": (6, 1), "eikonal_sum": (6, 1), "eikonal_count": (6, 1)}
+    assert shapes == {
+        "rgb": (6, 3),
+        "depth": (6, 1),
+        "opacity": (6, 1),
+        "normals": (6, 3),
+        "gradients": (6, samples, 3),
+        "weights": (6, samples + n_outside),
+        "s_val": (6, 1),
+        "eikonal_sum": (6, 1),
+        "eikonal_count": (6, 1),
+    }
     assert (out["opacity"] > 0).all() and (out["opacity"] <= 1 + 1e-4).all()
     assert torch.allclose(out["s_val"], torch.full((6, 1), math.exp(-3.0)))
     model.eval()

@@ -15,8 +15,7 @@ from nerfplex.fields.sdf_network import SDFNetwork, SDFNetworkConfig
 from nerfplex.models.neus import NeuS, NeuSConfig
 
 BOX = torch.tensor([[-1.0] * 3, [1.0] * 3])
-GRID = HashGridConfig(n_levels=4, n_features_per_level=2, log2_hashmap_size=10, base_resolution=4,
-                      per_level_scale=2.0)
+GRID = HashGridConfig(n_levels=4, n_features_per_level=2, log2_hashmap_size=10, base_resolution=4, per_level_scale=2.0)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see tests/conftest.py
 
@@ -25,9 +24,16 @@ def _config(**kw):
     small = dict(
         sdf_network=SDFNetworkConfig(d_hidden=32, n_layers=4, skip_in=(2,), multires=2, d_out=9),
         rendering_network=RenderingNetworkConfig(d_feature=8, d_hidden=16, n_layers=2, multires_view=2),
-        n_samples=16, n_importance=16, up_sample_steps=2, n_outside=0,
-        warm_up_end=10, end_iter=100, anneal_end=20,
-        sdf_encoding="hash_grid", hash_grid=HashSDFConfig(grid=GRID, d_hidden=32))
+        n_samples=16,
+        n_importance=16,
+        up_sample_steps=2,
+        n_outside=0,
+        warm_up_end=10,
+        end_iter=100,
+        anneal_end=20,
+        sdf_encoding="hash_grid",
+        hash_grid=HashSDFConfig(grid=GRID, d_hidden=32),
+    )
     return NeuSConfig(**{**small, **kw})
 
 
@@ -39,8 +45,7 @@ def test_default_path_is_the_frequency_network_unchanged():
     reference = SDFNetwork(SDFNetworkConfig())
     assert type(default.sdf_network) is SDFNetwork
     # Same random draws in the same order: the network is the one built before the switch existed.
-    for (name, a), (_, b) in zip(default.sdf_network.state_dict().items(),
-                                 reference.state_dict().items()):
+    for (name, a), (_, b) in zip(default.sdf_network.state_dict().items(), reference.state_dict().items()):
         assert torch.equal(a, b), name
     assert list(default.get_param_groups()) == ["fields"]
     assert default.get_learning_rates() == {"fields": 5e-4}
@@ -82,8 +87,7 @@ def test_a_few_training_steps_reduce_the_loss(tiny_scene):
     background = torch.ones(32, 3)
     target = batch.target(background)
     groups = model.get_param_groups()
-    optimizer = torch.optim.Adam([{"params": groups["fields"], "lr": 5e-3},
-                                  {"params": groups["sdf_grid"], "lr": 1e-2}])
+    optimizer = torch.optim.Adam([{"params": groups["fields"], "lr": 5e-3}, {"params": groups["sdf_grid"], "lr": 1e-2}])
     generator = torch.Generator().manual_seed(1)
     history, eikonal = [], []
     for step in range(20):
@@ -104,13 +108,28 @@ def test_a_few_training_steps_reduce_the_loss(tiny_scene):
 
 
 def test_trains_in_the_trainer_and_exports_a_surface(tiny_scene, tiny_config, tmp_path):
-    config = config_from_dict({"model": {"method": "neus", "neus": {
-        "sdf_encoding": "hash_grid",
-        "hash_grid": {"grid": {"n_levels": 2, "log2_hashmap_size": 8, "base_resolution": 4,
-                               "per_level_scale": 2.0}, "d_hidden": 16},
-        "sdf_network": {"d_out": 9}, "rendering_network": {"d_feature": 8, "d_hidden": 16, "n_layers": 2},
-        "n_samples": 8, "n_importance": 4, "up_sample_steps": 2, "n_outside": 0}},
-        "trainer": {"max_steps": 3, "eval_every": 0, "checkpoint_every": 3}}, base=tiny_config)
+    config = config_from_dict(
+        {
+            "model": {
+                "method": "neus",
+                "neus": {
+                    "sdf_encoding": "hash_grid",
+                    "hash_grid": {
+                        "grid": {"n_levels": 2, "log2_hashmap_size": 8, "base_resolution": 4, "per_level_scale": 2.0},
+                        "d_hidden": 16,
+                    },
+                    "sdf_network": {"d_out": 9},
+                    "rendering_network": {"d_feature": 8, "d_hidden": 16, "n_layers": 2},
+                    "n_samples": 8,
+                    "n_importance": 4,
+                    "up_sample_steps": 2,
+                    "n_outside": 0,
+                },
+            },
+            "trainer": {"max_steps": 3, "eval_every": 0, "checkpoint_every": 3},
+        },
+        base=tiny_config,
+    )
     trainer = Trainer(config, tmp_path / "run", scene=tiny_scene)
     metrics = trainer.train()
     assert metrics["method"] == "neus" and metrics["step"] == 3
@@ -125,6 +144,7 @@ def test_trains_in_the_trainer_and_exports_a_surface(tiny_scene, tiny_config, tm
 
 def test_config_checks():
     from nerfplex.errors import NerfplexError
+
     with pytest.raises(NerfplexError, match=r"hash_grid.n_layers = 0 is invalid.*--model.neus.hash-grid.n-layers"):
         NeuS(_config(hash_grid=HashSDFConfig(grid=GRID, n_layers=0)), BOX)
     # The frequency MLP's skip check does not apply to the hash-grid network.

@@ -10,14 +10,16 @@ from nerfplex.render.compositing import composite, density_weights
 from nerfplex.render.nerfacc_render import nerfacc_usable
 
 BOX = torch.tensor([[-1.0] * 3, [1.0] * 3])
-SMALL_GRID = HashGridConfig(n_levels=4, n_features_per_level=2, log2_hashmap_size=10, base_resolution=4,
-                            per_level_scale=2.0)
+SMALL_GRID = HashGridConfig(
+    n_levels=4, n_features_per_level=2, log2_hashmap_size=10, base_resolution=4, per_level_scale=2.0
+)
 
 
 def _model(**kw) -> NGP:
     torch.manual_seed(0)
-    config = NGPConfig(grid=SMALL_GRID, occupancy_resolution=8, render_step_size=0.1,
-                       backend="torch", sampler="torch", **kw)
+    config = NGPConfig(
+        grid=SMALL_GRID, occupancy_resolution=8, render_step_size=0.1, backend="torch", sampler="torch", **kw
+    )
     return NGP(config, BOX)
 
 
@@ -87,7 +89,7 @@ def test_occupancy_update_hook_schedule_and_state():
     assert model.learning_rate_factor(0, unused) == pytest.approx(0.01)
     assert model.learning_rate_factor(100, unused) == pytest.approx(1.0)
     assert model.learning_rate_factor(10000, unused) == pytest.approx(0.33)
-    assert model.learning_rate_factor(19999, unused) == pytest.approx(0.33 ** 3)
+    assert model.learning_rate_factor(19999, unused) == pytest.approx(0.33**3)
     fresh = _model()
     fresh.load_state_dict(model.state_dict())
     assert torch.equal(fresh.grid.binaries, model.grid.binaries)
@@ -97,10 +99,22 @@ def test_occupancy_update_hook_schedule_and_state():
 
 
 def test_trains_in_the_trainer(tiny_scene, tiny_config, tmp_path, one_thread):
-    config = config_from_dict({"model": {"method": "ngp", "ngp": {
-        "grid": {"n_levels": 2, "log2_hashmap_size": 8, "base_resolution": 4, "per_level_scale": 2.0},
-        "occupancy_resolution": 8, "render_step_size": 0.1, "density_neurons": 16, "color_neurons": 16}},
-        "trainer": {"max_steps": 3, "eval_every": 0, "checkpoint_every": 3}}, base=tiny_config)
+    config = config_from_dict(
+        {
+            "model": {
+                "method": "ngp",
+                "ngp": {
+                    "grid": {"n_levels": 2, "log2_hashmap_size": 8, "base_resolution": 4, "per_level_scale": 2.0},
+                    "occupancy_resolution": 8,
+                    "render_step_size": 0.1,
+                    "density_neurons": 16,
+                    "color_neurons": 16,
+                },
+            },
+            "trainer": {"max_steps": 3, "eval_every": 0, "checkpoint_every": 3},
+        },
+        base=tiny_config,
+    )
     trainer = Trainer(config, tmp_path / "run", scene=tiny_scene)
     metrics = trainer.train()
     assert metrics["method"] == "ngp" and metrics["step"] == 3
@@ -159,17 +173,30 @@ def test_foreground_box_from_the_scene_box_or_the_cameras():
 def test_unbounded_options_render_the_background_within_the_sample_bound():
     """Cascades + contraction + cone angle: rays run far past the finest box, the field sees contracted
     points (inside [-2, 2]^3), samples stay within the renderer's bound, and the result is finite."""
-    model = NGP(NGPConfig(grid=SMALL_GRID, occupancy_resolution=8, render_step_size=0.05, backend="torch",
-                          sampler="torch", occupancy_levels=4, contraction="inf", cone_angle=1 / 64,
-                          foreground="cameras"), BOX * 10, camera_origins=torch.tensor([[2.0, 0.0, 0.0]]))
+    model = NGP(
+        NGPConfig(
+            grid=SMALL_GRID,
+            occupancy_resolution=8,
+            render_step_size=0.05,
+            backend="torch",
+            sampler="torch",
+            occupancy_levels=4,
+            contraction="inf",
+            cone_angle=1 / 64,
+            foreground="cameras",
+        ),
+        BOX * 10,
+        camera_origins=torch.tensor([[2.0, 0.0, 0.0]]),
+    )
     torch.testing.assert_close(model.grid.aabbs[0], torch.tensor([-2.0, -2, -2, 2, 2, 2]))
     torch.testing.assert_close(model.grid.outer_aabb, torch.tensor([[-16.0] * 3, [16.0] * 3]))
     seen = []
     original = model.field.density
     model.field.density = lambda p: seen.append(p.abs().max()) or original(p)
     model.eval()
-    rays = RayBundle.with_bounds(torch.zeros(8, 3), torch.nn.functional.normalize(torch.randn(8, 3), dim=-1),
-                                 0.1, 100.0)
+    rays = RayBundle.with_bounds(
+        torch.zeros(8, 3), torch.nn.functional.normalize(torch.randn(8, 3), dim=-1), 0.1, 100.0
+    )
     out = model.get_outputs(rays, torch.ones(8, 3))
     assert torch.isfinite(out["rgb"]).all() and 1.0 < float(max(seen)) < 2.0  # beyond the finest box
     bound = model.max_samples_per_ray(rays)

@@ -8,9 +8,18 @@ from nerfplex.errors import NerfplexError
 from nerfplex.models.tensorf import TensoRF, TensoRFConfig
 
 BOX = torch.tensor([[-1.0] * 3, [1.0] * 3])
-SMALL = {"n_voxel_init": 8 ** 3 + 4, "n_voxel_final": 16 ** 3 + 4, "density_ranks": (2, 2, 2),
-         "color_ranks": (3, 3, 3), "cp_density_rank": 3, "cp_color_rank": 4, "color_feature_dim": 4,
-         "mlp_width": 8, "upsample_steps": (2, 4), "alpha_mask_steps": ()}
+SMALL = {
+    "n_voxel_init": 8**3 + 4,
+    "n_voxel_final": 16**3 + 4,
+    "density_ranks": (2, 2, 2),
+    "color_ranks": (3, 3, 3),
+    "cp_density_rank": 3,
+    "cp_color_rank": 4,
+    "color_feature_dim": 4,
+    "mlp_width": 8,
+    "upsample_steps": (2, 4),
+    "alpha_mask_steps": (),
+}
 
 
 def _model(**kw):
@@ -36,8 +45,7 @@ def _axis_rays(x):
 def test_output_shapes_and_eval_determinism(decomposition):
     model = _model(decomposition=decomposition, density_shift=0.0)
     out = model.get_outputs(_rays(), torch.ones(6, 3), torch.Generator().manual_seed(0))
-    assert {k: tuple(v.shape) for k, v in out.items()} == {"rgb": (6, 3), "depth": (6, 1),
-                                                           "opacity": (6, 1)}
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"rgb": (6, 3), "depth": (6, 1), "opacity": (6, 1)}
     assert (out["opacity"] > 0).all() and (out["opacity"] <= 1).all()
     losses = model.get_loss_dict(out, torch.zeros(6, 3))
     assert set(losses) == {"rgb_mse", "density_l1"}
@@ -52,8 +60,9 @@ def test_alpha_mask_skips_empty_space(monkeypatch):
     model.alpha_mask.update(lambda p: (p[:, 0] > 0.3).float(), BOX, [8, 8, 8], threshold=0.5)
     seen = []
     original = model.field.density_features
-    monkeypatch.setattr(model.field, "density_features",
-                        lambda coords: seen.append(coords.detach().clone()) or original(coords))
+    monkeypatch.setattr(
+        model.field, "density_features", lambda coords: seen.append(coords.detach().clone()) or original(coords)
+    )
     model.eval()
     out = model.render(_axis_rays([-0.9, -0.5, 0.8]), torch.ones(3, 3))
     evaluated = torch.cat(seen)
@@ -72,7 +81,7 @@ def test_alpha_mask_from_an_empty_field_disables_all_evaluation(monkeypatch):
 
 
 def test_on_train_step_upsamples_exactly_at_the_listed_steps():
-    model = _model(upsample_steps=(2, 4), n_voxel_final=20 ** 3 + 4)
+    model = _model(upsample_steps=(2, 4), n_voxel_final=20**3 + 4)
     assert model.field.resolution == [8, 8, 8]
     sizes, changed = [], []
     for step in range(6):
@@ -110,14 +119,19 @@ def test_state_dict_loads_into_a_fresh_model():
     assert fresh.field.resolution == model.field.resolution
     model.eval()
     fresh.eval()
-    torch.testing.assert_close(fresh.get_outputs(_rays(), torch.ones(6, 3))["rgb"],
-                               model.get_outputs(_rays(), torch.ones(6, 3))["rgb"], rtol=0, atol=0)
+    torch.testing.assert_close(
+        fresh.get_outputs(_rays(), torch.ones(6, 3))["rgb"],
+        model.get_outputs(_rays(), torch.ones(6, 3))["rgb"],
+        rtol=0,
+        atol=0,
+    )
 
 
 def _config(tmp_path, tiny_config, **tensorf):
-    return config_from_dict({"output_dir": str(tmp_path / "out"),
-                             "model": {"method": "tensorf", "tensorf": {**SMALL, **tensorf}}},
-                            base=tiny_config)
+    return config_from_dict(
+        {"output_dir": str(tmp_path / "out"), "model": {"method": "tensorf", "tensorf": {**SMALL, **tensorf}}},
+        base=tiny_config,
+    )
 
 
 def _solid_cube(split):
@@ -144,8 +158,7 @@ def test_tiny_training_run_decreases_the_loss(tiny_config, tiny_scene, tmp_path)
 
 
 def test_resume_across_an_upsampling_step_equals_straight_training(tiny_config, tiny_scene, tmp_path):
-    config = _config(tmp_path, tiny_config, upsample_steps=(3, 6), alpha_mask_steps=(2, 3),
-                     density_shift=0.0)
+    config = _config(tmp_path, tiny_config, upsample_steps=(3, 6), alpha_mask_steps=(2, 3), density_shift=0.0)
     straight = Trainer(config, tmp_path / "a", scene=tiny_scene)
     straight.train()
     first = Trainer(config, tmp_path / "b", scene=tiny_scene)
@@ -205,6 +218,7 @@ def test_learning_rate_restarts_at_upsampling_like_the_authors():
     model = TensoRF(TensoRFConfig(n_voxel_init=8**3, n_voxel_final=12**3, upsample_steps=(5, 9)), aabb)
     steps = (0, 4, 5, 8, 9, 100)  # with an identity decay the factor counts steps since the restart
     assert [model.learning_rate_factor(s, lambda n: n) for s in steps] == [0, 4, 0, 3, 0, 91]
-    model = TensoRF(TensoRFConfig(n_voxel_init=8**3, n_voxel_final=12**3, upsample_steps=(5, 9),
-                                  lr_upsample_reset=False), aabb)
+    model = TensoRF(
+        TensoRFConfig(n_voxel_init=8**3, n_voxel_final=12**3, upsample_steps=(5, 9), lr_upsample_reset=False), aabb
+    )
     assert model.learning_rate_factor(100, lambda n: n) == 100

@@ -7,8 +7,7 @@ from nerfplex.models.vanilla_nerf import VanillaNeRF, VanillaNeRFConfig
 
 def _model(**kw):
     torch.manual_seed(0)
-    mlp = NeRFMLPConfig(num_layers=2, width=16, skip_layers=(0,), position_frequencies=2,
-                        direction_frequencies=1)
+    mlp = NeRFMLPConfig(num_layers=2, width=16, skip_layers=(0,), position_frequencies=2, direction_frequencies=1)
     kw = {"num_coarse_samples": 8, "num_fine_samples": 4, **kw}
     return VanillaNeRF(VanillaNeRFConfig(mlp=mlp, **kw))
 
@@ -51,8 +50,9 @@ def test_shared_network_and_coarse_only():
 
 def test_surface_is_the_fine_density_at_the_configured_level():
     torch.manual_seed(0)
-    model = VanillaNeRF(VanillaNeRFConfig(mlp=NeRFMLPConfig(num_layers=2, width=16, skip_layers=()),
-                                          surface_density=7.0))
+    model = VanillaNeRF(
+        VanillaNeRFConfig(mlp=NeRFMLPConfig(num_layers=2, width=16, skip_layers=()), surface_density=7.0)
+    )
     points = torch.rand(5, 3)
     surface = model.surface(torch.tensor([[-1.0] * 3, [1.0] * 3]))
     assert surface.kind == "density" and surface.level == 7.0

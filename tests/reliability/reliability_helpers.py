@@ -11,11 +11,29 @@ from nerfplex.cli.main import main
 
 TINY = {
     "data": {"resolution": 8, "num_train_views": 3, "num_test_views": 1},
-    "model": {"method": "nerf", "nerf": {"mlp": {"num_layers": 2, "width": 16, "skip_layers": [0],
-                                                 "position_frequencies": 2, "direction_frequencies": 1},
-                                         "num_coarse_samples": 4, "num_fine_samples": 4}},
-    "trainer": {"max_steps": 3, "batch_size": 32, "eval_every": 0, "log_every": 1, "checkpoint_every": 1,
-                "render_chunk": 64, "progress_bar": False},
+    "model": {
+        "method": "nerf",
+        "nerf": {
+            "mlp": {
+                "num_layers": 2,
+                "width": 16,
+                "skip_layers": [0],
+                "position_frequencies": 2,
+                "direction_frequencies": 1,
+            },
+            "num_coarse_samples": 4,
+            "num_fine_samples": 4,
+        },
+    },
+    "trainer": {
+        "max_steps": 3,
+        "batch_size": 32,
+        "eval_every": 0,
+        "log_every": 1,
+        "checkpoint_every": 1,
+        "render_chunk": 64,
+        "progress_bar": False,
+    },
 }
 """A config that trains in well under a second: a 2x16 NeRF on the built-in scene at 8x8 pixels."""
 

@@ -90,12 +90,44 @@ KINDS = {
 
 COMMANDS = {
     "train --resume": lambda run, ckpt, out: ["train", "--resume", run],
-    "eval": lambda run, ckpt, out: ["eval", "--load-config", run, "--checkpoint", ckpt, "--output", out,
-                                    "--metrics", "psnr", "--no-tensorboard", "--no-progress"],
-    "render": lambda run, ckpt, out: ["render", "--load-config", run, "--checkpoint", ckpt, "--output", out,
-                                      "--frames", "1", "--format", "png", "--no-progress"],
-    "export-mesh": lambda run, ckpt, out: ["export-mesh", "--load-config", run, "--checkpoint", ckpt,
-                                           "--output", out / "mesh.ply", "--resolution", "8"],
+    "eval": lambda run, ckpt, out: [
+        "eval",
+        "--load-config",
+        run,
+        "--checkpoint",
+        ckpt,
+        "--output",
+        out,
+        "--metrics",
+        "psnr",
+        "--no-tensorboard",
+        "--no-progress",
+    ],
+    "render": lambda run, ckpt, out: [
+        "render",
+        "--load-config",
+        run,
+        "--checkpoint",
+        ckpt,
+        "--output",
+        out,
+        "--frames",
+        "1",
+        "--format",
+        "png",
+        "--no-progress",
+    ],
+    "export-mesh": lambda run, ckpt, out: [
+        "export-mesh",
+        "--load-config",
+        run,
+        "--checkpoint",
+        ckpt,
+        "--output",
+        out / "mesh.ply",
+        "--resolution",
+        "8",
+    ],
 }
 
 
@@ -130,11 +162,15 @@ def test_every_checkpoint_nerfplex_writes_loads_with_weights_only(tiny_run):
         assert state["meta"]["method"] == "nerf" and state["meta"]["shapes"]
 
 
-@pytest.mark.parametrize("flag, value, needle", [("--model.nerf.mlp.width", "32", "model.nerf.mlp.width"),
-                                                 ("--model.nerf.num-fine-samples", "0", "num_fine_samples"),
-                                                 ("--model.method", "tensorf", "nerf")])
-def test_resume_with_changed_model_settings_keeps_config_and_weights(tiny_run, tmp_path, capsys, flag, value,
-                                                                     needle):
+@pytest.mark.parametrize(
+    "flag, value, needle",
+    [
+        ("--model.nerf.mlp.width", "32", "model.nerf.mlp.width"),
+        ("--model.nerf.num-fine-samples", "0", "num_fine_samples"),
+        ("--model.method", "tensorf", "nerf"),
+    ],
+)
+def test_resume_with_changed_model_settings_keeps_config_and_weights(tiny_run, tmp_path, capsys, flag, value, needle):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     before = snapshot(run)

@@ -162,8 +162,9 @@ def test_out_of_range_value_names_flag_and_range(method, key, value):
     assert key in message or "config " in message  # a check of another field may come first
 
 
-@pytest.mark.parametrize("section", sorted({key.split(".")[0] for _, key, _, _ in SCOPES
-                                            if "." in key} | {"model.nerf", "model.tensorf"}))
+@pytest.mark.parametrize(
+    "section", sorted({key.split(".")[0] for _, key, _, _ in SCOPES if "." in key} | {"model.nerf", "model.tensorf"})
+)
 def test_unknown_key_in_every_section_is_named(section):
     with pytest.raises(NerfplexError, match="unknown config key|only its method"):
         config_from_dict(_nested(f"{section}.no_such_key", 1, section.split(".")[1] if "." in section else "nerf"))
@@ -236,28 +237,31 @@ def test_train_flag_errors_exit_2_without_traceback(tmp_path, capsys, method, ke
     assert not (tmp_path / "out").exists()  # nothing written for a rejected config
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["train", "--config="], "--config"),
-    (["train", "--resume="], "--resume"),
-    (["train", "--config"], "--config"),
-    (["train", "--resume", "--trainer.max-steps", "3"], "--resume"),
-    (["train", "--config", "."], "folder"),
-    (["train", "--resume", "/nonexistent/run"], "/nonexistent/run"),
-    (["train", "--experiment-name", "../escape"], "--experiment-name"),
-    (["train", "--experiment-name", "/abs/path"], "--experiment-name"),
-    (["train", "--experiment-name", ""], "--experiment-name"),
-    (["train", "--optim.lr", "0.01"], "--model.tensorf.lr-grid"),
-    (["train", "--model.method", "ngp", "--optim.lr", "0.01"], "--model.ngp.learning-rate"),
-    (["train", "--model.method", "neus", "--optim.final-factor", "0.5"], "--model.neus"),
-    (["train", "--model.tensorf.n-voxel-final", "1000000000000"], "GiB"),
-    (["train", "--model.method", "dvgo", "--model.dvgo.fine-num-voxels", "100000000000"], "GiB"),
-    (["train", "--model.method", "nerf", "--model.nerf.mlp.skip-layers", "9"], "--model.nerf.mlp.skip-layers"),
-    (["train", "--data.near", "-1"], "--data.near"),
-    (["train", "--data.near", "2", "--data.far", "1"], "--data.far"),
-    (["train", "--data.max-test-views", "0"], "--data.max-test-views"),
-    (["train", "--optim.decay-steps", "-5"], "--optim.decay-steps"),
-    (["train", "--optim.eps", "0"], "--optim.eps"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", "--config="], "--config"),
+        (["train", "--resume="], "--resume"),
+        (["train", "--config"], "--config"),
+        (["train", "--resume", "--trainer.max-steps", "3"], "--resume"),
+        (["train", "--config", "."], "folder"),
+        (["train", "--resume", "/nonexistent/run"], "/nonexistent/run"),
+        (["train", "--experiment-name", "../escape"], "--experiment-name"),
+        (["train", "--experiment-name", "/abs/path"], "--experiment-name"),
+        (["train", "--experiment-name", ""], "--experiment-name"),
+        (["train", "--optim.lr", "0.01"], "--model.tensorf.lr-grid"),
+        (["train", "--model.method", "ngp", "--optim.lr", "0.01"], "--model.ngp.learning-rate"),
+        (["train", "--model.method", "neus", "--optim.final-factor", "0.5"], "--model.neus"),
+        (["train", "--model.tensorf.n-voxel-final", "1000000000000"], "GiB"),
+        (["train", "--model.method", "dvgo", "--model.dvgo.fine-num-voxels", "100000000000"], "GiB"),
+        (["train", "--model.method", "nerf", "--model.nerf.mlp.skip-layers", "9"], "--model.nerf.mlp.skip-layers"),
+        (["train", "--data.near", "-1"], "--data.near"),
+        (["train", "--data.near", "2", "--data.far", "1"], "--data.far"),
+        (["train", "--data.max-test-views", "0"], "--data.max-test-views"),
+        (["train", "--optim.decay-steps", "-5"], "--optim.decay-steps"),
+        (["train", "--optim.eps", "0"], "--optim.eps"),
+    ],
+)
 def test_named_command_line_mistakes(tmp_path, capsys, argv, needle):
     code, _, err = run_cli(capsys, [*argv, "--output-dir", tmp_path / "out"] if "--resume" not in argv[1:2] else argv)
     assert_user_error(code, err, needle)

@@ -28,8 +28,7 @@ WRITERS = {
     "nsvf": lambda scene, root: write_nsvf(scene, root),
     "dtu": lambda scene, root: write_dtu(all_views(scene), root),
 }
-KIND = {"blender": "blender", "blender (instant-ngp)": "blender", "monosdf": "monosdf", "nsvf": "nsvf",
-        "dtu": "dtu"}
+KIND = {"blender": "blender", "blender (instant-ngp)": "blender", "monosdf": "monosdf", "nsvf": "nsvf", "dtu": "dtu"}
 CORRUPTIONS = {
     "cut in half": lambda data: data[: len(data) // 2],
     "random bytes": lambda data: bytes((i * 7919 + 13) % 256 for i in range(max(len(data), 64))),
@@ -50,12 +49,17 @@ def _files(layout: str) -> list[str]:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = WRITERS[layout](tiny_scene("object", size=8, n_train=2, n_test=1), Path(tmp) / "d")
-        return sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file()
-                      and not p.name.startswith("."))
+        return sorted(
+            str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
 
 
-CASES = [pytest.param(layout, name, corruption, id=f"{layout}:{name}:{corruption}")
-         for layout in WRITERS for name in _files(layout) for corruption in CORRUPTIONS]
+CASES = [
+    pytest.param(layout, name, corruption, id=f"{layout}:{name}:{corruption}")
+    for layout in WRITERS
+    for name in _files(layout)
+    for corruption in CORRUPTIONS
+]
 
 
 @pytest.mark.parametrize("layout, name, corruption", CASES)

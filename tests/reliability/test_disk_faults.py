@@ -29,8 +29,9 @@ def _tmpfs(path: Path, options: str):
     path.mkdir()
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.decode().strip()[:80]}); the simulated "
-                    f"cases cover this fault")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({result.stderr.decode().strip()[:80]}); the simulated cases cover this fault"
+        )
     try:
         yield path
     finally:
@@ -52,17 +53,51 @@ def read_only_dir(tmp_path):
 
 
 READ_ONLY_COMMANDS = {
-    "train": lambda ro, run: ["train", "--config", write_tiny_config(run.parent.parent.parent),
-                              "--output-dir", ro / "outputs"],
-    "eval": lambda ro, run: ["eval", "--load-config", run, "--output", ro / "eval", "--metrics", "psnr",
-                             "--no-tensorboard", "--no-progress"],
-    "render": lambda ro, run: ["render", "--load-config", run, "--output", ro / "r", "--frames", "1",
-                               "--format", "png", "--no-progress"],
+    "train": lambda ro, run: [
+        "train",
+        "--config",
+        write_tiny_config(run.parent.parent.parent),
+        "--output-dir",
+        ro / "outputs",
+    ],
+    "eval": lambda ro, run: [
+        "eval",
+        "--load-config",
+        run,
+        "--output",
+        ro / "eval",
+        "--metrics",
+        "psnr",
+        "--no-tensorboard",
+        "--no-progress",
+    ],
+    "render": lambda ro, run: [
+        "render",
+        "--load-config",
+        run,
+        "--output",
+        ro / "r",
+        "--frames",
+        "1",
+        "--format",
+        "png",
+        "--no-progress",
+    ],
     "report": lambda ro, run: ["report", run, "--output", ro / "report"],
-    "export-mesh": lambda ro, run: ["export-mesh", "--load-config", run, "--output", ro / "m.ply",
-                                    "--resolution", "8"],
-    "make-scene": lambda ro, run: ["make-scene", "--out", ro / "scene", "--resolution", "8",
-                                   "--num-train-views", "2", "--num-test-views", "1", "--mesh-resolution", "0"],
+    "export-mesh": lambda ro, run: ["export-mesh", "--load-config", run, "--output", ro / "m.ply", "--resolution", "8"],
+    "make-scene": lambda ro, run: [
+        "make-scene",
+        "--out",
+        ro / "scene",
+        "--resolution",
+        "8",
+        "--num-train-views",
+        "2",
+        "--num-test-views",
+        "1",
+        "--mesh-resolution",
+        "0",
+    ],
 }
 
 
@@ -76,8 +111,7 @@ def test_read_only_output_is_one_line_error(tiny_run, read_only_dir, capsys, com
 
 def test_tiny_real_disk_is_refused_before_data_loads(tmp_path, capsys, monkeypatch):
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; test_preflight_free_space_is_checked_before_data_loads "
-                    "simulates it")
+        pytest.skip("mounting a tmpfs needs root; test_preflight_free_space_is_checked_before_data_loads simulates it")
     with _tmpfs(tmp_path / "small", "size=1m") as small:
         monkeypatch.setattr("nerfplex.engine.trainer.load_scene", _must_not_load)
         code, _, err = run_cli(capsys, ["train", "--config", write_tiny_config(tmp_path), "--output-dir", small])
@@ -101,8 +135,9 @@ def test_preflight_free_space_is_checked_before_data_loads(tmp_path, capsys, mon
 FAILURES = {
     "ENOSPC": lambda: OSError(errno.ENOSPC, "No space left on device"),
     "EROFS": lambda: OSError(errno.EROFS, "Read-only file system"),
-    "torch zip writer": lambda: RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter "
-                                             "failed writing file data/0: file write failed"),
+    "torch zip writer": lambda: RuntimeError(
+        "[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: file write failed"
+    ),
 }
 
 
@@ -134,8 +169,10 @@ def test_checkpoint_write_failure_keeps_the_previous_checkpoint(tmp_path, capsys
 def test_orphan_temporaries_of_a_killed_run_are_cleaned_at_the_next_start(tiny_run, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    ours = [run / "checkpoints" / ".step-0000004.pt.0123abcd.nerfplex-tmp.pt",
-            run / ".metrics.json.89abcdef.nerfplex-tmp.json"]
+    ours = [
+        run / "checkpoints" / ".step-0000004.pt.0123abcd.nerfplex-tmp.pt",
+        run / ".metrics.json.89abcdef.nerfplex-tmp.json",
+    ]
     for path in ours:
         path.write_bytes(b"half")
     theirs = run / "checkpoints" / "my-notes.txt"

@@ -43,18 +43,52 @@ def _nerfplex_folder(tmp_path: Path, run: Path) -> tuple[Path, list[str]]:
     return target, []
 
 
-TARGETS = {"a user's file": _user_file, "a user's folder": _user_folder,
-           "a user's folder with --overwrite": _user_folder_overwrite,
-           "the run's metrics.json": _metrics_json, "a nerfplex folder without --overwrite": _nerfplex_folder}
+TARGETS = {
+    "a user's file": _user_file,
+    "a user's folder": _user_folder,
+    "a user's folder with --overwrite": _user_folder_overwrite,
+    "the run's metrics.json": _metrics_json,
+    "a nerfplex folder without --overwrite": _nerfplex_folder,
+}
 
 FOLDER_COMMANDS = {
-    "eval": lambda run, out: ["eval", "--load-config", run, "--output", out, "--metrics", "psnr",
-                              "--no-tensorboard", "--no-progress"],
-    "render": lambda run, out: ["render", "--load-config", run, "--output", out, "--frames", "1", "--format", "png",
-                                "--no-progress"],
+    "eval": lambda run, out: [
+        "eval",
+        "--load-config",
+        run,
+        "--output",
+        out,
+        "--metrics",
+        "psnr",
+        "--no-tensorboard",
+        "--no-progress",
+    ],
+    "render": lambda run, out: [
+        "render",
+        "--load-config",
+        run,
+        "--output",
+        out,
+        "--frames",
+        "1",
+        "--format",
+        "png",
+        "--no-progress",
+    ],
     "report": lambda run, out: ["report", run, "--output", out],
-    "make-scene": lambda run, out: ["make-scene", "--out", out, "--resolution", "8", "--num-train-views", "2",
-                                    "--num-test-views", "1", "--mesh-resolution", "0"],
+    "make-scene": lambda run, out: [
+        "make-scene",
+        "--out",
+        out,
+        "--resolution",
+        "8",
+        "--num-train-views",
+        "2",
+        "--num-test-views",
+        "1",
+        "--mesh-resolution",
+        "0",
+    ],
 }
 
 
@@ -97,8 +131,9 @@ def test_train_output_dir_that_cannot_be_a_folder(tmp_path, capsys, where):
     blocker = tmp_path / "blocker"
     blocker.write_text("user data")
     output_dir = blocker if where.startswith("an existing") else blocker / "sub"
-    code, _, err = run_cli(capsys, ["train", "--model.method", "nerf", "--output-dir", output_dir,
-                                    "--trainer.max-steps", "1"])
+    code, _, err = run_cli(
+        capsys, ["train", "--model.method", "nerf", "--output-dir", output_dir, "--trainer.max-steps", "1"]
+    )
     assert_user_error(code, err, str(blocker))
     assert blocker.read_text() == "user data"
 

@@ -48,9 +48,16 @@ def test_unique_folder_creation_is_atomic_across_threads(tmp_path):
 @pytest.mark.slow
 def test_two_concurrent_train_processes_keep_their_own_runs(tmp_path):
     config = write_tiny_config(tmp_path)
-    procs = [subprocess.Popen([sys.executable, "-m", "nerfplex.cli.main", "train", "--config", str(config)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "nerfplex.cli.main", "train", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     runs = sorted((tmp_path / "outputs" / "demo").iterdir())
@@ -62,8 +69,13 @@ def test_two_concurrent_train_processes_keep_their_own_runs(tmp_path):
 def _start_long_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     trainer = {**TINY["trainer"], "max_steps": 100000, "checkpoint_every": 100000}
     config = write_tiny_config(tmp_path, trainer=trainer)
-    proc = subprocess.Popen([sys.executable, "-m", "nerfplex.cli.main", "train", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nerfplex.cli.main", "train", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     for line in proc.stdout:
         if line.startswith("run folder:"):
             return proc, Path(line.split(":", 1)[1].strip())
@@ -97,9 +109,13 @@ def _wait_until_torch_loads(proc: subprocess.Popen, timeout: float = 60.0) -> No
 
 
 def test_ctrl_c_while_starting_exits_quietly(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "nerfplex.cli.main", "train", "--config",
-                             str(write_tiny_config(tmp_path))], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nerfplex.cli.main", "train", "--config", str(write_tiny_config(tmp_path))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     _wait_until_torch_loads(proc)  # main() is running (torch is imported inside it), still starting up
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

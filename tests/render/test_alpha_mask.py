@@ -59,7 +59,7 @@ def test_rays_may_hit_keeps_rays_in_the_lookups_margin_outside_the_box():
 def test_rays_may_hit_ignores_samples_beyond_far_and_empty_rays():
     mask = _mask_occupied_where_x_above(0.5)
     origins, directions, near, far = _rays_along_y([0.9, 0.9, 0.9])
-    far[0] = 1.5   # stops before the box (which starts at y = -1, i.e. t = 2)
+    far[0] = 1.5  # stops before the box (which starts at y = -1, i.e. t = 2)
     near[1] = far[1] = 3.0  # empty ray
     hit = mask.rays_may_hit(origins, directions, near, far, chunk_samples=7)
     assert hit.tolist() == [False, False, True]

@@ -23,8 +23,7 @@ def test_colour_and_background_mix():
     sigma, length, colour = 0.5, 2.0, torch.tensor([0.2, 0.4, 0.9])
     edges = _uniform_edges(0.0, length, 16)
     weights = density_weights(torch.full((1, 16), sigma), edges[:, 1:] - edges[:, :-1])
-    out = composite(weights, colour.expand(1, 16, 3), 0.5 * (edges[:, 1:] + edges[:, :-1]),
-                    torch.ones(1, 3))
+    out = composite(weights, colour.expand(1, 16, 3), 0.5 * (edges[:, 1:] + edges[:, :-1]), torch.ones(1, 3))
     t = math.exp(-sigma * length)
     assert torch.allclose(out["rgb"][0], colour * (1 - t) + t, atol=1e-6)
     assert torch.allclose(out["opacity"], torch.tensor([[1 - t]]), atol=1e-6)
@@ -34,8 +33,7 @@ def test_expected_depth_matches_continuous_integral():
     # E[t] under density s on [0, L]: (1/s - (L + 1/s) e^{-sL}) / (1 - e^{-sL}); fine bins converge.
     sigma, length, n = 1.3, 3.0, 4000
     edges = _uniform_edges(0.0, length, n)
-    weights = density_weights(torch.full((1, n), sigma, dtype=torch.float64),
-                              (edges[:, 1:] - edges[:, :-1]).double())
+    weights = density_weights(torch.full((1, n), sigma, dtype=torch.float64), (edges[:, 1:] - edges[:, :-1]).double())
     mids = (0.5 * (edges[:, 1:] + edges[:, :-1])).double()
     out = composite(weights, torch.zeros(1, n, 3, dtype=torch.float64), mids, torch.zeros(1, 3).double())
     e = math.exp(-sigma * length)

@@ -9,8 +9,7 @@ def test_mask_cache_reads_the_nearest_vertex_and_is_false_outside():
     mask = torch.zeros(3, 3, 3, dtype=torch.bool)
     mask[2, 1, 1] = True  # vertex (1, 0, 0)
     cache = MaskCache(mask, BOX)
-    points = torch.tensor([[0.6, 0.1, -0.2], [0.4, 0.0, 0.0], [1.0, 0.0, 0.0], [1.2, 0.0, 0.0],
-                           [1.6, 0.0, 0.0]])
+    points = torch.tensor([[0.6, 0.1, -0.2], [0.4, 0.0, 0.0], [1.0, 0.0, 0.0], [1.2, 0.0, 0.0], [1.6, 0.0, 0.0]])
     # within half a voxel beyond the box the nearest vertex still counts (the authors' rounding)
     assert cache(points).tolist() == [True, False, True, True, False]
 

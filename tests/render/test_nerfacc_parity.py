@@ -26,10 +26,12 @@ def _cellwise(table: torch.Tensor):
     """Occupancy constant over each cell: ``table[cell of x]`` with x-slowest flat cell ids, so the
     two implementations' different jitter draws cannot matter (``round(u - 0.5)`` keeps a point
     jittered inside cell c in c even at the cell's float-rounded edges)."""
+
     def occupancy(points):
         unit = (points - BOX[0]) / (BOX[1] - BOX[0]) * RES
         ijk = torch.round(unit - 0.5).long().clamp(0, RES - 1)
         return table[(ijk[:, 0] * RES + ijk[:, 1]) * RES + ijk[:, 2]]
+
     return occupancy
 
 
@@ -37,7 +39,7 @@ def _tables(count: int):
     g = torch.Generator().manual_seed(0)
     # Mostly empty with a few dense cells, like a scene: the mean stays under the 0.01 threshold at
     # times and above it at others.
-    return [torch.rand(RES ** 3, generator=g) ** 12 for _ in range(count)]
+    return [torch.rand(RES**3, generator=g) ** 12 for _ in range(count)]
 
 
 def test_warmup_updates_match_nerfacc():
@@ -45,10 +47,10 @@ def test_warmup_updates_match_nerfacc():
     theirs = _estimator()
     for step, table in zip((0, 16, 32, 48), _tables(4)):
         ours.update(step, _cellwise(table))
-        theirs.update_every_n_steps(step, lambda x: _cellwise(table)(x)[:, None], warmup_steps=256, n=16)
+        theirs.update_every_n_steps(step, lambda x, table=table: _cellwise(table)(x)[:, None], warmup_steps=256, n=16)
         torch.testing.assert_close(ours.occs, theirs.occs, rtol=0, atol=0)
         assert torch.equal(ours.binaries, theirs.binaries)
-    assert 0 < int(ours.binaries.sum()) < RES ** 3
+    assert 0 < int(ours.binaries.sum()) < RES**3
 
 
 def test_after_warmup_same_cells_give_the_same_grid():
@@ -64,12 +66,13 @@ def test_after_warmup_same_cells_give_the_same_grid():
             ijk = torch.round(unit - 0.5).long()
             drawn["ids"] = (ijk[:, 0] * RES + ijk[:, 1]) * RES + ijk[:, 2]
             return _cellwise(table)(points)
+
         return occupancy
 
     for step, table in enumerate(_tables(3)):
         ours.update(step, ours_occupancy(table))
         theirs._sample_uniform_and_occupied_cells = lambda n: [drawn["ids"]]
-        theirs._update(step=step, occ_eval_fn=lambda x: _cellwise(table)(x)[:, None], warmup_steps=0)
+        theirs._update(step=step, occ_eval_fn=lambda x, table=table: _cellwise(table)(x)[:, None], warmup_steps=0)
         torch.testing.assert_close(ours.occs, theirs.occs, rtol=0, atol=0)
         assert torch.equal(ours.binaries, theirs.binaries)
 
@@ -94,8 +97,11 @@ def test_compositing_matches_nerfacc_rendering():
 
     ours = composite(density_weights(sigma, samples.keep.float() * step), rgb, samples.t, background)
     colors, opacities, depths, _ = nerfacc.rendering(
-        samples.t - step / 2, samples.t + step / 2,
-        rgb_sigma_fn=lambda t0, t1, ray_indices: (rgb, sigma), render_bkgd=background)
+        samples.t - step / 2,
+        samples.t + step / 2,
+        rgb_sigma_fn=lambda t0, t1, ray_indices: (rgb, sigma),
+        render_bkgd=background,
+    )
     torch.testing.assert_close(ours["rgb"], colors, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(ours["opacity"], opacities, atol=1e-6, rtol=1e-5)
     hit = opacities[:, 0] > 1e-3

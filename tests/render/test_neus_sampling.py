@@ -4,10 +4,16 @@ import torch.nn.functional as F
 
 from nerfplex.fields.nerfpp_background import outside_distances
 from nerfplex.render.compositing import density_weights
-from nerfplex.render.neus_sampling import (alpha_weights, annealed_cos, hierarchical_up_sample,
-                                           initial_distances, merge_samples, near_far_from_sphere,
-                                           neus_alpha, up_sample)
-
+from nerfplex.render.neus_sampling import (
+    alpha_weights,
+    annealed_cos,
+    hierarchical_up_sample,
+    initial_distances,
+    merge_samples,
+    near_far_from_sphere,
+    neus_alpha,
+    up_sample,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see tests/conftest.py
 
@@ -140,7 +146,7 @@ def test_up_sampling_concentrates_samples_at_the_zero_crossing():
     sdf = _sphere_sdf(eye[:, None] + directions[:, None] * z0[..., None])
     z_round, spreads = z0, []
     for step in range(4):
-        new = up_sample(eye, directions, z_round, sdf, 16, 64.0 * 2 ** step)
+        new = up_sample(eye, directions, z_round, sdf, 16, 64.0 * 2**step)
         spreads.append(float((new - t_star).abs().median()))
         new_sdf = _sphere_sdf(eye[:, None] + directions[:, None] * new[..., None])
         z_round, sdf = merge_samples(z_round, sdf, new, new_sdf)

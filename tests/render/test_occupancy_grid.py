@@ -62,9 +62,12 @@ def test_march_keeps_midpoints_in_occupied_cells_only():
 
 def test_cascades_double_the_box_and_look_points_up_in_the_finest_level():
     grid = OccupancyGrid(torch.tensor([[0.0, 0.0, 0.0], [2.0, 2.0, 2.0]]), resolution=4, levels=3)
-    torch.testing.assert_close(grid.aabbs, torch.tensor([[0.0, 0.0, 0.0, 2.0, 2.0, 2.0],
-                                                         [-1.0, -1.0, -1.0, 3.0, 3.0, 3.0],
-                                                         [-3.0, -3.0, -3.0, 5.0, 5.0, 5.0]]))
+    torch.testing.assert_close(
+        grid.aabbs,
+        torch.tensor(
+            [[0.0, 0.0, 0.0, 2.0, 2.0, 2.0], [-1.0, -1.0, -1.0, 3.0, 3.0, 3.0], [-3.0, -3.0, -3.0, 5.0, 5.0, 5.0]]
+        ),
+    )
     assert grid.occs.shape == (3 * 64,) and grid.binaries.shape == (3, 4, 4, 4)
     points = torch.tensor([[1.9, 1.0, 1.0], [2.5, 1.0, 1.0], [4.9, 1.0, 1.0], [5.1, 1.0, 1.0]])
     assert grid.point_levels(points).tolist() == [0, 1, 2, 2]

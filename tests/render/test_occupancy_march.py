@@ -62,7 +62,11 @@ def test_march_samples_a_far_ray_within_the_bound_and_skips_empty_cells():
     samples = march_occupied(origins, directions, start, end, grid, rule)
     assert samples.t.shape[1] <= int(step_count(rule, start, end).max())
     assert samples.keep[1].sum() == 0  # the second ray misses the ball
-    x = (origins[0, 0] + samples.t[0][samples.keep[0]])
+    x = origins[0, 0] + samples.t[0][samples.keep[0]]
     assert samples.keep[0].sum() > 0 and (x.abs() < 0.5 + 0.25 + 1e-6).all()
-    torch.testing.assert_close(samples.deltas, (samples.t - samples.deltas / 2) / 64 * 0 +
-                               rule.dt(samples.t - samples.deltas / 2), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        samples.deltas,
+        (samples.t - samples.deltas / 2) / 64 * 0 + rule.dt(samples.t - samples.deltas / 2),
+        rtol=1e-5,
+        atol=1e-6,
+    )

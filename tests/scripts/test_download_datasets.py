@@ -103,8 +103,18 @@ def _files(root: Path) -> set[str]:
 def test_zip_with_checksum_is_verified_and_unpacked(server, tmp_path, capsys):
     archive = _zip(SCENE)
     server.files["/Replica.zip"] = archive
-    code = dl.main(["replica", "--dest", str(tmp_path / "data"), "--url", _url(server, "/Replica.zip"),
-                    "--sha256", hashlib.sha256(archive).hexdigest(), "--quiet"])
+    code = dl.main(
+        [
+            "replica",
+            "--dest",
+            str(tmp_path / "data"),
+            "--url",
+            _url(server, "/Replica.zip"),
+            "--sha256",
+            hashlib.sha256(archive).hexdigest(),
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert _files(tmp_path / "data") == {"Replica", "Replica/scan1", *SCENE}
     image = "Replica/scan1/000000_rgb.png"
@@ -125,8 +135,9 @@ def test_tar_without_published_checksum_prints_it_unverified(server, tmp_path, c
 def test_wrong_checksum_leaves_nothing_behind(server, tmp_path, capsys):
     server.files["/Replica.zip"] = _zip(SCENE)
     dest = tmp_path / "data"
-    code = dl.main(["replica", "--dest", str(dest), "--url", _url(server, "/Replica.zip"), "--sha256", "0" * 64,
-                    "--quiet"])
+    code = dl.main(
+        ["replica", "--dest", str(dest), "--url", _url(server, "/Replica.zip"), "--sha256", "0" * 64, "--quiet"]
+    )
     assert code == 1
     assert "sha256 mismatch" in capsys.readouterr().err
     assert not [p for p in dest.rglob("*") if p.is_file()]  # no archive, no .part, nothing unpacked
@@ -148,8 +159,9 @@ def test_interrupted_download_keeps_part_file_and_resumes(server, tmp_path):
     part = tmp_path / ".downloads" / "Replica.zip.part"
     assert part.stat().st_size == len(archive) // 3 and not (tmp_path / "Replica").exists()
     server.break_after = None
-    dl.download("replica", tmp_path, url=_url(server, "/Replica.zip"), quiet=True,
-                sha256=hashlib.sha256(archive).hexdigest())
+    dl.download(
+        "replica", tmp_path, url=_url(server, "/Replica.zip"), quiet=True, sha256=hashlib.sha256(archive).hexdigest()
+    )
     assert server.requests[-1][1] == f"bytes={len(archive) // 3}-"  # resumed, not restarted
     assert (tmp_path / "Replica" / "scan2" / "f.bin").stat().st_size == 256 * 200
     assert not part.exists()
@@ -162,8 +174,9 @@ def test_server_without_range_support_restarts(server, tmp_path):
     part = tmp_path / ".downloads" / "Replica.zip.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"stale bytes from another file")
-    dl.download("replica", tmp_path, url=_url(server, "/Replica.zip"), quiet=True,
-                sha256=hashlib.sha256(archive).hexdigest())
+    dl.download(
+        "replica", tmp_path, url=_url(server, "/Replica.zip"), quiet=True, sha256=hashlib.sha256(archive).hexdigest()
+    )
     assert (tmp_path / "Replica" / "scan1" / "meta_data.json").read_bytes() == b"{}"
 
 

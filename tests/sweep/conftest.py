@@ -11,22 +11,44 @@ import time
 import pytest
 import yaml
 
-TINY = {"model.method": "nerf", "data.resolution": 16, "data.num_train_views": 4, "data.num_test_views": 2,
-        "model.nerf.mlp.num_layers": 2, "model.nerf.mlp.width": 16, "model.nerf.mlp.skip_layers": [0],
-        "model.nerf.num_coarse_samples": 8, "model.nerf.num_fine_samples": 8, "trainer.batch_size": 64,
-        "trainer.progress_bar": False, "trainer.log_every": 10, "loss.s3im.patch_height": 8}
+TINY = {
+    "model.method": "nerf",
+    "data.resolution": 16,
+    "data.num_train_views": 4,
+    "data.num_test_views": 2,
+    "model.nerf.mlp.num_layers": 2,
+    "model.nerf.mlp.width": 16,
+    "model.nerf.mlp.skip_layers": [0],
+    "model.nerf.num_coarse_samples": 8,
+    "model.nerf.num_fine_samples": 8,
+    "trainer.batch_size": 64,
+    "trainer.progress_bar": False,
+    "trainer.log_every": 10,
+    "loss.s3im.patch_height": 8,
+}
 
 
 @pytest.fixture
 def write_spec(tmp_path):
     """``write_spec(axes, seeds, steps)`` -> path of a spec over the tiny config."""
+
     def write(axes, seeds=(0,), steps=200, **extra):
-        spec = {"name": "tiny", "set": {**TINY, "trainer.max_steps": steps, "trainer.eval_every": steps // 2,
-                                        "trainer.checkpoint_every": max(steps // 10, 1)},
-                "axes": axes, "seeds": list(seeds), **extra}
+        spec = {
+            "name": "tiny",
+            "set": {
+                **TINY,
+                "trainer.max_steps": steps,
+                "trainer.eval_every": steps // 2,
+                "trainer.checkpoint_every": max(steps // 10, 1),
+            },
+            "axes": axes,
+            "seeds": list(seeds),
+            **extra,
+        }
         path = tmp_path / "spec.yaml"
         path.write_text(yaml.safe_dump(spec))
         return path
+
     return write
 
 
@@ -38,8 +60,12 @@ def _running_with_checkpoint(out):
         except (OSError, ValueError):
             continue
         run_dir = out / "runs" / state_file.stem
-        if (state.get("status") == "running" and state.get("pid") and not (run_dir / "metrics.json").exists()
-                and any((run_dir / "checkpoints").glob("step-*.pt"))):
+        if (
+            state.get("status") == "running"
+            and state.get("pid")
+            and not (run_dir / "metrics.json").exists()
+            and any((run_dir / "checkpoints").glob("step-*.pt"))
+        ):
             return state_file.stem, state["pid"]
     return None
 
@@ -54,6 +80,7 @@ def running_with_checkpoint():
 def kill_one_run():
     """``kill_one_run(out)`` starts a thread that SIGKILLs the training process of the first run seen with a
     checkpoint and no metrics; ``.join()`` returns the killed run id (None if none was caught)."""
+
     class Killer(threading.Thread):
         def __init__(self, out):
             super().__init__(daemon=True)
@@ -81,6 +108,7 @@ def kill_one_run():
         killer = Killer(out)
         killer.start()
         return killer
+
     return start
 
 
@@ -88,11 +116,25 @@ def kill_one_run():
 def reference_metrics(tmp_path):
     """``reference_metrics(out, run_id)``: train the run's resolved config uninterrupted (one thread, as the
     sweep does) and return its metrics."""
+
     def train(out, run_id):
         ref = tmp_path / f"reference-{run_id}"
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        subprocess.run([sys.executable, "-m", "nerfplex.cli.main", "train", "--config",
-                        str(out / "configs" / f"{run_id}.yaml"), "--run-dir", str(ref)], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "nerfplex.cli.main",
+                "train",
+                "--config",
+                str(out / "configs" / f"{run_id}.yaml"),
+                "--run-dir",
+                str(ref),
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return json.loads((ref / "metrics.json").read_text())
+
     return train

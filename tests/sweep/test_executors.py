@@ -24,10 +24,10 @@ from nerfplex.sweep.executors import local_plan
 def test_local_plan_never_oversubscribes_the_cores(monkeypatch):
     monkeypatch.setattr(executors, "gpu_count", lambda: 0)
     monkeypatch.setattr(executors, "cpu_count", lambda: 8)
-    assert local_plan(20, None, None) == (8, 1, [])        # one single-threaded run per core
-    assert local_plan(3, None, None) == (3, 1, [])         # no more processes than runs
+    assert local_plan(20, None, None) == (8, 1, [])  # one single-threaded run per core
+    assert local_plan(3, None, None) == (3, 1, [])  # no more processes than runs
     assert local_plan(20, None, 4) == (2, 4, [])
-    assert local_plan(20, 2, None) == (2, 4, [])           # the cores shared out
+    assert local_plan(20, 2, None) == (2, 4, [])  # the cores shared out
     monkeypatch.setattr(executors, "gpu_count", lambda: 2)
     assert local_plan(20, None, None) == (2, 4, ["0", "1"])  # one run per GPU
     with pytest.raises(NerfplexError, match="exceeds the 2 GPUs"):
@@ -62,9 +62,27 @@ def ray_cluster():
 
 
 def _sweep_process(spec, out, address, cpus_per_run=1):
-    return subprocess.Popen([sys.executable, "-m", "nerfplex.cli.main", "sweep", str(spec), "--out", str(out),
-                             "--executor", "ray", "--ray-address", address, "--cpus-per-run", str(cpus_per_run),
-                             "--no-progress-bar"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nerfplex.cli.main",
+            "sweep",
+            str(spec),
+            "--out",
+            str(out),
+            "--executor",
+            "ray",
+            "--ray-address",
+            address,
+            "--cpus-per-run",
+            str(cpus_per_run),
+            "--no-progress-bar",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _non_loopback_sockets() -> list:
@@ -111,16 +129,20 @@ def test_ray_grid_survives_a_killed_run(tmp_path, ray_cluster, write_spec, kill_
     assert "attempt 2 (resumed)" in (out / "logs" / f"{killed}.log").read_text()
     resumed = json.loads((out / "runs" / killed / "metrics.json").read_text())
     reference = reference_metrics(out, killed)
-    assert (resumed["step"], resumed["psnr"], resumed["ssim"]) == (reference["step"], reference["psnr"],
-                                                                   reference["ssim"])
+    assert (resumed["step"], resumed["psnr"], resumed["ssim"]) == (
+        reference["step"],
+        reference["psnr"],
+        reference["ssim"],
+    )
     workers = {s["worker"] for s in states.values()}  # the Ray worker processes that ran run_point
     assert len(workers) >= 2 and sweep.pid not in workers and os.getpid() not in workers
     assert len(list((out / "runs").glob("*/metrics.json"))) == 4
 
 
 @pytest.mark.slow
-def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(tmp_path, ray_cluster, write_spec,
-                                                                        running_with_checkpoint):
+def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(
+    tmp_path, ray_cluster, write_spec, running_with_checkpoint
+):
     spec = write_spec({"loss.s3im.weight": [0, 1]}, seeds=[0], steps=2000)  # long enough to be caught
     out = tmp_path / "out"
     sweep = _sweep_process(spec, out, ray_cluster, cpus_per_run=2)  # one run at a time

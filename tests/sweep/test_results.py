@@ -12,15 +12,30 @@ from nerfplex.sweep.results import interval, paired_differences, point_stats, wr
 from nerfplex.sweep.spec import parse_spec
 
 SEEDS = [0, 1, 2, 3]
-PSNR = {("0", 0): 20.0, ("0", 1): 21.5, ("0", 2): 19.0, ("0", 3): 22.25,
-        ("1", 0): 20.4, ("1", 1): 21.2, ("1", 2): 19.9, ("1", 3): 22.0,
-        ("5", 0): 18.0, ("5", 1): 19.5, ("5", 2): 18.5}  # ("5", 3) did not finish
+PSNR = {
+    ("0", 0): 20.0,
+    ("0", 1): 21.5,
+    ("0", 2): 19.0,
+    ("0", 3): 22.25,
+    ("1", 0): 20.4,
+    ("1", 1): 21.2,
+    ("1", 2): 19.9,
+    ("1", 3): 22.0,
+    ("5", 0): 18.0,
+    ("5", 1): 19.5,
+    ("5", 2): 18.5,
+}  # ("5", 3) did not finish
 
 
 def _spec():
-    return parse_spec({"set": {"model.method": "nerf", "trainer.max_steps": 10},
-                       "axes": {"loss.s3im.weight": [0, 1, 5]}, "seeds": SEEDS,
-                       "baseline": {"loss.s3im.weight": 0}})
+    return parse_spec(
+        {
+            "set": {"model.method": "nerf", "trainer.max_steps": 10},
+            "axes": {"loss.s3im.weight": [0, 1, 5]},
+            "seeds": SEEDS,
+            "baseline": {"loss.s3im.weight": 0},
+        }
+    )
 
 
 def _fake_runs(spec, out):
@@ -30,8 +45,13 @@ def _fake_runs(spec, out):
         run_dir.mkdir(parents=True)
         if key in PSNR:
             psnr = PSNR[key]
-            metrics = {"step": 10, "psnr": psnr, "ssim": psnr / 40, "train_seconds": 1.0,
-                       "eval_history": [{"step": 5, "psnr": psnr - 1}, {"step": 10, "psnr": psnr}]}
+            metrics = {
+                "step": 10,
+                "psnr": psnr,
+                "ssim": psnr / 40,
+                "train_seconds": 1.0,
+                "eval_history": [{"step": 5, "psnr": psnr - 1}, {"step": 10, "psnr": psnr}],
+            }
             (run_dir / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -58,7 +78,8 @@ def test_point_stats_and_paired_differences(tmp_path):
     assert per_point["5"]["done"] == 3 and per_point["5"]["runs"] == 4
     assert per_point["5"]["psnr"].mean == pytest.approx(np.mean(five))
     assert per_point["5"]["psnr"].high == pytest.approx(
-        stats.t.interval(0.95, 2, loc=np.mean(five), scale=stats.sem(five))[1])
+        stats.t.interval(0.95, 2, loc=np.mean(five), scale=stats.sem(five))[1]
+    )
 
     pairs = {dict(p["point"])["loss.s3im.weight"]: p for p in paired_differences(spec, rows)}
     assert set(pairs) == {"1", "5"}
@@ -69,8 +90,9 @@ def test_point_stats_and_paired_differences(tmp_path):
     ci = result.confidence_interval(0.95)
     assert (stat.low, stat.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
     assert pairs["5"]["seeds"] == [0, 1, 2]  # seed 3 has no λ=5 run: no pair
-    assert pairs["5"]["ssim"][1].mean == pytest.approx(np.mean([(PSNR[("5", s)] - PSNR[("0", s)]) / 40
-                                                                for s in range(3)]))
+    assert pairs["5"]["ssim"][1].mean == pytest.approx(
+        np.mean([(PSNR[("5", s)] - PSNR[("0", s)]) / 40 for s in range(3)])
+    )
 
     table = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert len(table) == 12 and table[0]["loss.s3im.weight"] == "0"

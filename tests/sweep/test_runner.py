@@ -13,13 +13,13 @@ from nerfplex.cli.main import main
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_and_finished_runs_are_skipped(tmp_path, write_spec, kill_one_run,
-                                                           reference_metrics):
+def test_killed_run_resumes_and_finished_runs_are_skipped(tmp_path, write_spec, kill_one_run, reference_metrics):
     spec = write_spec({"loss.s3im.weight": [0, 1]}, seeds=[0], baseline={"loss.s3im.weight": 0})
     out = tmp_path / "out"
     killer = kill_one_run(out)
-    assert main(["sweep", str(spec), "--out", str(out), "--concurrency", "1", "--threads", "1",
-                 "--no-progress-bar"]) == 0
+    assert (
+        main(["sweep", str(spec), "--out", str(out), "--concurrency", "1", "--threads", "1", "--no-progress-bar"]) == 0
+    )
     killed = killer.result()
     assert killed is not None, "no run was caught mid-training"
     state = json.loads((out / "state" / f"{killed}.json").read_text())
@@ -53,13 +53,28 @@ def test_a_failing_point_does_not_stop_the_others(tmp_path, write_spec, capsys):
 
 
 @pytest.mark.slow
-def test_ctrl_c_checkpoints_running_runs_and_the_next_sweep_continues(tmp_path, write_spec,
-                                                                      running_with_checkpoint):
+def test_ctrl_c_checkpoints_running_runs_and_the_next_sweep_continues(tmp_path, write_spec, running_with_checkpoint):
     spec = write_spec({"loss.s3im.weight": [0, 1]}, seeds=[0], steps=2000)  # long enough to be caught
     out = tmp_path / "out"
-    sweep = subprocess.Popen([sys.executable, "-m", "nerfplex.cli.main", "sweep", str(spec), "--out", str(out),
-                              "--concurrency", "1", "--threads", "1", "--no-progress-bar"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sweep = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nerfplex.cli.main",
+            "sweep",
+            str(spec),
+            "--out",
+            str(out),
+            "--concurrency",
+            "1",
+            "--threads",
+            "1",
+            "--no-progress-bar",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # one run finished, the next one past its first checkpoint
         if list((out / "runs").glob("*/metrics.json")) and running_with_checkpoint(out):
@@ -70,8 +85,11 @@ def test_ctrl_c_checkpoints_running_runs_and_the_next_sweep_continues(tmp_path, 
     assert sweep.returncode == 130, output
     assert "run the same command again" in output
     finished = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
-    interrupted = [k for k, s in ((p.stem, json.loads(p.read_text())) for p in (out / "state").glob("*.json"))
-                   if s["status"] == "interrupted"]
+    interrupted = [
+        k
+        for k, s in ((p.stem, json.loads(p.read_text())) for p in (out / "state").glob("*.json"))
+        if s["status"] == "interrupted"
+    ]
     assert len(finished) == 1 and len(interrupted) == 1
 
     assert main(["sweep", str(spec), "--out", str(out), "--concurrency", "1", "--no-progress-bar"]) == 0

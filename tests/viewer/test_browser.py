@@ -28,15 +28,24 @@ from nerfplex.viewer.training import attach_viewer
 
 CHROMIUM = "/usr/bin/chromium"
 # Playwright's own switches plus these keep Chromium off the network: everything stays on 127.0.0.1.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 VIEWPORT = {"width": 800, "height": 500}
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
-                       reason="Debian's chromium is not installed (scripts/setup.sh installs it: "
-                              "apt-get install -y chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
+        reason="Debian's chromium is not installed (scripts/setup.sh installs it: apt-get install -y chromium)",
+    ),
 ]
 
 
@@ -63,6 +72,7 @@ def _page_step(page) -> int:
 
 def _screenshot(page) -> np.ndarray:
     from PIL import Image
+
     return np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(np.float32) / 255
 
 
@@ -70,13 +80,14 @@ def _region(image: np.ndarray) -> np.ndarray:
     """The part of the canvas no control covers (controls: top right; notices: top left; axes: bottom
     left), as a fraction box of any image size."""
     h, w = image.shape[:2]
-    return image[int(0.35 * h):int(0.85 * h), int(0.1 * w):int(0.55 * w)]
+    return image[int(0.35 * h) : int(0.85 * h), int(0.1 * w) : int(0.55 * w)]
 
 
 def _shown_like(screenshot: np.ndarray, picture: np.ndarray) -> tuple[float, float]:
     """Mean absolute difference between the page and ``picture`` (uint8, upscaled to the page), and
     between the page and a flat image of the picture's mean colour (what a blank page would score)."""
     from PIL import Image
+
     h, w = screenshot.shape[:2]
     expected = np.asarray(Image.fromarray(picture).resize((w, h), Image.BILINEAR)).astype(np.float32) / 255
     shown, wanted = _region(screenshot), _region(expected)
@@ -86,19 +97,53 @@ def _shown_like(screenshot: np.ndarray, picture: np.ndarray) -> tuple[float, flo
 
 @pytest.fixture
 def training(tmp_path):
-    config = config_from_dict({
-        "output_dir": str(tmp_path / "outputs"),
-        "data": {"kind": "procedural", "scene": "object", "resolution": 24, "num_train_views": 12,
-                 "num_test_views": 2},
-        "model": {"method": "nerf", "nerf": {"mlp": {"num_layers": 2, "width": 32, "skip_layers": [0],
-                                                     "position_frequencies": 4, "direction_frequencies": 2},
-                                             "num_coarse_samples": 16, "num_fine_samples": 8}},
-        "trainer": {"max_steps": 100000, "batch_size": 256, "eval_every": 0, "log_every": 50,
-                    "checkpoint_every": 100000, "render_chunk": 4096, "progress_bar": False},
-    })
+    config = config_from_dict(
+        {
+            "output_dir": str(tmp_path / "outputs"),
+            "data": {
+                "kind": "procedural",
+                "scene": "object",
+                "resolution": 24,
+                "num_train_views": 12,
+                "num_test_views": 2,
+            },
+            "model": {
+                "method": "nerf",
+                "nerf": {
+                    "mlp": {
+                        "num_layers": 2,
+                        "width": 32,
+                        "skip_layers": [0],
+                        "position_frequencies": 4,
+                        "direction_frequencies": 2,
+                    },
+                    "num_coarse_samples": 16,
+                    "num_fine_samples": 8,
+                },
+            },
+            "trainer": {
+                "max_steps": 100000,
+                "batch_size": 256,
+                "eval_every": 0,
+                "log_every": 50,
+                "checkpoint_every": 100000,
+                "render_chunk": 4096,
+                "progress_bar": False,
+            },
+        }
+    )
     trainer = Trainer(config, tmp_path / "run", scene=load_scene(config.data))
-    viewer = attach_viewer(trainer, ViewerConfig(port=_free_port(), render_share=0.5, moving_resolution=32,
-                                                 max_resolution=64, refresh_seconds=1.0, keep_open=False))
+    viewer = attach_viewer(
+        trainer,
+        ViewerConfig(
+            port=_free_port(),
+            render_share=0.5,
+            moving_resolution=32,
+            max_resolution=64,
+            refresh_seconds=1.0,
+            keep_open=False,
+        ),
+    )
     errors = []
 
     def train():
@@ -149,10 +194,13 @@ def test_page_renders_the_scene_pauses_resumes_and_shows_depth(training):
             view = next(iter(viewer.views.values()))
             test_cameras = trainer.scene.test.cameras
             from nerfplex.viewer.frames import camera_pose
+
             wxyz, position, fov_y, _ = camera_pose(test_cameras, 0)
             viewer.move_camera(view.client, wxyz, position, fov_y)
-            _wait(lambda: view.camera is not None and np.allclose(view.camera[1], position, atol=1e-4),
-                  what="the browser camera to move")
+            _wait(
+                lambda: view.camera is not None and np.allclose(view.camera[1], position, atol=1e-4),
+                what="the browser camera to move",
+            )
 
             def refined_shown():
                 return view.refined and view.shown_version == view.version

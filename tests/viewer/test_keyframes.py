@@ -19,8 +19,15 @@ def _keyframes(count: int) -> list[Keyframe]:
     angles = torch.linspace(0, math.pi, count)
     eye = torch.stack([3 * torch.cos(angles), 3 * torch.sin(angles), torch.ones(count)], dim=-1)
     c2w = look_at(eye, torch.zeros(count, 3), torch.tensor([0.0, 0.0, 1.0]))
-    cameras = Cameras(c2w, torch.full((count,), 50.0), torch.full((count,), 50.0), torch.full((count,), 32.0),
-                      torch.full((count,), 24.0), 64, 48)
+    cameras = Cameras(
+        c2w,
+        torch.full((count,), 50.0),
+        torch.full((count,), 50.0),
+        torch.full((count,), 32.0),
+        torch.full((count,), 24.0),
+        64,
+        48,
+    )
     return [Keyframe(*camera_pose(cameras, i)[:3]) for i in range(count)]
 
 
@@ -30,10 +37,8 @@ def test_saved_path_loads_as_render_reads_it_and_starts_at_the_first_keyframe(tm
     train = Cameras(torch.eye(3, 4)[None], torch.ones(1), torch.ones(1), torch.ones(1), torch.ones(1), 8, 8)
     cameras = load_path_json(path, train)
     assert len(cameras) == 10 and (cameras.width, cameras.height) == (64, 48)
-    assert torch.allclose(cameras.c2w[0, :, 3], torch.tensor(keyframes[0].position, dtype=torch.float32),
-                          atol=1e-5)
-    assert torch.allclose(cameras.c2w[-1, :, 3], torch.tensor(keyframes[-1].position, dtype=torch.float32),
-                          atol=1e-5)
+    assert torch.allclose(cameras.c2w[0, :, 3], torch.tensor(keyframes[0].position, dtype=torch.float32), atol=1e-5)
+    assert torch.allclose(cameras.c2w[-1, :, 3], torch.tensor(keyframes[-1].position, dtype=torch.float32), atol=1e-5)
     assert float(cameras.fy[0]) == pytest.approx(24 / math.tan(keyframes[0].fov_y / 2), rel=1e-5)
     assert "--path json --path-file" in render_command(tmp_path, path)
 
@@ -55,5 +60,6 @@ def test_mistakes_are_clear_errors(tmp_path):
 def test_quaternions_round_trip():
     keyframe = _keyframes(2)[1]
     from nerfplex.viewer.frames import quaternion_to_rotation, rotation_to_quaternion
+
     rotation = quaternion_to_rotation(keyframe.wxyz)
     assert np.allclose(rotation_to_quaternion(rotation), keyframe.wxyz, atol=1e-9)

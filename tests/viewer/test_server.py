@@ -34,8 +34,10 @@ class _Client:
 def viewer(tiny_config, tiny_scene, tmp_path):
     trainer = Trainer(tiny_config, tmp_path / "run", scene=tiny_scene)
     trainer.model.eval()
-    viewer = Viewer(ViewedRun(trainer.model, tiny_scene, tiny_config, tmp_path / "run", 0),
-                    ViewerConfig(port=_port(), moving_resolution=8, max_resolution=16, still_seconds=0.0))
+    viewer = Viewer(
+        ViewedRun(trainer.model, tiny_scene, tiny_config, tmp_path / "run", 0),
+        ViewerConfig(port=_port(), moving_resolution=8, max_resolution=16, still_seconds=0.0),
+    )
     yield viewer
     viewer.stop()
 
@@ -48,8 +50,9 @@ def _frames(viewer, view, count, timeout=20.0):
 
 
 def test_a_browser_gets_a_quick_frame_then_a_refined_one_for_every_output(viewer, tiny_scene):
-    view = _BrowserView(_Client(), camera=(*camera_pose(tiny_scene.test.cameras, 0)[:3], 2.0),
-                        moved_at=time.monotonic())
+    view = _BrowserView(
+        _Client(), camera=(*camera_pose(tiny_scene.test.cameras, 0)[:3], 2.0), moved_at=time.monotonic()
+    )
     viewer.views[0] = view
     viewer._wake.set()
     pictures = _frames(viewer, view, 2)

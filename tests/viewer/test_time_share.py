@@ -27,7 +27,7 @@ def test_renders_take_at_most_their_share_of_the_time():
     def render():
         while not stop.is_set():
             budget = share.slice_budget(0.05)
-            share.run_slice(lambda: time.sleep(budget))
+            share.run_slice(lambda budget=budget: time.sleep(budget))
 
     renderer = threading.Thread(target=render)
     renderer.start()
@@ -91,6 +91,7 @@ def test_slices_waiting_when_training_pauses_run_in_the_render_thread():
 
 def test_a_waiting_slice_can_be_withdrawn():
     from nerfplex.viewer.time_share import SliceCancelled
+
     share = TimeShare(0.2)
     share.attach_trainer()
     moved = threading.Event()

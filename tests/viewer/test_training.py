@@ -52,8 +52,9 @@ class _MovingCamera(TrainerHook):
 
 
 def _viewer(trainer, **options):
-    config = ViewerConfig(port=_port(), moving_resolution=8, max_resolution=16, still_seconds=0.0,
-                          keep_open=False, **options)
+    config = ViewerConfig(
+        port=_port(), moving_resolution=8, max_resolution=16, still_seconds=0.0, keep_open=False, **options
+    )
     viewer = attach_viewer(trainer, config)
     view = _BrowserView(_FakeClient(), camera=(*camera_pose(trainer.scene.test.cameras, 0)[:3], 1.0))
     viewer.views[0] = view

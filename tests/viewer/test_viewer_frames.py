@@ -7,15 +7,21 @@ import torch
 
 from nerfplex.cameras import Cameras, look_at
 from nerfplex.losses.s3im import S3IMConfig
-from nerfplex.viewer.frames import (browser_camera, camera_pose, depth_picture, image_size, row_band,
-                                    s3im_picture)
+from nerfplex.viewer.frames import browser_camera, camera_pose, depth_picture, image_size, row_band, s3im_picture
 
 
 def _cameras() -> Cameras:
     eye = torch.tensor([[3.0, 1.0, 2.0], [-2.0, 2.0, 1.0]])
     c2w = look_at(eye, torch.zeros(2, 3), torch.tensor([0.0, 0.0, 1.0]))
-    return Cameras(c2w, torch.tensor([40.0, 50.0]), torch.tensor([40.0, 50.0]), torch.tensor([20.0, 20.0]),
-                   torch.tensor([15.0, 15.0]), 40, 30)
+    return Cameras(
+        c2w,
+        torch.tensor([40.0, 50.0]),
+        torch.tensor([40.0, 50.0]),
+        torch.tensor([20.0, 20.0]),
+        torch.tensor([15.0, 15.0]),
+        40,
+        30,
+    )
 
 
 def test_a_camera_seen_by_the_browser_renders_the_same_rays():

@@ -47,8 +47,7 @@ def _split(spec: SceneSpec, cameras: Cameras) -> SceneSplit:
     return SceneSplit(images.rgb, alpha, cameras, names, depth=images.depth[..., None])
 
 
-def make_procedural_scene(kind: str, resolution: int, num_train: int, num_test: int,
-                          seed: int = 0) -> SceneData:
+def make_procedural_scene(kind: str, resolution: int, num_train: int, num_test: int, seed: int = 0) -> SceneData:
     """Render a built-in scene.
 
     Args:
@@ -66,8 +65,7 @@ def make_procedural_scene(kind: str, resolution: int, num_train: int, num_test: 
         signed distance [P]``, negative inside solids).
     """
     if kind not in SCENES:
-        raise NerfplexError(f"unknown procedural scene {kind!r}; choose one of: "
-                            f"{', '.join(procedural_kinds())}")
+        raise NerfplexError(f"unknown procedural scene {kind!r}; choose one of: {', '.join(procedural_kinds())}")
     resolution = _check_size("resolution", resolution)
     num_train = _check_size("num_train", num_train)
     num_test = _check_size("num_test", num_test)
@@ -76,6 +74,12 @@ def make_procedural_scene(kind: str, resolution: int, num_train: int, num_test: 
     spec = SCENES[kind]()
     train = _split(spec, _cameras(spec, int(seed), _TRAIN_STREAM, num_train, resolution))
     test = _split(spec, _cameras(spec, int(seed), _TEST_STREAM, num_test, resolution))
-    return SceneData(train=train, test=test, near=spec.near, far=spec.far, aabb=spec.aabb.clone(),
-                     name=spec.name,
-                     extras={"sdf": spec.sdf})
+    return SceneData(
+        train=train,
+        test=test,
+        near=spec.near,
+        far=spec.far,
+        aabb=spec.aabb.clone(),
+        name=spec.name,
+        extras={"sdf": spec.sdf},
+    )

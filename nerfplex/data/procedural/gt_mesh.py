@@ -6,7 +6,8 @@ fixes the ground-truth settings (one voxel of padding, one torch thread by defau
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import numpy as np
 from torch import Tensor
@@ -14,16 +15,25 @@ from torch import Tensor
 from nerfplex.geometry.mesh_extraction import extract_mesh, field_grid
 
 
-def sdf_grid(sdf_fn: Callable[[Tensor], Tensor], lower: np.ndarray, spacing: float,
-             shape: tuple[int, int, int], chunk_points: int = 1 << 18) -> np.ndarray:
+def sdf_grid(
+    sdf_fn: Callable[[Tensor], Tensor],
+    lower: np.ndarray,
+    spacing: float,
+    shape: tuple[int, int, int],
+    chunk_points: int = 1 << 18,
+) -> np.ndarray:
     """SDF values ``[X, Y, Z]`` (float32) at ``lower + spacing * (i, j, k)``, evaluated in slabs of
     constant ``i`` holding at most about ``chunk_points`` points."""
     return field_grid(sdf_fn, lower, spacing, shape, chunk_points)
 
 
-def extract_sdf_mesh(sdf_fn: Callable[[Tensor], Tensor], aabb, resolution: int,
-                     chunk_points: int = 1 << 18, num_threads: Optional[int] = 1
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def extract_sdf_mesh(
+    sdf_fn: Callable[[Tensor], Tensor],
+    aabb,
+    resolution: int,
+    chunk_points: int = 1 << 18,
+    num_threads: Optional[int] = 1,
+) -> tuple[np.ndarray, np.ndarray]:
     """Triangle mesh of the zero level set of ``sdf_fn`` (negative inside solids) within ``aabb``.
 
     The grid is isotropic: ``resolution`` samples span the longest side of ``aabb``, the other sides
@@ -40,6 +50,14 @@ def extract_sdf_mesh(sdf_fn: Callable[[Tensor], Tensor], aabb, resolution: int,
         ``vertices [V, 3]`` float32 in world coordinates and ``faces [F, 3]`` int64, counter-clockwise
         seen from outside the solid (right-hand normals point towards positive SDF, i.e. outwards).
     """
-    mesh = extract_mesh(sdf_fn, aabb, resolution, field="sdf", level=0.0, chunk_points=chunk_points,
-                        pad_voxels=1, num_threads=num_threads)
+    mesh = extract_mesh(
+        sdf_fn,
+        aabb,
+        resolution,
+        field="sdf",
+        level=0.0,
+        chunk_points=chunk_points,
+        pad_voxels=1,
+        num_threads=num_threads,
+    )
     return mesh.vertices, mesh.faces

@@ -63,29 +63,36 @@ def load_normalized_mesh(mesh_path, up_axis: str = "y") -> tuple[np.ndarray, np.
 
     path = Path(mesh_path)
     if not path.is_file():
-        raise NerfplexError(f"mesh file {str(path)!r} does not exist; pass the path of a .ply or .obj "
-                            f"triangle mesh.")
+        raise NerfplexError(f"mesh file {str(path)!r} does not exist; pass the path of a .ply or .obj triangle mesh.")
     if up_axis not in UP_AXES:
         raise NerfplexError(f"up_axis must be one of {', '.join(UP_AXES)}, got {up_axis!r}")
     mesh = read_mesh(path)
     if len(mesh.faces) == 0:
-        raise NerfplexError(f"mesh file {str(path)!r} has no triangles (a point cloud or an empty "
-                            f"mesh); make-scene needs a triangle mesh.")
+        raise NerfplexError(
+            f"mesh file {str(path)!r} has no triangles (a point cloud or an empty "
+            f"mesh); make-scene needs a triangle mesh."
+        )
     rotation = np.asarray(UP_AXES[up_axis], dtype=np.float64)
     rotated = mesh.vertices.astype(np.float64) @ rotation.T
     used = rotated[np.unique(mesh.faces)]
     centre = 0.5 * (used.min(axis=0) + used.max(axis=0))
     radius = float(np.linalg.norm(used - centre, axis=-1).max())
     if not math.isfinite(radius) or radius <= 0.0:
-        raise NerfplexError(f"mesh file {str(path)!r} is degenerate (all triangles collapse to one "
-                            f"point) or holds non-finite coordinates.")
+        raise NerfplexError(
+            f"mesh file {str(path)!r} is degenerate (all triangles collapse to one "
+            f"point) or holds non-finite coordinates."
+        )
     scale = MESH_RADIUS / radius
     translation = -scale * centre
     vertices = (scale * rotated + translation).astype(np.float32)
     matrix = np.eye(4)
     matrix[:3, :3], matrix[:3, 3] = scale * rotation, translation
-    transform = {"scale": scale, "rotation": rotation.tolist(), "translation": translation.tolist(),
-                 "matrix": matrix.tolist()}
+    transform = {
+        "scale": scale,
+        "rotation": rotation.tolist(),
+        "translation": translation.tolist(),
+        "matrix": matrix.tolist(),
+    }
     return vertices, mesh.faces.astype(np.int64), transform
 
 
@@ -100,17 +107,18 @@ class MeshRaycaster:
         self._scene = o3d.t.geometry.RaycastingScene()
         self._scene.add_triangles(
             o3d.core.Tensor(np.ascontiguousarray(vertices, dtype=np.float32)),
-            o3d.core.Tensor(np.ascontiguousarray(faces, dtype=np.uint32)))
+            o3d.core.Tensor(np.ascontiguousarray(faces, dtype=np.uint32)),
+        )
 
-    def cast(self, origins: Tensor, directions: Tensor, num_threads: Optional[int] = None
-             ) -> tuple[Tensor, Tensor]:
+    def cast(self, origins: Tensor, directions: Tensor, num_threads: Optional[int] = None) -> tuple[Tensor, Tensor]:
         """Distances ``[R]`` along rays ``[R, 3]`` (in units of ``|direction|``, ``inf`` where missed)
         and the hit triangles' unit normals ``[R, 3]`` (as wound in the file; 0 where missed)."""
         rays = torch.cat([origins, directions], dim=-1).detach().cpu().float().numpy()
-        result = self._scene.cast_rays(self._core.Tensor(np.ascontiguousarray(rays)),
-                                       nthreads=num_threads or 0)
-        return (torch.from_numpy(result["t_hit"].numpy().copy()),
-                torch.from_numpy(result["primitive_normals"].numpy().copy()))
+        result = self._scene.cast_rays(self._core.Tensor(np.ascontiguousarray(rays)), nthreads=num_threads or 0)
+        return (
+            torch.from_numpy(result["t_hit"].numpy().copy()),
+            torch.from_numpy(result["primitive_normals"].numpy().copy()),
+        )
 
 
 def _tangent_planes(points: Tensor, normals: Tensor, material: int) -> S.SceneSDF:
@@ -120,15 +128,21 @@ def _tangent_planes(points: Tensor, normals: Tensor, material: int) -> S.SceneSD
     normals, lights) shade mesh hits unchanged: the tetrahedral finite difference of this linear
     function is exactly its gradient, the triangle normal.
     """
+
     def plane(xyz: S.XYZ) -> Tensor:
         return sum((xyz[k] - points[:, k]) * normals[:, k] for k in range(3))
 
     return S.SceneSDF([S.Shape(plane, int(material))])
 
 
-def _trace_and_shade(raycaster: MeshRaycaster, origins: Tensor, directions: Tensor,
-                     lighting: Lighting, material: int, num_threads: Optional[int]
-                     ) -> tuple[Tensor, Tensor, Tensor]:
+def _trace_and_shade(
+    raycaster: MeshRaycaster,
+    origins: Tensor,
+    directions: Tensor,
+    lighting: Lighting,
+    material: int,
+    num_threads: Optional[int],
+) -> tuple[Tensor, Tensor, Tensor]:
     """Colour ``[R, 3]`` (0 where missed), hit ``[R]`` and depth ``[R]`` (inf where missed)."""
     t, normals = raycaster.cast(origins, directions, num_threads)
     hit = torch.isfinite(t)
@@ -141,8 +155,15 @@ def _trace_and_shade(raycaster: MeshRaycaster, origins: Tensor, directions: Tens
     return color, hit, t
 
 
-def _render_split(raycaster: MeshRaycaster, cameras: Cameras, lighting: Lighting, material: int,
-                  supersample: int, chunk_rays: int, num_threads: Optional[int]) -> SceneSplit:
+def _render_split(
+    raycaster: MeshRaycaster,
+    cameras: Cameras,
+    lighting: Lighting,
+    material: int,
+    supersample: int,
+    chunk_rays: int,
+    num_threads: Optional[int],
+) -> SceneSplit:
     """Premultiplied rgb and alpha averaged over ``supersample^2`` sub-pixels (the sub-pixel layout
     of :func:`~nerfplex.data.procedural.raytrace.render_images`), depth through pixel centres."""
     n, h, w, s = len(cameras), cameras.height, cameras.width, supersample
@@ -151,22 +172,32 @@ def _render_split(raycaster: MeshRaycaster, cameras: Cameras, lighting: Lighting
     for start in range(0, n * h, rows_per_chunk):
         units = torch.arange(start, min(start + rows_per_chunk, n * h))
         origins, directions = _row_rays(cameras, units, s)
-        color, hit, t = _trace_and_shade(raycaster, origins, directions, lighting, material,
-                                         num_threads)
+        color, hit, t = _trace_and_shade(raycaster, origins, directions, lighting, material, num_threads)
         rgb[units] = color.reshape(-1, s, w, s, 3).mean(dim=(1, 3))
         alpha[units] = hit.to(color.dtype).reshape(-1, s, w, s).mean(dim=(1, 3))[..., None]
         if s > 1:
             t, _ = raycaster.cast(*_row_rays(cameras, units, 1), num_threads)
         depth[units] = t.reshape(-1, w)
     names = [f"r_{i}" for i in range(n)]
-    return SceneSplit(rgb.reshape(n, h, w, 3), alpha.reshape(n, h, w, 1), cameras, names,
-                      depth=depth.reshape(n, h, w, 1))
+    return SceneSplit(
+        rgb.reshape(n, h, w, 3), alpha.reshape(n, h, w, 1), cameras, names, depth=depth.reshape(n, h, w, 1)
+    )
 
 
-def make_mesh_scene(mesh_path, resolution: int, num_train: int, num_test: int, seed: int = 0, *,
-                    up_axis: str = "y", material: int = Material.RED_CHECKER,
-                    lighting: Optional[Lighting] = None, supersample: int = 2,
-                    chunk_rays: int = 1 << 19, num_threads: Optional[int] = 1) -> SceneData:
+def make_mesh_scene(
+    mesh_path,
+    resolution: int,
+    num_train: int,
+    num_test: int,
+    seed: int = 0,
+    *,
+    up_axis: str = "y",
+    material: int = Material.RED_CHECKER,
+    lighting: Optional[Lighting] = None,
+    supersample: int = 2,
+    chunk_rays: int = 1 << 19,
+    num_threads: Optional[int] = 1,
+) -> SceneData:
     """Render a triangle mesh file with the object scene's cameras, lights and bounds.
 
     Args:
@@ -205,9 +236,15 @@ def make_mesh_scene(mesh_path, resolution: int, num_train: int, num_test: int, s
     with torch_threads(num_threads):
         for stream, count in ((_TRAIN_STREAM, num_train), (_TEST_STREAM, num_test)):
             cameras = _cameras(spec, int(seed), stream, count, resolution)
-            splits.append(_render_split(raycaster, cameras, lighting, int(material), supersample,
-                                        chunk_rays, num_threads))
-    return SceneData(train=splits[0], test=splits[1], near=spec.near, far=spec.far,
-                     aabb=spec.aabb.clone(), name=f"mesh-{Path(mesh_path).stem}",
-                     extras={"gt_mesh": (vertices, faces), "mesh_transform": transform,
-                             "mesh_path": Path(mesh_path)})
+            splits.append(
+                _render_split(raycaster, cameras, lighting, int(material), supersample, chunk_rays, num_threads)
+            )
+    return SceneData(
+        train=splits[0],
+        test=splits[1],
+        near=spec.near,
+        far=spec.far,
+        aabb=spec.aabb.clone(),
+        name=f"mesh-{Path(mesh_path).stem}",
+        extras={"gt_mesh": (vertices, faces), "mesh_transform": transform, "mesh_path": Path(mesh_path)},
+    )

@@ -7,8 +7,9 @@ deterministic and vectorised over rays; rays are processed in chunks to bound me
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -69,9 +70,14 @@ def ray_box_interval(origins: Tensor, directions: Tensor, aabb: Tensor) -> tuple
     return torch.minimum(t0, t1).max(dim=-1).values, torch.maximum(t0, t1).min(dim=-1).values
 
 
-def sphere_trace(sdf: Callable[[PointsLike], Tensor], origins: Tensor, directions: Tensor,
-                 t_min: Tensor, t_max: Tensor, settings: TraceSettings = TraceSettings()
-                 ) -> tuple[Tensor, Tensor]:
+def sphere_trace(
+    sdf: Callable[[PointsLike], Tensor],
+    origins: Tensor,
+    directions: Tensor,
+    t_min: Tensor,
+    t_max: Tensor,
+    settings: TraceSettings = TraceSettings(),
+) -> tuple[Tensor, Tensor]:
     """March rays ``[R, 3]`` from ``t_min [R]`` until the SDF is below ``epsilon`` or ``t > t_max``.
 
     ``sdf`` is called with :data:`~nerfplex.data.procedural.sdf.XYZ` component tuples (as
@@ -120,8 +126,9 @@ def sdf_normals(sdf: Callable[[PointsLike], Tensor], points: Tensor, step: float
     return normal / normal.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-def shade(scene: SceneSDF, points: Tensor, lighting: Lighting = Lighting(),
-          table: Mapping[int, Texture] = MATERIALS) -> Tensor:
+def shade(
+    scene: SceneSDF, points: Tensor, lighting: Lighting = Lighting(), table: Mapping[int, Texture] = MATERIALS
+) -> Tensor:
     """Diffuse colour ``[P, 3]`` in [0, 1] of surface points ``[P, 3]``."""
     _, material = scene.evaluate(points)
     normals = sdf_normals(scene, points)
@@ -132,8 +139,9 @@ def shade(scene: SceneSDF, points: Tensor, lighting: Lighting = Lighting(),
     return (albedo(points, material, table) * light[:, None]).clamp(0.0, 1.0)
 
 
-def _trace_interval(origins: Tensor, directions: Tensor, near: float, far: float,
-                    settings: TraceSettings) -> tuple[Tensor, Tensor]:
+def _trace_interval(
+    origins: Tensor, directions: Tensor, near: float, far: float, settings: TraceSettings
+) -> tuple[Tensor, Tensor]:
     t_min = torch.full_like(origins[:, 0], near)
     t_max = torch.full_like(origins[:, 0], far)
     if settings.clip_aabb is not None:
@@ -142,9 +150,15 @@ def _trace_interval(origins: Tensor, directions: Tensor, near: float, far: float
     return t_min, t_max
 
 
-def trace_and_shade(scene: SceneSDF, origins: Tensor, directions: Tensor, near: float, far: float,
-                    settings: TraceSettings = TraceSettings(), lighting: Lighting = Lighting()
-                    ) -> tuple[Tensor, Tensor, Tensor]:
+def trace_and_shade(
+    scene: SceneSDF,
+    origins: Tensor,
+    directions: Tensor,
+    near: float,
+    far: float,
+    settings: TraceSettings = TraceSettings(),
+    lighting: Lighting = Lighting(),
+) -> tuple[Tensor, Tensor, Tensor]:
     """Colour ``[R, 3]`` (0 where missed), hit ``[R]`` (bool) and depth ``[R]`` (inf where missed)."""
     t_min, t_max = _trace_interval(origins, directions, near, far, settings)
     t, hit = sphere_trace(scene, origins, directions, t_min, t_max, settings)
@@ -167,10 +181,17 @@ def _row_rays(cameras: Cameras, units: Tensor, scale: int) -> tuple[Tensor, Tens
     return sub.generate_rays(cam_idx, x_idx, y_idx)
 
 
-def render_images(scene: SceneSDF, cameras: Cameras, near: float, far: float,
-                  settings: TraceSettings = TraceSettings(), lighting: Lighting = Lighting(),
-                  supersample: int = 2, chunk_rays: int = 1 << 19,
-                  num_threads: Optional[int] = 1) -> RenderedImages:
+def render_images(
+    scene: SceneSDF,
+    cameras: Cameras,
+    near: float,
+    far: float,
+    settings: TraceSettings = TraceSettings(),
+    lighting: Lighting = Lighting(),
+    supersample: int = 2,
+    chunk_rays: int = 1 << 19,
+    num_threads: Optional[int] = 1,
+) -> RenderedImages:
     """Render every camera, averaging ``supersample x supersample`` sub-pixels of premultiplied rgb
     and alpha; depth is traced separately through pixel centres (CPU tensors, float32).
 
@@ -179,12 +200,19 @@ def render_images(scene: SceneSDF, cameras: Cameras, near: float, far: float,
     to two orders of magnitude when another process competes for the cores.
     """
     with torch_threads(num_threads):
-        return _render(scene, cameras.to("cpu"), near, far, settings, lighting, supersample,
-                       chunk_rays)
+        return _render(scene, cameras.to("cpu"), near, far, settings, lighting, supersample, chunk_rays)
 
 
-def _render(scene: SceneSDF, cameras: Cameras, near: float, far: float, settings: TraceSettings,
-            lighting: Lighting, supersample: int, chunk_rays: int) -> RenderedImages:
+def _render(
+    scene: SceneSDF,
+    cameras: Cameras,
+    near: float,
+    far: float,
+    settings: TraceSettings,
+    lighting: Lighting,
+    supersample: int,
+    chunk_rays: int,
+) -> RenderedImages:
     n, h, w, s = len(cameras), cameras.height, cameras.width, supersample
     rgb = torch.empty(n * h, w, 3)
     alpha = torch.empty(n * h, w, 1)

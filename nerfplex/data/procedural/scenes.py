@@ -12,9 +12,10 @@ comparable); the seed draws the cameras. World up is +z; cameras use the OpenCV 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -69,16 +70,28 @@ OBJECT_CLIP = ((-0.8, -0.65, -0.9), (0.9, 0.65, 0.5))
 
 def object_sdf() -> S.SceneSDF:
     """A rounded-box pedestal with a checkered sphere, a tilted torus and a banded cylinder."""
-    return S.SceneSDF([
-        S.Shape(partial(S.rounded_box, center=(0.0, 0.0, -0.6), half_size=(0.75, 0.6, 0.25),
-                        radius=0.08), M.BLUE_STRIPES),
-        S.Shape(partial(S.sphere, center=OBJECT_SPHERE_CENTER, radius=OBJECT_SPHERE_RADIUS),
-                M.RED_CHECKER),
-        S.Shape(partial(S.torus, center=(0.45, 0.35, 0.1), major_radius=0.3, minor_radius=0.1,
-                        rotation=S.rotation_x(math.radians(60.0))), M.GOLD_GRADIENT),
-        S.Shape(partial(S.capped_cylinder, center=(0.45, -0.35, -0.1), radius=0.15,
-                        half_height=0.25), M.GREEN_BANDS),
-    ])
+    return S.SceneSDF(
+        [
+            S.Shape(
+                partial(S.rounded_box, center=(0.0, 0.0, -0.6), half_size=(0.75, 0.6, 0.25), radius=0.08),
+                M.BLUE_STRIPES,
+            ),
+            S.Shape(partial(S.sphere, center=OBJECT_SPHERE_CENTER, radius=OBJECT_SPHERE_RADIUS), M.RED_CHECKER),
+            S.Shape(
+                partial(
+                    S.torus,
+                    center=(0.45, 0.35, 0.1),
+                    major_radius=0.3,
+                    minor_radius=0.1,
+                    rotation=S.rotation_x(math.radians(60.0)),
+                ),
+                M.GOLD_GRADIENT,
+            ),
+            S.Shape(
+                partial(S.capped_cylinder, center=(0.45, -0.35, -0.1), radius=0.15, half_height=0.25), M.GREEN_BANDS
+            ),
+        ]
+    )
 
 
 def sample_object_c2w(rng: np.random.Generator, n: int) -> Tensor:
@@ -94,11 +107,16 @@ def sample_object_c2w(rng: np.random.Generator, n: int) -> Tensor:
 
 def object_scene() -> SceneSpec:
     return SceneSpec(
-        name="procedural-object", sdf=object_sdf(),
+        name="procedural-object",
+        sdf=object_sdf(),
         aabb=torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]),
-        near=OBJECT_CAMERA_RADIUS - SQRT3, far=OBJECT_CAMERA_RADIUS + SQRT3,
-        fov_x=math.radians(40.0), opaque=False, sample_c2w=sample_object_c2w,
-        clip_aabb=torch.tensor(OBJECT_CLIP))
+        near=OBJECT_CAMERA_RADIUS - SQRT3,
+        far=OBJECT_CAMERA_RADIUS + SQRT3,
+        fov_x=math.radians(40.0),
+        opaque=False,
+        sample_c2w=sample_object_c2w,
+        clip_aabb=torch.tensor(OBJECT_CLIP),
+    )
 
 
 # ------------------------------------------------------------------------------------------- room
@@ -107,11 +125,11 @@ ROOM_CAMERA_CLEARANCE = 0.45
 """Cameras keep at least this distance from every surface."""
 ROOM_EYE_Z = (-0.5, 0.5)
 ROOM_PITCH_DEGREES = (-25.0, 15.0)
-ROOM_LIGHTING = Lighting(ambient=0.45, directions=((0.4, 0.6, 0.7), (-0.5, -0.3, -0.8)),
-                         intensities=(0.35, 0.3))
+ROOM_LIGHTING = Lighting(ambient=0.45, directions=((0.4, 0.6, 0.7), (-0.5, -0.3, -0.8)), intensities=(0.35, 0.3))
 """Brighter ambient and a fill light from below, so that the ceiling is not dark."""
-_WALL_MATERIALS = torch.tensor([M.WALL_STRIPES, M.WALL_STRIPES, M.WALL_GRADIENT, M.WALL_GRADIENT,
-                                M.FLOOR_TILES, M.CEILING])
+_WALL_MATERIALS = torch.tensor(
+    [M.WALL_STRIPES, M.WALL_STRIPES, M.WALL_GRADIENT, M.WALL_GRADIENT, M.FLOOR_TILES, M.CEILING]
+)
 
 
 def _room_material(points: Tensor) -> Tensor:
@@ -123,16 +141,21 @@ def room_sdf() -> S.SceneSDF:
     """Room walls (x walls striped, y walls graded), tiled floor, ceiling, a table, a cabinet against
     a wall, a ball on the floor and a pillar."""
     floor = -ROOM_HALF[2]
-    return S.SceneSDF([
-        S.Shape(partial(S.box_interior, center=(0.0, 0.0, 0.0), half_size=ROOM_HALF), _room_material),
-        S.Shape(partial(S.rounded_box, center=(0.55, 0.5, floor + 0.35), half_size=(0.6, 0.4, 0.35),
-                        radius=0.05), M.WOOD),
-        S.Shape(partial(S.box, center=(-1.7, -0.6, floor + 0.6), half_size=(0.3, 0.7, 0.6)),
-                M.TEAL_STRIPES),
-        S.Shape(partial(S.sphere, center=(-0.7, 1.2, floor + 0.3), radius=0.3), M.ORANGE_GRADIENT),
-        S.Shape(partial(S.capped_cylinder, center=(1.3, -1.2, 0.0), radius=0.22,
-                        half_height=ROOM_HALF[2]), M.PURPLE_BANDS),
-    ])
+    return S.SceneSDF(
+        [
+            S.Shape(partial(S.box_interior, center=(0.0, 0.0, 0.0), half_size=ROOM_HALF), _room_material),
+            S.Shape(
+                partial(S.rounded_box, center=(0.55, 0.5, floor + 0.35), half_size=(0.6, 0.4, 0.35), radius=0.05),
+                M.WOOD,
+            ),
+            S.Shape(partial(S.box, center=(-1.7, -0.6, floor + 0.6), half_size=(0.3, 0.7, 0.6)), M.TEAL_STRIPES),
+            S.Shape(partial(S.sphere, center=(-0.7, 1.2, floor + 0.3), radius=0.3), M.ORANGE_GRADIENT),
+            S.Shape(
+                partial(S.capped_cylinder, center=(1.3, -1.2, 0.0), radius=0.22, half_height=ROOM_HALF[2]),
+                M.PURPLE_BANDS,
+            ),
+        ]
+    )
 
 
 def _room_candidates(rng: np.random.Generator, n: int) -> tuple[Tensor, Tensor]:
@@ -143,8 +166,7 @@ def _room_candidates(rng: np.random.Generator, n: int) -> tuple[Tensor, Tensor]:
     low, high = torch.tensor([-mx, -my, ROOM_EYE_Z[0]]), torch.tensor([mx, my, ROOM_EYE_Z[1]])
     eye = low + (high - low) * u[:, :3]
     yaw = 2.0 * math.pi * u[:, 3]
-    pitch = torch.deg2rad(ROOM_PITCH_DEGREES[0] + (ROOM_PITCH_DEGREES[1] - ROOM_PITCH_DEGREES[0])
-                          * u[:, 4])
+    pitch = torch.deg2rad(ROOM_PITCH_DEGREES[0] + (ROOM_PITCH_DEGREES[1] - ROOM_PITCH_DEGREES[0]) * u[:, 4])
     direction = torch.stack([pitch.cos() * yaw.cos(), pitch.cos() * yaw.sin(), pitch.sin()], dim=-1)
     return eye, direction
 
@@ -168,9 +190,16 @@ def room_scene() -> SceneSpec:
     sdf = room_sdf()
     half = torch.tensor(ROOM_HALF)
     return SceneSpec(
-        name="procedural-room", sdf=sdf, aabb=torch.stack([-half, half]),
-        near=0.05, far=float(2.0 * half.norm()), fov_x=math.radians(80.0), opaque=True,
-        sample_c2w=lambda rng, n: sample_room_c2w(rng, n, sdf), lighting=ROOM_LIGHTING)
+        name="procedural-room",
+        sdf=sdf,
+        aabb=torch.stack([-half, half]),
+        near=0.05,
+        far=float(2.0 * half.norm()),
+        fov_x=math.radians(80.0),
+        opaque=True,
+        sample_c2w=lambda rng, n: sample_room_c2w(rng, n, sdf),
+        lighting=ROOM_LIGHTING,
+    )
 
 
 SCENES: dict[str, Callable[[], SceneSpec]] = {"object": object_scene, "room": room_scene}

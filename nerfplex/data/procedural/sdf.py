@@ -12,8 +12,9 @@ components, which is several times faster on CPU than reducing over the last axi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Union
+from typing import Optional, Union
 
 import torch
 from torch import Tensor
@@ -55,9 +56,11 @@ def to_local(points: PointsLike, center: Vec3, rotation: Optional[Rotation] = No
     if rotation is None:
         return x, y, z
     r = rotation
-    return (x * r[0][0] + y * r[1][0] + z * r[2][0],
-            x * r[0][1] + y * r[1][1] + z * r[2][1],
-            x * r[0][2] + y * r[1][2] + z * r[2][2])
+    return (
+        x * r[0][0] + y * r[1][0] + z * r[2][0],
+        x * r[0][1] + y * r[1][1] + z * r[2][1],
+        x * r[0][2] + y * r[1][2] + z * r[2][2],
+    )
 
 
 def rotation_x(angle: float) -> tuple[tuple[float, ...], ...]:
@@ -71,8 +74,7 @@ def sphere(points: PointsLike, center: Vec3, radius: float) -> Tensor:
     return length(*to_local(points, center)) - radius
 
 
-def box(points: PointsLike, center: Vec3, half_size: Vec3,
-        rotation: Optional[Rotation] = None) -> Tensor:
+def box(points: PointsLike, center: Vec3, half_size: Vec3, rotation: Optional[Rotation] = None) -> Tensor:
     """Solid box with half extents ``half_size``, exact distance ``[P]``."""
     q = [c.abs() - h for c, h in zip(to_local(points, center, rotation), half_size)]
     outside = length(*(c.clamp_min(0.0) for c in q))
@@ -80,22 +82,25 @@ def box(points: PointsLike, center: Vec3, half_size: Vec3,
     return outside + inside
 
 
-def rounded_box(points: PointsLike, center: Vec3, half_size: Vec3, radius: float,
-                rotation: Optional[Rotation] = None) -> Tensor:
+def rounded_box(
+    points: PointsLike, center: Vec3, half_size: Vec3, radius: float, rotation: Optional[Rotation] = None
+) -> Tensor:
     """Box of outer half extents ``half_size`` whose edges are rounded with ``radius``, ``[P]``."""
     inner = [h - radius for h in half_size]
     return box(points, center, inner, rotation) - radius
 
 
-def torus(points: PointsLike, center: Vec3, major_radius: float, minor_radius: float,
-          rotation: Optional[Rotation] = None) -> Tensor:
+def torus(
+    points: PointsLike, center: Vec3, major_radius: float, minor_radius: float, rotation: Optional[Rotation] = None
+) -> Tensor:
     """Torus around the local z axis (ring in the local xy plane), ``[P]``."""
     x, y, z = to_local(points, center, rotation)
     return length(length(x, y) - major_radius, z) - minor_radius
 
 
-def capped_cylinder(points: PointsLike, center: Vec3, radius: float, half_height: float,
-                    rotation: Optional[Rotation] = None) -> Tensor:
+def capped_cylinder(
+    points: PointsLike, center: Vec3, radius: float, half_height: float, rotation: Optional[Rotation] = None
+) -> Tensor:
     """Cylinder along the local z axis with flat caps at ``z = +-half_height``, exact ``[P]``."""
     x, y, z = to_local(points, center, rotation)
     radial, axial = length(x, y) - radius, z.abs() - half_height

@@ -9,8 +9,8 @@ and stay stable on flat faces; the hard-edged checkerboard is used on curved sur
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from enum import IntEnum
-from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -32,15 +32,17 @@ def _along(points: Tensor, direction: Sequence[float]) -> Tensor:
     return points @ (d / d.norm())
 
 
-def checker(points: Tensor, cell: float, color_a: Color, color_b: Color,
-            axes: Sequence[int] = (0, 1, 2), offset: float = 0.0) -> Tensor:
+def checker(
+    points: Tensor, cell: float, color_a: Color, color_b: Color, axes: Sequence[int] = (0, 1, 2), offset: float = 0.0
+) -> Tensor:
     """Checkerboard of cubes (or squares, with two ``axes``) of side ``cell``: ``[P, 3]``."""
     index = torch.floor((points[:, list(axes)] + offset) / cell).sum(dim=-1)
     return _mix(torch.remainder(index, 2.0), color_a, color_b)
 
 
-def stripes(points: Tensor, direction: Sequence[float], period: float, color_a: Color,
-            color_b: Color, offset: float = 0.0) -> Tensor:
+def stripes(
+    points: Tensor, direction: Sequence[float], period: float, color_a: Color, color_b: Color, offset: float = 0.0
+) -> Tensor:
     """Smooth stripes across ``direction`` with the given ``period``: ``[P, 3]``."""
     phase = 2.0 * math.pi * (_along(points, direction) + offset) / period
     wave = 0.5 + 0.5 * torch.cos(phase)
@@ -48,8 +50,9 @@ def stripes(points: Tensor, direction: Sequence[float], period: float, color_a: 
     return _mix(t, color_a, color_b)
 
 
-def gradient(points: Tensor, direction: Sequence[float], low: float, high: float,
-             color_a: Color, color_b: Color) -> Tensor:
+def gradient(
+    points: Tensor, direction: Sequence[float], low: float, high: float, color_a: Color, color_b: Color
+) -> Tensor:
     """Linear colour ramp from ``color_a`` at ``p . d = low`` to ``color_b`` at ``high``: ``[P, 3]``."""
     t = ((_along(points, direction) - low) / (high - low)).clamp(0.0, 1.0)
     return _mix(t, color_a, color_b)
@@ -79,28 +82,18 @@ def _wall_gradient(points: Tensor) -> Tensor:
 
 
 MATERIALS: Mapping[int, Texture] = {
-    Material.RED_CHECKER: lambda p: checker(p, 0.25, (0.85, 0.18, 0.12), (0.95, 0.9, 0.78),
-                                            offset=0.125),
-    Material.BLUE_STRIPES: lambda p: stripes(p, (1.0, 1.0, 0.0), 0.45, (0.15, 0.3, 0.8),
-                                             (0.85, 0.9, 0.95)),
-    Material.GOLD_GRADIENT: lambda p: gradient(p, (1.0, 0.0, 0.0), 0.1, 0.8, (0.1, 0.55, 0.6),
-                                               (0.98, 0.75, 0.15)),
-    Material.GREEN_BANDS: lambda p: stripes(p, (0.0, 0.0, 1.0), 0.25, (0.2, 0.65, 0.25),
-                                            (0.95, 0.92, 0.75)),
-    Material.FLOOR_TILES: lambda p: checker(p, 0.5, (0.55, 0.35, 0.2), (0.82, 0.68, 0.48),
-                                            axes=(0, 1)),
-    Material.WALL_STRIPES: lambda p: stripes(p, (1.0, 1.0, 0.0), 0.7, (0.72, 0.82, 0.62),
-                                             (0.55, 0.68, 0.85)),
+    Material.RED_CHECKER: lambda p: checker(p, 0.25, (0.85, 0.18, 0.12), (0.95, 0.9, 0.78), offset=0.125),
+    Material.BLUE_STRIPES: lambda p: stripes(p, (1.0, 1.0, 0.0), 0.45, (0.15, 0.3, 0.8), (0.85, 0.9, 0.95)),
+    Material.GOLD_GRADIENT: lambda p: gradient(p, (1.0, 0.0, 0.0), 0.1, 0.8, (0.1, 0.55, 0.6), (0.98, 0.75, 0.15)),
+    Material.GREEN_BANDS: lambda p: stripes(p, (0.0, 0.0, 1.0), 0.25, (0.2, 0.65, 0.25), (0.95, 0.92, 0.75)),
+    Material.FLOOR_TILES: lambda p: checker(p, 0.5, (0.55, 0.35, 0.2), (0.82, 0.68, 0.48), axes=(0, 1)),
+    Material.WALL_STRIPES: lambda p: stripes(p, (1.0, 1.0, 0.0), 0.7, (0.72, 0.82, 0.62), (0.55, 0.68, 0.85)),
     Material.WALL_GRADIENT: _wall_gradient,
-    Material.CEILING: lambda p: gradient(p, (0.0, 1.0, 0.0), -2.0, 2.0, (0.8, 0.8, 0.78),
-                                         (0.97, 0.96, 0.92)),
+    Material.CEILING: lambda p: gradient(p, (0.0, 1.0, 0.0), -2.0, 2.0, (0.8, 0.8, 0.78), (0.97, 0.96, 0.92)),
     Material.WOOD: lambda p: stripes(p, (1.0, 0.2, 0.0), 0.3, (0.45, 0.27, 0.13), (0.68, 0.47, 0.27)),
-    Material.TEAL_STRIPES: lambda p: stripes(p, (0.0, 0.3, 1.0), 0.35, (0.1, 0.5, 0.55),
-                                             (0.9, 0.92, 0.88)),
-    Material.ORANGE_GRADIENT: lambda p: gradient(p, (0.0, 0.0, 1.0), -1.25, -0.6, (0.9, 0.25, 0.1),
-                                                 (1.0, 0.75, 0.2)),
-    Material.PURPLE_BANDS: lambda p: stripes(p, (0.0, 0.0, 1.0), 0.4, (0.5, 0.25, 0.65),
-                                             (0.92, 0.88, 0.95)),
+    Material.TEAL_STRIPES: lambda p: stripes(p, (0.0, 0.3, 1.0), 0.35, (0.1, 0.5, 0.55), (0.9, 0.92, 0.88)),
+    Material.ORANGE_GRADIENT: lambda p: gradient(p, (0.0, 0.0, 1.0), -1.25, -0.6, (0.9, 0.25, 0.1), (1.0, 0.75, 0.2)),
+    Material.PURPLE_BANDS: lambda p: stripes(p, (0.0, 0.0, 1.0), 0.4, (0.5, 0.25, 0.65), (0.92, 0.88, 0.95)),
 }
 """Texture of each material id."""
 

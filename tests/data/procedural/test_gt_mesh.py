@@ -38,7 +38,7 @@ def test_sphere_mesh_area_level_set_and_orientation():
     assert np.abs(sdf_fn(torch.from_numpy(vertices)).numpy()).max() < 0.05 * voxel
     normals, _ = _face_normals_and_centroids(vertices, faces)
     area = 0.5 * np.linalg.norm(normals, axis=-1).sum()
-    assert area == pytest.approx(4.0 * math.pi * 0.6 ** 2, rel=0.02)
+    assert area == pytest.approx(4.0 * math.pi * 0.6**2, rel=0.02)
     assert _outward_fraction(sdf_fn, vertices, faces) == 1.0
 
 
@@ -74,12 +74,15 @@ def test_no_surface_gives_empty_mesh():
     assert vertices.shape == (0, 3) and faces.shape == (0, 3)
 
 
-@pytest.mark.parametrize("aabb, resolution, message", [
-    ([[-1, -1, -1], [1, 1, 1]], 1, "resolution"),
-    ([[-1, -1, -1], [1, 1, 1]], 2.5, "resolution"),
-    ([[1, -1, -1], [-1, 1, 1]], 8, "aabb"),
-    ([-1, -1, -1, 1, 1, 1], 8, "aabb"),
-])
+@pytest.mark.parametrize(
+    "aabb, resolution, message",
+    [
+        ([[-1, -1, -1], [1, 1, 1]], 1, "resolution"),
+        ([[-1, -1, -1], [1, 1, 1]], 2.5, "resolution"),
+        ([[1, -1, -1], [-1, 1, 1]], 8, "aabb"),
+        ([-1, -1, -1, 1, 1, 1], 8, "aabb"),
+    ],
+)
 def test_bad_arguments(aabb, resolution, message):
     with pytest.raises(NerfplexError, match=message):
         extract_sdf_mesh(partial(S.sphere, center=(0.0, 0.0, 0.0), radius=0.5), aabb, resolution)

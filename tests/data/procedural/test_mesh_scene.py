@@ -16,8 +16,7 @@ import open3d as o3d  # noqa: E402
 from nerfplex.cli.main import main  # noqa: E402
 from nerfplex.data.blender import load_blender  # noqa: E402
 from nerfplex.data.procedural import make_procedural_scene  # noqa: E402
-from nerfplex.data.procedural.mesh_scene import (MESH_RADIUS, MeshRaycaster,  # noqa: E402
-                                                 load_normalized_mesh, make_mesh_scene)
+from nerfplex.data.procedural.mesh_scene import MESH_RADIUS, MeshRaycaster, load_normalized_mesh, make_mesh_scene  # noqa: E402
 from nerfplex.data.procedural.scenes import OBJECT_CAMERA_RADIUS  # noqa: E402
 from nerfplex.errors import NerfplexError  # noqa: E402
 from nerfplex.geometry.mesh_io import read_mesh, write_mesh  # noqa: E402
@@ -66,8 +65,8 @@ def test_up_axis_turns_the_files_up_direction_to_world_z(tmp_path):
     box = o3d.geometry.TriangleMesh.create_box(1.0, 4.0, 1.0)  # tall along y
     path = write_mesh(tmp_path / "box.obj", np.asarray(box.vertices), np.asarray(box.triangles))
     extent = {axis: np.ptp(load_normalized_mesh(path, axis)[0], axis=0) for axis in ("y", "z")}
-    assert extent["y"][2] == pytest.approx(4.0 * extent["y"][0], rel=1e-5)   # y-up: tall along z
-    assert extent["z"][1] == pytest.approx(4.0 * extent["z"][0], rel=1e-5)   # z: file axes kept
+    assert extent["y"][2] == pytest.approx(4.0 * extent["y"][0], rel=1e-5)  # y-up: tall along z
+    assert extent["z"][1] == pytest.approx(4.0 * extent["z"][0], rel=1e-5)  # z: file axes kept
 
 
 def test_central_rays_hit_at_the_analytic_distance_and_corners_miss(scene):
@@ -118,16 +117,33 @@ def test_surface_is_textured_and_shaded(tmp_path):
 def test_raycaster_reports_distance_and_normal():
     box = o3d.geometry.TriangleMesh.create_box(2.0, 2.0, 2.0)
     raycaster = MeshRaycaster(np.asarray(box.vertices) - 1.0, np.asarray(box.triangles))
-    t, normals = raycaster.cast(torch.tensor([[0.2, 0.3, 5.0], [5.0, 5.0, 5.0]]),
-                                torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, -1.0]]))
+    t, normals = raycaster.cast(
+        torch.tensor([[0.2, 0.3, 5.0], [5.0, 5.0, 5.0]]), torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, -1.0]])
+    )
     assert t[0].item() == pytest.approx(4.0, abs=1e-5) and math.isinf(t[1].item())
     assert normals[0].abs().tolist() == pytest.approx([0.0, 0.0, 1.0], abs=1e-6)
 
 
 def test_make_scene_mesh_writes_a_loadable_dataset_with_the_normalised_mesh(tmp_path, sphere_path, scene):
     out = tmp_path / "ball"
-    assert main(["make-scene", "--mesh", str(sphere_path), "--out", str(out), "--resolution", str(RES),
-                 "--num-train-views", "3", "--num-test-views", "2"]) == 0
+    assert (
+        main(
+            [
+                "make-scene",
+                "--mesh",
+                str(sphere_path),
+                "--out",
+                str(out),
+                "--resolution",
+                str(RES),
+                "--num-train-views",
+                "3",
+                "--num-test-views",
+                "2",
+            ]
+        )
+        == 0
+    )
     loaded = load_blender(out)
     assert len(loaded.train) == 3 and len(loaded.test) == 2
     assert (loaded.train.alpha - scene.train.alpha).abs().max() <= 1 / 255
@@ -154,8 +170,9 @@ def test_make_scene_mesh_errors(tmp_path, capsys):
     out = str(tmp_path / "out")
     assert main(["make-scene", "--mesh", str(tmp_path / "missing.obj"), "--out", out]) == 2
     assert "does not exist" in capsys.readouterr().err
-    points = write_mesh(tmp_path / "points.ply", np.random.default_rng(0).random((10, 3)),
-                        np.zeros((0, 3), dtype=np.int64))
+    points = write_mesh(
+        tmp_path / "points.ply", np.random.default_rng(0).random((10, 3)), np.zeros((0, 3), dtype=np.int64)
+    )
     assert main(["make-scene", "--mesh", str(points), "--out", out]) == 2
     assert "no triangles" in capsys.readouterr().err
     assert main(["make-scene", "--mesh", str(points), "--scene", "room", "--out", out]) == 2

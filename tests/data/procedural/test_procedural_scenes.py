@@ -10,9 +10,16 @@ import torch
 from nerfplex.cameras import Cameras, look_at
 from nerfplex.data.procedural import make_procedural_scene, procedural_kinds
 from nerfplex.data.procedural.raytrace import TraceSettings, render_images
-from nerfplex.data.procedural.scenes import (OBJECT_CAMERA_RADIUS, OBJECT_SPHERE_CENTER,
-                                             OBJECT_SPHERE_RADIUS, ROOM_CAMERA_CLEARANCE, ROOM_HALF,
-                                             ROOM_PITCH_DEGREES, object_scene, room_scene)
+from nerfplex.data.procedural.scenes import (
+    OBJECT_CAMERA_RADIUS,
+    OBJECT_SPHERE_CENTER,
+    OBJECT_SPHERE_RADIUS,
+    ROOM_CAMERA_CLEARANCE,
+    ROOM_HALF,
+    ROOM_PITCH_DEGREES,
+    object_scene,
+    room_scene,
+)
 from nerfplex.data.scene import SceneData
 from nerfplex.errors import NerfplexError
 
@@ -75,8 +82,9 @@ def test_object_cameras_on_sphere_looking_at_origin(obj):
         eye = c2w[:, :, 3]
         torch.testing.assert_close(eye.norm(dim=-1), torch.full((len(split),), OBJECT_CAMERA_RADIUS))
         torch.testing.assert_close(c2w[:, :, 2], -eye / eye.norm(dim=-1, keepdim=True))
-        torch.testing.assert_close(c2w[:, :, :3] @ c2w[:, :, :3].transpose(1, 2),
-                                   torch.eye(3).expand(len(split), 3, 3), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            c2w[:, :, :3] @ c2w[:, :, :3].transpose(1, 2), torch.eye(3).expand(len(split), 3, 3), atol=1e-5, rtol=0
+        )
 
 
 def _box_surface(lo, hi, n: int) -> torch.Tensor:
@@ -158,13 +166,14 @@ def test_object_depth_matches_ray_sphere_intersection():
     centre = torch.tensor(OBJECT_SPHERE_CENTER)
     eye = centre + 4.0 * torch.nn.functional.normalize(torch.tensor([0.2, -0.5, 1.0]), dim=0)
     cameras = _one_camera(eye.tolist(), centre.tolist(), 16, 40.0)
-    images = render_images(spec.sdf, cameras, spec.near, spec.far,
-                           TraceSettings(clip_aabb=spec.clip_aabb), supersample=1)
+    images = render_images(
+        spec.sdf, cameras, spec.near, spec.far, TraceSettings(clip_aabb=spec.clip_aabb), supersample=1
+    )
     origins, dirs = cameras.generate_rays(torch.tensor([0]), torch.tensor([8]), torch.tensor([8]))
     # closed form: |o + t d - c| = r  =>  t = b - sqrt(b^2 - (|o - c|^2 - r^2)), b = d . (c - o)
     oc = centre - origins[0]
     b = dirs[0] @ oc
-    t = b - torch.sqrt(b * b - (oc @ oc - OBJECT_SPHERE_RADIUS ** 2))
+    t = b - torch.sqrt(b * b - (oc @ oc - OBJECT_SPHERE_RADIUS**2))
     assert images.depth[0, 8, 8].item() == pytest.approx(t.item(), abs=1e-3)
     assert images.alpha[0, 8, 8, 0].item() == 1.0
 
@@ -172,22 +181,26 @@ def test_object_depth_matches_ray_sphere_intersection():
 def test_room_depth_matches_distance_to_floor():
     spec = room_scene()
     cameras = _one_camera([-0.75, -0.5, 0.2], [-0.7, -0.4, -1.25], 9, 30.0)
-    images = render_images(spec.sdf, cameras, spec.near, spec.far, TraceSettings(opaque=True),
-                           spec.lighting, supersample=1)
+    images = render_images(
+        spec.sdf, cameras, spec.near, spec.far, TraceSettings(opaque=True), spec.lighting, supersample=1
+    )
     origins, dirs = cameras.image_rays(0)
     expected = (origins[:, 2] + ROOM_HALF[2]) / -dirs[:, 2]  # ray-plane distance to z = -1.25
     torch.testing.assert_close(images.depth[0].reshape(-1), expected, atol=1e-3, rtol=0)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(kind="sphere"), "object, room"),
-    (dict(resolution=0), "resolution"),
-    (dict(resolution=2.5), "resolution"),
-    (dict(num_train=-1), "num_train"),
-    (dict(num_test=0), "num_test"),
-    (dict(num_train=True), "num_train"),
-    (dict(seed=-1), "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(kind="sphere"), "object, room"),
+        (dict(resolution=0), "resolution"),
+        (dict(resolution=2.5), "resolution"),
+        (dict(num_train=-1), "num_train"),
+        (dict(num_test=0), "num_test"),
+        (dict(num_train=True), "num_train"),
+        (dict(seed=-1), "seed"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, message):
     args = dict(kind="object", resolution=8, num_train=2, num_test=1, seed=0) | kwargs
     with pytest.raises(NerfplexError, match=message):

@@ -53,8 +53,11 @@ def test_torus():
 def test_torus_rotated_ring_in_xz_plane():
     p = pts([0.0, 0.0, 2.0], [0.0, 2.0, 0.0], [1.0, 1.0, 1.0])
     d = S.torus(p, (1.0, 1.0, 1.0), 2.0, 0.5, S.rotation_x(math.pi / 2))
-    close(d, [math.hypot(math.hypot(1.0, 1.0) - 2.0, 1.0) - 0.5, math.hypot(2.0 - math.sqrt(2.0), 1.0)
-              - 0.5, 1.5], atol=1e-5)
+    close(
+        d,
+        [math.hypot(math.hypot(1.0, 1.0) - 2.0, 1.0) - 0.5, math.hypot(2.0 - math.sqrt(2.0), 1.0) - 0.5, 1.5],
+        atol=1e-5,
+    )
 
 
 def test_capped_cylinder():
@@ -83,8 +86,12 @@ def test_union_picks_closest_distance_and_its_material():
 
 
 def test_scene_sdf_call_matches_evaluate():
-    scene = S.SceneSDF([S.Shape(partial(S.sphere, center=(0.0, 0.0, 0.0), radius=1.0), 3),
-                        S.Shape(partial(S.sphere, center=(3.0, 0.0, 0.0), radius=1.0), 5)])
+    scene = S.SceneSDF(
+        [
+            S.Shape(partial(S.sphere, center=(0.0, 0.0, 0.0), radius=1.0), 3),
+            S.Shape(partial(S.sphere, center=(3.0, 0.0, 0.0), radius=1.0), 5),
+        ]
+    )
     p = pts([0.0, 0.0, 0.0], [2.9, 0.0, 0.0], [1.4, 0.0, 0.0])
     dist, mat = scene.evaluate(p)
     close(scene(p), [-1.0, -0.9, 0.4])
@@ -95,7 +102,7 @@ def test_scene_sdf_call_matches_evaluate():
 @pytest.mark.parametrize("make", [object_sdf, room_sdf])
 def test_scene_sdfs_have_finite_unit_gradients(make):
     scene = make()
-    p = (torch.rand(2000, 3, generator=torch.Generator().manual_seed(0)) * 4.0 - 2.0)
+    p = torch.rand(2000, 3, generator=torch.Generator().manual_seed(0)) * 4.0 - 2.0
     p.requires_grad_(True)
     scene(p).sum().backward()
     assert torch.isfinite(p.grad).all()
@@ -108,8 +115,7 @@ def test_room_walls_get_their_materials():
     scene = room_sdf()
     p = pts([-0.5, -0.3, -1.24], [-0.5, -0.3, 1.24], [-0.5, 1.99, 0.5], [1.99, 0.5, 0.5])
     _, mat = scene.evaluate(p)
-    assert mat.tolist() == [Material.FLOOR_TILES, Material.CEILING, Material.WALL_GRADIENT,
-                            Material.WALL_STRIPES]
+    assert mat.tolist() == [Material.FLOOR_TILES, Material.CEILING, Material.WALL_GRADIENT, Material.WALL_STRIPES]
 
 
 def test_albedo_range_shape_and_fallback():
