@@ -41,14 +41,20 @@ class _FakeClient:
 
 
 class _MovingCamera(TrainerHook):
-    """Moves the fake browser's camera after every step, so a quick frame is due at each step end."""
+    """Moves the fake browser's camera after every step, so a quick frame is due at each step end, and
+    waits (up to a second) until the render thread has queued its slice: on an idle machine the tiny
+    steps would otherwise all end before the render thread wakes, and nothing would interleave."""
 
-    def __init__(self, view):
+    def __init__(self, view, time_share):
         self.view = view
+        self.time_share = time_share
 
     def on_step_end(self, trainer, values):
         self.view.version += 1
         self.view.moved_at = time.monotonic()
+        deadline = time.monotonic() + 1.0
+        while not self.time_share._queue and time.monotonic() < deadline:
+            time.sleep(0.005)
 
 
 def _viewer(trainer, **options):
@@ -70,7 +76,7 @@ def test_training_with_renders_in_between_reaches_the_same_weights(tiny_config, 
 
     watched = Trainer(tiny_config, tmp_path / "watched", scene=tiny_scene)
     viewer, view = _viewer(watched, render_share=0.9)
-    watched.hooks.insert(0, _MovingCamera(view))
+    watched.hooks.insert(0, _MovingCamera(view, viewer.time_share))
     try:
         watched.train()
     finally:
