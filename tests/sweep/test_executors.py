@@ -146,13 +146,14 @@ def test_ray_sweep_interrupted_with_ctrl_c_continues_without_rerunning(
     spec = write_spec({"loss.s3im.weight": [0, 1]}, seeds=[0], steps=2000)  # long enough to be caught
     out = tmp_path / "out"
     sweep = _sweep_process(spec, out, ray_cluster, cpus_per_run=2)  # one run at a time
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:  # wait for one finished run and one training past a checkpoint
+    deadline = time.monotonic() + 480  # ~35 s alone on 2 cores; generous for a loaded machine
+    caught = False
+    while time.monotonic() < deadline and not caught:  # one finished run and one training past a checkpoint
         states = _states(out) if (out / "state").is_dir() else {}
-        if any(s.get("status") == "done" for s in states.values()) and running_with_checkpoint(out):
-            break
+        caught = any(s.get("status") == "done" for s in states.values()) and running_with_checkpoint(out)
         time.sleep(0.02)
     sweep.send_signal(signal.SIGINT)
+    assert caught, f"the sweep never had one run done and one past a checkpoint: {_states(out)}"
     output, _ = sweep.communicate(timeout=240)
     assert sweep.returncode == 130, output
     finished = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
