@@ -1,5 +1,7 @@
 """Sweep specs: axes over config keys, seeds, and every mistake caught before anything runs."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -97,3 +99,12 @@ def test_dry_run_lists_the_runs_and_base_files_load(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "train_fraction-0.1_seed-0" in printed and "train_fraction-1_seed-0" in printed
     assert not (tmp_path / "o").exists()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_sweep_spec_is_valid(path):
+    spec = load_spec(path)  # every run's config goes through the config loader (no data is read)
+    assert spec.runs and len({run.run_id for run in spec.runs}) == len(spec.runs)
