@@ -138,6 +138,8 @@ def _move(view: _BrowserView, scene, angle: float) -> None:
 
 
 def _latency(viewer: Viewer, view: _BrowserView, scene, moves: int, pause: float) -> list[float]:
+    """Seconds from each of ``moves`` camera moves to the quick frame sent for it (inf: none came
+    within 10 s)."""
     latencies = []
     for i in range(moves):
         time.sleep(pause)
@@ -150,6 +152,8 @@ def _latency(viewer: Viewer, view: _BrowserView, scene, moves: int, pause: float
         if len(view.timings) > done:
             moved, sent = view.timings[-1]
             latencies.append(sent - moved)
+        else:
+            latencies.append(math.inf)  # no frame within 10 s: a defect, counted as such
     return latencies
 
 
@@ -193,6 +197,11 @@ def _view_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
         viewer.stop()
 
 
+def _finite(values: list[float]) -> list:
+    """``values`` for JSON: a missed frame (inf) as null."""
+    return [v if math.isfinite(v) else None for v in values]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
@@ -221,12 +230,14 @@ def main(argv=None) -> int:
         "runs": runs,
         "viewer_no_browser_slowdown_percent": 100 * (1 - runs[1]["steps_per_second"] / plain),
         "browser_still_fraction_of_plain": runs[2]["steps_per_second"] / plain,
-        "first_frame_latency_training_s": train_latency,
-        "first_frame_latency_training_median_s": statistics.median(train_latency) if train_latency else None,
-        "first_frame_latency_training_max_s": max(train_latency) if train_latency else None,
-        "first_frame_latency_view_s": view_latency,
-        "first_frame_latency_view_median_s": statistics.median(view_latency) if view_latency else None,
-        "first_frame_latency_view_max_s": max(view_latency) if view_latency else None,
+        "first_frame_missed_training": sum(math.isinf(x) for x in train_latency),
+        "first_frame_missed_view": sum(math.isinf(x) for x in view_latency),
+        "first_frame_latency_training_s": _finite(train_latency),
+        "first_frame_latency_training_median_s": _finite([statistics.median(train_latency or [math.inf])])[0],
+        "first_frame_latency_training_max_s": _finite([max(train_latency or [math.inf])])[0],
+        "first_frame_latency_view_s": _finite(view_latency),
+        "first_frame_latency_view_median_s": _finite([statistics.median(view_latency or [math.inf])])[0],
+        "first_frame_latency_view_max_s": _finite([max(view_latency or [math.inf])])[0],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))

@@ -23,6 +23,9 @@ class ViewerConfig:
     at least ~80% of its speed while a browser watches). Also a slider in the page."""
     moving_resolution: int = 64
     """Longer image side, in pixels, of the quick frame rendered right after the camera moves."""
+    quick_frame_seconds: float = 0.12
+    """Render time aimed at for the quick frame: with a slow model its longer side drops below
+    --viewer.moving-resolution (to 16 px at least), so that a move is answered within about a step."""
     max_resolution: int = 384
     """Longer image side, in pixels, of the refined frame rendered once the camera is still."""
     still_seconds: float = 0.15
@@ -44,6 +47,7 @@ class ViewerConfig:
                 self.max_resolution >= self.moving_resolution,
                 "an integer no smaller than --viewer.moving-resolution",
             ),
+            ("quick_frame_seconds", self.quick_frame_seconds > 0, "a positive number of seconds"),
             ("still_seconds", self.still_seconds >= 0, "0 or more seconds"),
             ("refresh_seconds", self.refresh_seconds > 0, "a positive number of seconds"),
             ("slice_seconds", self.slice_seconds > 0, "a positive number of seconds"),

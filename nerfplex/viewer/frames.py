@@ -74,12 +74,22 @@ def camera_pose(cameras: Cameras, index: int) -> tuple[np.ndarray, np.ndarray, f
     return rotation_to_quaternion(c2w[:, :3]), c2w[:, 3].copy(), fov_y, cameras.width / cameras.height
 
 
-def row_band(camera: Cameras, first_row: int, rows: int) -> Cameras:
-    """Rows ``first_row .. first_row + rows`` of a one-camera image as a camera of its own."""
-    rows = min(rows, camera.height - first_row)
-    return Cameras(
-        camera.c2w, camera.fx, camera.fy, camera.cx, camera.cy - first_row, camera.width, rows, camera.distortion
-    )
+def quick_frame_size(
+    aspect: float, max_long_side: int, pixel_budget: float, min_long_side: int = 16
+) -> tuple[int, int]:
+    """``(width, height)`` of the quick frame after a move: the longer side ``max_long_side``, smaller
+    when that would be more than about ``pixel_budget`` pixels (a slow model), but not below ``min_long_side``
+    (nor above ``max_long_side``)."""
+    elongation = max(aspect, 1 / aspect)  # long side / short side
+    fitting = int(math.sqrt(max(pixel_budget, 1.0) * elongation))
+    return image_size(aspect, min(max_long_side, max(min_long_side, fitting)))
+
+
+def pixel_order(count: int, seed: int = 0) -> Tensor:
+    """A fixed pseudo-random order of ``count`` pixels ``[count]`` (a generator of its own, never the
+    global one). Any run of it is an even sample of the whole image, so a slice of the refined frame
+    costs what its share of the pixels costs, wherever the scene is in the picture."""
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))
 
 
 def to_uint8(image: Tensor) -> np.ndarray:

@@ -2,9 +2,10 @@
 pause / resume, checkpoints and camera paths.
 
 One render thread serves every connected browser: right after a camera move it renders a quick frame
-(``moving_resolution``) as one *priority* slice, then, once the camera rests, the refined frame
-(``max_resolution``) in row bands sized to the render credit (:mod:`nerfplex.viewer.time_share`), and,
-while training goes on, again every ``refresh_seconds``. Renders use the model in eval mode, without
+(``moving_resolution``, smaller when the model could not render that in ``quick_frame_seconds``) as one
+*priority* slice, then, once the camera rests, the refined frame (``max_resolution``) in slices of its
+pixels sized to the render credit (:mod:`nerfplex.viewer.time_share`), and, while training goes on,
+again every ``refresh_seconds``. Renders use the model in eval mode, without
 gradients and inside ``torch.random.fork_rng``, under the lock training holds during its steps, so they
 never change what training computes.
 """
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -22,11 +24,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nerfplex.cameras import Cameras
+from nerfplex.cameras import Cameras, RayBundle
 from nerfplex.data.scene import SceneData
 from nerfplex.errors import NerfplexError
 from nerfplex.eval.camera_paths import scene_frame
-from nerfplex.eval.view_rendering import RenderedView, render_view
+from nerfplex.eval.view_rendering import RenderedView, render_rays, render_view, view_rays
 from nerfplex.models.base import Model
 from nerfplex.render.background import background_colors
 from nerfplex.viewer.config import ViewerConfig
@@ -36,7 +38,8 @@ from nerfplex.viewer.frames import (
     camera_pose,
     image_size,
     output_picture,
-    row_band,
+    pixel_order,
+    quick_frame_size,
     s3im_picture,
 )
 from nerfplex.viewer.keyframes import Keyframe, render_command, save_keyframe_path
@@ -47,6 +50,8 @@ if TYPE_CHECKING:
 
 MAX_FRUSTUMS = 150
 """Frustums drawn per split at most (evenly spaced cameras beyond that)."""
+MIN_SLICE_RAYS = 256
+"""Fewest rays in a slice of a refined frame (below that, per-slice overheads dominate)."""
 
 
 @dataclass
@@ -107,6 +112,7 @@ class Viewer:
         self._far = 1e5 if self._aabb is not None else run.scene.far
         self._background = background_colors(cfg.trainer.eval_background, 1, "cpu")[0]
         self._chunk = cfg.trainer.render_chunk
+        self._max_samples = cfg.trainer.render_max_samples
         device = next(run.model.parameters()).device
         self._rng_devices = [device.index or 0] if device.type == "cuda" else []
 
@@ -403,9 +409,10 @@ class Viewer:
         return False
 
     def _send_frame(self, view: _BrowserView, version: int, long_side: int, priority: bool) -> bool:
-        """Render the view's camera at ``long_side`` and send it; False when the camera moved meanwhile.
-        All torch work (rendering and making the picture) runs inside slices, i.e. in the training thread
-        while training runs: a second thread's OpenMP team would slow training down."""
+        """Render the view's camera (the quick frame when ``priority``, else the refined one at
+        ``long_side``) and send it; False when the camera moved meanwhile. All torch work (rendering and
+        making the picture) runs inside slices, i.e. in the training thread while training runs: a second
+        thread's OpenMP team would slow training down."""
         wxyz, position, fov_y, aspect = view.camera
         if self.output == "s3im":
             batch = self.last_batch
@@ -414,34 +421,48 @@ class Viewer:
             config = self.run.config.loss.s3im
             picture = self.time_share.run_slice(lambda: s3im_picture(batch["rgb"], batch["target"], config), priority)
         else:
-            width, height = image_size(aspect, long_side)
+            if priority:
+                budget = self.config.quick_frame_seconds * self._rays_per_second
+                width, height = quick_frame_size(aspect, long_side, budget)
+            else:
+                width, height = image_size(aspect, long_side)
             camera = browser_camera(wxyz, position, fov_y, width, height)
-            picture = self._render_progressively(camera, view, version, priority)
+            picture = self._render_in_slices(camera, view, version, priority)
             if picture is None:
                 return False
         view.client.scene.set_background_image(picture, format="jpeg", jpeg_quality=90)
         self.frames_sent += 1
         return True
 
-    def _render_progressively(
+    def _render_in_slices(
         self, camera: Cameras, view: _BrowserView, version: int, priority: bool
     ) -> Optional[np.ndarray]:
-        """Render ``camera`` in row bands, one slice of the time share each (a priority frame: one slice);
-        the last slice also makes the picture. None when the camera moved meanwhile."""
-        bands: list[RenderedView] = []
-        row, picture = 0, None
-        while row < camera.height:
+        """Render ``camera``'s picture: a priority frame in one slice; a refined frame in slices of its
+        pixels taken in :func:`pixel_order` (each an even sample of the image, so its cost is what the
+        measured rays/s predicts), each sized to the render credit and at most twice the one before.
+        The last slice also makes the picture. None when the camera moved meanwhile."""
+        device = next(self.run.model.parameters()).device
+        rays, (height, width) = view_rays(camera.to(device), 0, self._near, self._far, self._aabb)
+        total = len(rays)
+        order = None if priority else pixel_order(total).to(device)
+        pieces: list[dict[str, Tensor]] = []
+        done, previous, picture = 0, 0, None
+        while done < total:
             if view.version != version and not priority or self._stop.is_set():
                 return None
-            budget = self.time_share.slice_budget(self.config.slice_seconds)
-            rows = camera.height if priority else max(1, int(budget * self._rays_per_second / camera.width))
-            band = row_band(camera, row, rows)
+            if order is None:
+                count, chunk = total, rays
+            else:
+                budget = self.time_share.slice_budget(self.config.slice_seconds)
+                count = int(budget * self._rays_per_second)
+                count = max(MIN_SLICE_RAYS, min(count, 2 * previous) if previous else count)
+                chunk = rays[order[done : done + count]]
 
-            def work(band=band, last=row + band.height >= camera.height):
+            def work(chunk=chunk, last=done + count >= total):
                 start = time.perf_counter()
-                bands.append(self.render(band))
+                pieces.append(self._render_rays(chunk))
                 seconds = time.perf_counter() - start
-                return seconds, (self._picture(bands, camera) if last else None)
+                return seconds, (self._picture(pieces, order, camera) if last else None)
 
             try:
                 seconds, picture = self.time_share.run_slice(
@@ -451,30 +472,55 @@ class Viewer:
                 )
             except SliceCancelled:
                 return None
-            rate = band.width * band.height / max(seconds, 1e-4)
+            rate = len(chunk) / max(seconds, 1e-4)
             self._rays_per_second = 0.5 * self._rays_per_second + 0.5 * rate
-            row += band.height
+            done, previous = done + count, count
         return picture
 
-    def _picture(self, bands: list[RenderedView], camera: Cameras) -> np.ndarray:
-        """The selected output's picture of a frame rendered in ``bands``."""
-        normals = [b.normals for b in bands]
-        image = RenderedView(
-            torch.cat([b.rgb for b in bands]),
-            torch.cat([b.depth for b in bands]),
-            torch.cat([b.opacity for b in bands]),
-            None if normals[0] is None else torch.cat(normals),
-        )
-        return output_picture(self.output, image.rgb, image.depth, image.opacity, image.normals, camera)
+    def _picture(self, pieces: list[dict[str, Tensor]], order: Optional[Tensor], camera: Cameras) -> np.ndarray:
+        """The selected output's picture of ``camera``'s image, rendered in ``pieces`` (its pixels in
+        ``order``; None: row-major)."""
 
-    def render(self, camera: Cameras) -> RenderedView:
-        """Render a one-camera image with the run's settings: eval mode, no gradients, the global random
-        state restored afterwards. Call it with the model held (inside ``time_share.run_slice``)."""
+        def image(key: str) -> Tensor:  # [H, W, C]
+            values = torch.cat([piece[key] for piece in pieces])
+            if order is not None:
+                values = torch.empty_like(values).index_copy_(0, order, values)
+            return values.reshape(camera.height, camera.width, -1).cpu()
+
+        normals = image("normals") if "normals" in pieces[0] else None
+        return output_picture(self.output, image("rgb"), image("depth"), image("opacity"), normals, camera)
+
+    @contextmanager
+    def _render_mode(self) -> Iterator[Model]:
+        """The model in eval mode, without gradients, the global random state restored afterwards. Use it
+        with the model held (inside ``time_share.run_slice``)."""
         model = self.run.model
         was_training = model.training
         model.eval()
         try:
             with torch.random.fork_rng(devices=self._rng_devices), torch.no_grad():
-                return render_view(model, camera, 0, self._near, self._far, self._background, self._chunk, self._aabb)
+                yield model
         finally:
             model.train(was_training)
+
+    def _render_rays(self, rays: RayBundle) -> dict[str, Tensor]:
+        """``rgb``, ``depth``, ``opacity`` (and ``normals`` where the model has them) of ``rays``, ``[R, C]``."""
+        with self._render_mode() as model:
+            background = self._background.to(rays.origins).expand(len(rays), 3)
+            return render_rays(model, rays, background, self._chunk, self._max_samples)
+
+    def render(self, camera: Cameras) -> RenderedView:
+        """A one-camera image rendered as the page's frames are (the run's settings, no side effects on
+        training). Call it with the model held (inside ``time_share.run_slice``)."""
+        with self._render_mode() as model:
+            return render_view(
+                model,
+                camera,
+                0,
+                self._near,
+                self._far,
+                self._background,
+                self._chunk,
+                self._aabb,
+                max_samples=self._max_samples,
+            )

@@ -114,7 +114,8 @@ class TimeShare:
                     self._queue.append(ticket)
                     while not ticket.done and self._trainer_holds:
                         self._cond.wait(timeout=0.02 if cancelled else None)
-                        if not ticket.done and cancelled is not None and cancelled():
+                        # Withdraw it only while it waits: once the trainer took it, it runs to the end.
+                        if ticket in self._queue and cancelled is not None and cancelled():
                             self._queue.remove(ticket)
                             raise SliceCancelled
                     if ticket.done:

@@ -110,3 +110,40 @@ def test_a_waiting_slice_can_be_withdrawn():
     renderer.join(timeout=5)
     assert outcome == ["cancelled"] and share.lend(1.0) == 0.0  # nothing left to run
     share.detach_trainer()
+
+
+def test_a_slice_the_trainer_already_runs_is_not_withdrawn_but_finishes():
+    """The camera moves while the training thread runs the slice: the render thread waits for its end
+    (it used to try to take it out of the queue and fail)."""
+    from nerfplex.viewer.time_share import SliceCancelled
+
+    share = TimeShare(0.5)
+    share.attach_trainer()
+    running, moved, outcome = threading.Event(), threading.Event(), []
+
+    def work():
+        running.set()
+        moved.wait(timeout=5)
+        time.sleep(0.1)  # the render thread polls `cancelled` meanwhile
+        return "ran"
+
+    def band():
+        try:
+            outcome.append(share.run_slice(work, cancelled=moved.is_set))
+        except SliceCancelled:
+            outcome.append("cancelled")
+        except Exception as err:  # noqa: BLE001 - the failure this test is about
+            outcome.append(repr(err))
+
+    renderer = threading.Thread(target=band)
+    renderer.start()
+    while not share._queue:
+        time.sleep(0.005)
+    trainer = threading.Thread(target=lambda: share.lend(1.0))
+    trainer.start()
+    running.wait(timeout=5)
+    moved.set()
+    trainer.join(timeout=5)
+    renderer.join(timeout=5)
+    assert outcome == ["ran"]
+    share.detach_trainer()

@@ -7,7 +7,15 @@ import torch
 
 from nerfplex.cameras import Cameras, look_at
 from nerfplex.losses.s3im import S3IMConfig
-from nerfplex.viewer.frames import browser_camera, camera_pose, depth_picture, image_size, row_band, s3im_picture
+from nerfplex.viewer.frames import (
+    browser_camera,
+    camera_pose,
+    depth_picture,
+    image_size,
+    pixel_order,
+    quick_frame_size,
+    s3im_picture,
+)
 
 
 def _cameras() -> Cameras:
@@ -35,14 +43,24 @@ def test_a_camera_seen_by_the_browser_renders_the_same_rays():
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours, theirs))
 
 
-def test_row_bands_are_the_rows_of_the_image():
-    camera = _cameras()[0]
-    _, directions = camera.image_rays(0)
-    band = row_band(camera, 10, 7)
-    _, band_directions = band.image_rays(0)
-    assert band.height == 7
-    assert torch.allclose(band_directions, directions.reshape(30, 40, 3)[10:17].reshape(-1, 3), atol=1e-6)
-    assert row_band(camera, 25, 100).height == 5
+def test_pixel_order_is_a_fixed_permutation_whose_runs_cover_the_image():
+    order = pixel_order(40 * 30)
+    assert torch.equal(order.sort().values, torch.arange(1200)) and torch.equal(order, pixel_order(1200))
+    state = torch.random.get_rng_state()
+    pixel_order(100)
+    assert torch.equal(state, torch.random.get_rng_state())  # the global generator is not touched
+    rows = order[:120] // 40  # a tenth of the pixels: rows from the whole image, not its top
+    assert int(rows.min()) <= 3 and int(rows.max()) >= 26
+
+
+def test_the_quick_frame_shrinks_for_a_slow_model_only():
+    assert quick_frame_size(16 / 9, 64, pixel_budget=1e6) == (64, 36)
+    width, height = quick_frame_size(16 / 9, 64, pixel_budget=1000)
+    assert (
+        width * height <= 1.05 * 1000 and width >= 40
+    )  # about the budget (the sides are rounded) and (width, height) == image_size(16 / 9, width)
+    assert quick_frame_size(1.0, 64, pixel_budget=1) == (16, 16)  # never below 16 px
+    assert quick_frame_size(2.0, 8, pixel_budget=1) == (8, 4)  # nor above the asked resolution
 
 
 def test_image_size_keeps_the_aspect_and_the_long_side():
