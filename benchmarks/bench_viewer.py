@@ -39,6 +39,7 @@ from nerfplex.viewer.server import ViewedRun, Viewer, _BrowserView
 from nerfplex.viewer.training import attach_viewer
 
 RESULTS = Path(__file__).parent / "results" / "viewer.json"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # headless_chromium (--browser)
 
 
 def _port() -> int:
@@ -197,6 +198,115 @@ def _view_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
         viewer.stop()
 
 
+def _is_picture(payload) -> bool:
+    """Whether a websocket frame from viser (zstd-compressed msgpack after two 8-byte sizes) carries a
+    background image: a frame the page will draw."""
+    import msgspec
+    import zstandard
+
+    if not isinstance(payload, bytes | bytearray) or len(payload) < 16:
+        return False
+    size, compressed = int.from_bytes(payload[:8], "little"), int.from_bytes(payload[8:16], "little")
+    inner = zstandard.ZstdDecompressor().decompress(bytes(payload[16 : 16 + compressed]), max_output_size=size)
+    messages = msgspec.msgpack.decode(inner).get("messages", ())
+    return any(isinstance(m, dict) and m.get("type") == "BackgroundImageMessage" for m in messages)
+
+
+def _real_browser(scene, start: int, steps: int, moves: int, tmp: Path) -> dict:
+    """Debian's headless Chromium on this machine (Playwright): steps/s of the same run advanced in
+    turns with and without a page open and still, then the time from a mouse drag in the page to the
+    first picture arriving over its websocket, while training."""
+    import threading
+
+    from headless_chromium import launch
+    from playwright.sync_api import sync_playwright
+
+    runs = {}
+    for mode in ("plain", "browser"):
+        trainer = Trainer(_config(tmp), tmp / f"real-{mode}", scene=scene)
+        trainer.train(until_step=start)
+        runs[mode] = {"trainer": trainer, "seconds": 0.0, "steps": 0}
+    viewer = attach_viewer(runs["browser"]["trainer"], ViewerConfig(port=_port(), keep_open=False))
+    arrivals: list[float] = []
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 500})
+
+            def received(payload) -> None:
+                if _is_picture(payload):
+                    arrivals.append(time.monotonic())
+
+            page.on("websocket", lambda ws: ws.on("framereceived", received))
+            page.goto(viewer.url)
+            while not arrivals:
+                page.wait_for_timeout(50)
+            viewer.set_helpers_visible(False)
+            for button in page.locator(".mantine-Notification-root button").all():  # the software-WebGL notice
+                button.click()
+            page.wait_for_timeout(3000)  # the refined frame is drawn; the page is still from here on
+            per_turn = max(1, steps // 4)
+            frames, render_seconds = viewer.frames_sent, viewer.time_share.render_seconds
+            ((client_id, view),) = viewer.views.items()
+            for _ in range(4):
+                for mode, run in runs.items():
+                    if mode == "browser":
+                        viewer.views[client_id] = view
+                        viewer._wake.set()
+                    begin = time.perf_counter()
+                    run["trainer"].train(until_step=run["trainer"].step + per_turn)
+                    run["seconds"] += time.perf_counter() - begin
+                    run["steps"] += per_turn
+                    if mode == "browser":  # no render may run beside the plain run (as in _steps_per_second)
+                        viewer.views.pop(client_id)
+                        view.version += 1
+                        view.shown_version = view.version
+                    page.wait_for_timeout(500)  # the page's events are handled, a frame in flight ends
+            viewer.views[client_id] = view
+            frames, render_seconds = viewer.frames_sent - frames, viewer.time_share.render_seconds - render_seconds
+            trainer = runs["browser"]["trainer"]
+
+            def train():
+                try:
+                    trainer.train()
+                except TrainingInterrupted:  # stopped below
+                    pass
+
+            thread = threading.Thread(target=train, daemon=True)
+            thread.start()
+            latencies = []
+            try:
+                for i in range(moves):
+                    page.wait_for_timeout(1500)
+                    seen = len(arrivals)
+                    page.mouse.move(400, 250)
+                    page.mouse.down()
+                    moved = time.monotonic()
+                    page.mouse.move(400 + 30 * (1 if i % 2 else -1), 250)  # one step: one camera update
+                    page.mouse.up()
+                    while len(arrivals) == seen and time.monotonic() < moved + 10:
+                        page.wait_for_timeout(2)
+                    latencies.append(arrivals[seen] - moved if len(arrivals) > seen else math.inf)
+            finally:
+                trainer._stop_requested = True
+                thread.join(timeout=60)
+        finally:
+            browser.close()
+            viewer.stop()
+    plain, still = (runs[m]["steps"] / runs[m]["seconds"] for m in ("plain", "browser"))
+    return {
+        "steps_per_second_plain": plain,
+        "steps_per_second_page_open_still": still,
+        "page_open_still_fraction_of_plain": still / plain,
+        "page_open_still_frames_sent": frames,
+        "page_open_still_render_seconds": render_seconds,
+        "drag_to_first_picture_s": _finite(latencies),
+        "drag_to_first_picture_median_s": _finite([statistics.median(latencies or [math.inf])])[0],
+        "drag_to_first_picture_max_s": _finite([max(latencies or [math.inf])])[0],
+        "drag_missed": sum(math.isinf(x) for x in latencies),
+    }
+
+
 def _finite(values: list[float]) -> list:
     """``values`` for JSON: a missed frame (inf) as null."""
     return [v if math.isfinite(v) else None for v in values]
@@ -208,6 +318,9 @@ def main(argv=None) -> int:
     parser.add_argument("--start", type=int, default=20)
     parser.add_argument("--moves", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=6, help="turns the three runs take (steps / rounds each)")
+    parser.add_argument(
+        "--browser", action="store_true", help="also measure with Debian's headless Chromium on this machine"
+    )
     args = parser.parse_args(argv)
     scene = load_scene(ExperimentConfig().data)
     with tempfile.TemporaryDirectory() as folder:
@@ -217,6 +330,7 @@ def main(argv=None) -> int:
             print(f"{run['mode']:8s} {run['steps_per_second']:.3f} steps/s", flush=True)
         train_latency = _training_latency(scene, args.start, args.moves, tmp)
         view_latency = _view_latency(scene, args.start, args.moves, tmp)
+        real = _real_browser(scene, args.start, args.steps, args.moves, tmp) if args.browser else None
     plain = runs[0]["steps_per_second"]
     result = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.python_version()}",
@@ -238,6 +352,7 @@ def main(argv=None) -> int:
         "first_frame_latency_view_s": _finite(view_latency),
         "first_frame_latency_view_median_s": _finite([statistics.median(view_latency or [math.inf])])[0],
         "first_frame_latency_view_max_s": _finite([max(view_latency or [math.inf])])[0],
+        "real_browser": real,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from headless_chromium import launch
 
 from nerfplex.config import ExperimentConfig
 from nerfplex.data.loading import load_scene
@@ -24,17 +25,6 @@ from nerfplex.engine.trainer import Trainer, TrainingInterrupted
 from nerfplex.viewer.config import ViewerConfig
 from nerfplex.viewer.frames import camera_pose
 from nerfplex.viewer.training import attach_viewer
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def _port() -> int:
@@ -68,7 +58,7 @@ def main() -> None:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1200, "height": 750})
             page.goto(viewer.url)
             _wait(lambda: viewer.views and viewer.frames_sent > 0)

@@ -102,7 +102,10 @@ class Viewer:
         self.keyframes: list[Keyframe] = []
         self.views: dict[int, _BrowserView] = {}
         self.frames_sent = 0
-        self._rays_per_second = 20000.0  # refined from each slice
+        # Rays/s measured by the quick frames and by the refined frames' slices, kept apart: a slice of
+        # scattered pixels renders slower per ray than a frame's rows, so each sizes its own kind.
+        self._quick_rays_per_second = 20000.0
+        self._rays_per_second = 20000.0
         self._stop = threading.Event()
         self._wake = threading.Event()
         cfg = run.config
@@ -422,7 +425,7 @@ class Viewer:
             picture = self.time_share.run_slice(lambda: s3im_picture(batch["rgb"], batch["target"], config), priority)
         else:
             if priority:
-                budget = self.config.quick_frame_seconds * self._rays_per_second
+                budget = self.config.quick_frame_seconds * self._quick_rays_per_second
                 width, height = quick_frame_size(aspect, long_side, budget)
             else:
                 width, height = image_size(aspect, long_side)
@@ -473,7 +476,10 @@ class Viewer:
             except SliceCancelled:
                 return None
             rate = len(chunk) / max(seconds, 1e-4)
-            self._rays_per_second = 0.5 * self._rays_per_second + 0.5 * rate
+            if order is None:
+                self._quick_rays_per_second = 0.5 * self._quick_rays_per_second + 0.5 * rate
+            else:
+                self._rays_per_second = 0.5 * self._rays_per_second + 0.5 * rate
             done, previous = done + count, count
         return picture
 

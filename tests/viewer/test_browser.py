@@ -8,9 +8,9 @@ frames rendered offline from the same camera. Skipped only where Debian's chromi
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
-import shutil
 import socket
 import threading
 import time
@@ -26,24 +26,23 @@ from nerfplex.viewer.config import ViewerConfig
 from nerfplex.viewer.frames import browser_camera, image_size, output_picture
 from nerfplex.viewer.training import attach_viewer
 
-CHROMIUM = "/usr/bin/chromium"
-# Playwright's own switches plus these keep Chromium off the network: everything stays on 127.0.0.1.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def _load_chromium_helper():
+    spec = importlib.util.spec_from_file_location("headless_chromium", SCRIPTS / "headless_chromium.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+chromium = _load_chromium_helper()
 VIEWPORT = {"width": 800, "height": 500}
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
+        chromium.chromium_path() is None,
         reason="Debian's chromium is not installed (scripts/setup.sh installs it: apt-get install -y chromium)",
     ),
 ]
@@ -171,7 +170,7 @@ def test_page_renders_the_scene_pauses_resumes_and_shows_depth(training):
 
     trainer, viewer = training
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = chromium.launch(playwright)
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(viewer.url)
