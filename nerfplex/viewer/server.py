@@ -3,9 +3,10 @@ pause / resume, checkpoints and camera paths.
 
 One render thread serves every connected browser: right after a camera move it renders a quick frame
 (``moving_resolution``, smaller when the model could not render that in ``quick_frame_seconds``) as one
-*priority* slice, then, once the camera rests, the refined frame (``max_resolution``) in slices of its
-pixels sized to the render credit (:mod:`nerfplex.viewer.time_share`), and, while training goes on,
-again every ``refresh_seconds``. Renders use the model in eval mode, without
+*priority* slice; once the camera rests, frames of twice the resolution each, up to the refined one
+(``max_resolution``; a slow model shows something sharper long before that one is done), each in
+slices of its pixels sized to the render credit (:mod:`nerfplex.viewer.time_share`); and, while
+training goes on, the refined frame again every ``refresh_seconds``. Renders use the model in eval mode, without
 gradients and inside ``torch.random.fork_rng``, under the lock training holds during its steps, so they
 never change what training computes.
 """
@@ -74,7 +75,8 @@ class _BrowserView:
     camera: Optional[tuple[np.ndarray, np.ndarray, float, float]] = None  # wxyz, position, fov_y, aspect
     moved_at: float = 0.0
     shown_version: int = -1
-    refined: bool = False
+    shown_side: int = 0  # longer side of the last picture shown for shown_version
+    refined: bool = False  # the picture at the page's full resolution is shown
     refined_at: float = 0.0
     refined_step: int = -1
     timings: list[tuple[float, float]] = field(default_factory=list)  # (move time, quick frame sent)
@@ -395,15 +397,20 @@ class Viewer:
         version = view.version
         if view.shown_version != version:
             moved_at = view.moved_at
-            if self._send_frame(view, version, self.config.moving_resolution, priority=True):
+            side = self._send_frame(view, version, self.config.moving_resolution, priority=True)
+            if side:
                 view.timings = (view.timings + [(moved_at, time.monotonic())])[-50:]
-                view.shown_version, view.refined = version, False
+                view.shown_version, view.shown_side, view.refined = version, side, False
             return True
         if not view.refined:
             if now - view.moved_at < self.config.still_seconds:
                 return False
-            if self._send_frame(view, version, int(self.resolution.value), priority=False):
-                view.refined, view.refined_at, view.refined_step = True, time.monotonic(), self.run.step
+            target = int(self.resolution.value)
+            side = self._send_frame(view, version, min(target, 2 * view.shown_side), priority=False)
+            if side:
+                view.shown_side = side
+                if side >= target:
+                    view.refined, view.refined_at, view.refined_step = True, time.monotonic(), self.run.step
             return True
         live = self.training and not self.finished and not self.paused.is_set()
         if live and self.run.step != view.refined_step and now - view.refined_at >= self.config.refresh_seconds:
@@ -411,18 +418,20 @@ class Viewer:
             return True
         return False
 
-    def _send_frame(self, view: _BrowserView, version: int, long_side: int, priority: bool) -> bool:
-        """Render the view's camera (the quick frame when ``priority``, else the refined one at
-        ``long_side``) and send it; False when the camera moved meanwhile. All torch work (rendering and
-        making the picture) runs inside slices, i.e. in the training thread while training runs: a second
-        thread's OpenMP team would slow training down."""
+    def _send_frame(self, view: _BrowserView, version: int, long_side: int, priority: bool) -> Optional[int]:
+        """Render the view's camera (the quick frame when ``priority``, at most ``long_side``; else at
+        ``long_side``) and send it. Returns the longer side of the picture sent (the S3IM picture, whole at
+        any size: the refined resolution), None when the camera moved meanwhile. All torch work
+        (rendering and making the picture) runs inside slices, i.e. in the training thread while training
+        runs: a second thread's OpenMP team would slow training down."""
         wxyz, position, fov_y, aspect = view.camera
         if self.output == "s3im":
             batch = self.last_batch
-            if batch is None:
-                return True
+            if batch is None:  # no step yet: nothing to show
+                return int(self.resolution.value)
             config = self.run.config.loss.s3im
             picture = self.time_share.run_slice(lambda: s3im_picture(batch["rgb"], batch["target"], config), priority)
+            side = int(self.resolution.value)  # the S3IM picture is whole at any size
         else:
             if priority:
                 budget = self.config.quick_frame_seconds * self._quick_rays_per_second
@@ -432,10 +441,11 @@ class Viewer:
             camera = browser_camera(wxyz, position, fov_y, width, height)
             picture = self._render_in_slices(camera, view, version, priority)
             if picture is None:
-                return False
+                return None
+            side = max(width, height)
         view.client.scene.set_background_image(picture, format="jpeg", jpeg_quality=90)
         self.frames_sent += 1
-        return True
+        return side
 
     def _render_in_slices(
         self, camera: Cameras, view: _BrowserView, version: int, priority: bool
@@ -444,28 +454,35 @@ class Viewer:
         pixels taken in :func:`pixel_order` (each an even sample of the image, so its cost is what the
         measured rays/s predicts), each sized to the render credit and at most twice the one before.
         The last slice also makes the picture. None when the camera moved meanwhile."""
-        device = next(self.run.model.parameters()).device
-        rays, (height, width) = view_rays(camera.to(device), 0, self._near, self._far, self._aabb)
-        total = len(rays)
-        order = None if priority else pixel_order(total).to(device)
+        total = camera.width * camera.height
+        prepared: dict[str, Optional[Tensor] | RayBundle] = {}  # made in the first slice: torch work
+
+        def rays_of(first: int, count: int) -> RayBundle:
+            if not prepared:
+                device = next(self.run.model.parameters()).device
+                prepared["rays"], _ = view_rays(camera.to(device), 0, self._near, self._far, self._aabb)
+                prepared["order"] = None if priority else pixel_order(total).to(device)
+            rays, order = prepared["rays"], prepared["order"]
+            return rays if order is None else rays[order[first : first + count]]
+
         pieces: list[dict[str, Tensor]] = []
         done, previous, picture = 0, 0, None
         while done < total:
             if view.version != version and not priority or self._stop.is_set():
                 return None
-            if order is None:
-                count, chunk = total, rays
+            if priority:
+                count = total
             else:
                 budget = self.time_share.slice_budget(self.config.slice_seconds)
                 count = int(budget * self._rays_per_second)
-                count = max(MIN_SLICE_RAYS, min(count, 2 * previous) if previous else count)
-                chunk = rays[order[done : done + count]]
+                count = min(total - done, max(MIN_SLICE_RAYS, min(count, 2 * previous) if previous else count))
 
-            def work(chunk=chunk, last=done + count >= total):
+            def work(first=done, count=count):
                 start = time.perf_counter()
-                pieces.append(self._render_rays(chunk))
+                pieces.append(self._render_rays(rays_of(first, count)))
                 seconds = time.perf_counter() - start
-                return seconds, (self._picture(pieces, order, camera) if last else None)
+                last = first + count >= total
+                return seconds, (self._picture(pieces, prepared["order"], camera) if last else None)
 
             try:
                 seconds, picture = self.time_share.run_slice(
@@ -475,8 +492,8 @@ class Viewer:
                 )
             except SliceCancelled:
                 return None
-            rate = len(chunk) / max(seconds, 1e-4)
-            if order is None:
+            rate = count / max(seconds, 1e-4)
+            if priority:
                 self._quick_rays_per_second = 0.5 * self._quick_rays_per_second + 0.5 * rate
             else:
                 self._rays_per_second = 0.5 * self._rays_per_second + 0.5 * rate

@@ -67,6 +67,19 @@ def test_a_browser_gets_a_quick_frame_then_a_refined_one_for_every_output(viewer
     assert viewer.message.content == ""  # no render failed
 
 
+def test_a_still_camera_gets_frames_of_doubling_resolution_up_to_the_refined_one(viewer, tiny_scene):
+    viewer.resolution.value = 64
+    view = _BrowserView(
+        _Client(), camera=(*camera_pose(tiny_scene.test.cameras, 0)[:3], 2.0), moved_at=time.monotonic()
+    )
+    viewer.views[0] = view
+    viewer._wake.set()
+    pictures = _frames(viewer, view, 4)
+    assert [p.shape[:2] for p in pictures] == [(4, 8), (8, 16), (16, 32), (32, 64)]
+    time.sleep(0.3)
+    assert len(view.client.pictures) == 4 and view.refined  # nothing more once the refined frame is shown
+
+
 def test_the_announcement_warns_off_loopback(viewer, capsys):
     viewer.announce()
     out = capsys.readouterr().out
