@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import machine  # noqa: F401  (the CLI's CPU settings, before any torch work)
 import numpy as np
 import torch
 

@@ -1,4 +1,6 @@
-"""What a benchmark records about the machine: platform, threads, and CPU time stolen by the host.
+"""What a benchmark records about the machine: platform, threads, and CPU time stolen by the host;
+and the CPU settings the ``nerfplex`` CLI makes, made here too (importing this module flushes denormal
+floats, before any torch work), so that a benchmark times what a user's command does.
 
 On shared virtual machines the hypervisor can take a large share of the CPU ("steal"); figures
 measured under heavy steal are slower than the hardware, so every benchmark records it.
@@ -9,6 +11,10 @@ from __future__ import annotations
 import json
 import platform
 from pathlib import Path
+
+from nerfplex.threads import flush_denormals
+
+FLUSH_DENORMALS = flush_denormals()
 
 
 def cpu_times() -> list[int]:
@@ -36,6 +42,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "flush_denormals": FLUSH_DENORMALS,
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
     }
 

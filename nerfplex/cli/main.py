@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         module = importlib.import_module(COMMANDS[command][0])
+        if "torch" in sys.modules:  # a command that computes: before torch's first parallel operation
+            from nerfplex.threads import flush_denormals
+
+            flush_denormals()
         return module.run(rest) or 0
     except NerfplexError as err:
         print(f"error: {err}", file=sys.stderr)
