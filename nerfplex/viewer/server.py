@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
 MAX_FRUSTUMS = 150
 """Frustums drawn per split at most (evenly spaced cameras beyond that)."""
+FIRST_RAYS_PER_SECOND = 2000.0
+"""The render rate assumed before one is measured: low, because too low costs one blurry quick frame and
+one small slice, too high a frame or slice that takes seconds (a real capture on a CPU renders ~2k rays/s)."""
 MIN_SLICE_RAYS = 256
 """Fewest rays in a slice of a refined frame (below that, per-slice overheads dominate)."""
 
@@ -106,8 +109,8 @@ class Viewer:
         self.frames_sent = 0
         # Rays/s measured by the quick frames and by the refined frames' slices, kept apart: a slice of
         # scattered pixels renders slower per ray than a frame's rows, so each sizes its own kind.
-        self._quick_rays_per_second = 20000.0
-        self._rays_per_second = 20000.0
+        self._quick_rays_per_second = FIRST_RAYS_PER_SECOND
+        self._rays_per_second = FIRST_RAYS_PER_SECOND
         self._stop = threading.Event()
         self._wake = threading.Event()
         cfg = run.config
