@@ -107,10 +107,11 @@ class Viewer:
         self.keyframes: list[Keyframe] = []
         self.views: dict[int, _BrowserView] = {}
         self.frames_sent = 0
-        # Rays/s measured by the quick frames and by the refined frames' slices, kept apart: a slice of
-        # scattered pixels renders slower per ray than a frame's rows, so each sizes its own kind.
+        # Rays/s measured by the quick frames and by the refined frames' slices, kept apart (a quick frame
+        # is one block of rows, a slice a few hundred to a few thousand scattered pixels: their rates
+        # differ), so each sizes its own kind.
         self._quick_rays_per_second = FIRST_RAYS_PER_SECOND
-        self._rays_per_second = FIRST_RAYS_PER_SECOND
+        self._slice_rays_per_second = FIRST_RAYS_PER_SECOND
         self._stop = threading.Event()
         self._wake = threading.Event()
         cfg = run.config
@@ -477,7 +478,7 @@ class Viewer:
                 count = total
             else:
                 budget = self.time_share.slice_budget(self.config.slice_seconds)
-                count = int(budget * self._rays_per_second)
+                count = int(budget * self._slice_rays_per_second)
                 count = min(total - done, max(MIN_SLICE_RAYS, min(count, 2 * previous) if previous else count))
 
             def work(first=done, count=count):
@@ -499,7 +500,7 @@ class Viewer:
             if priority:
                 self._quick_rays_per_second = 0.5 * self._quick_rays_per_second + 0.5 * rate
             else:
-                self._rays_per_second = 0.5 * self._rays_per_second + 0.5 * rate
+                self._slice_rays_per_second = 0.5 * self._slice_rays_per_second + 0.5 * rate
             done, previous = done + count, count
         return picture
 

@@ -101,7 +101,7 @@ def test_a_refined_frame_rendered_in_slices_is_the_frame_rendered_at_once(viewer
     viewer._render_rays = lambda rays: (sizes.append(len(rays)), render_rays(rays))[1]
     for output in ("rgb", "depth"):
         viewer.output, sizes[:] = output, []
-        viewer._rays_per_second = 100.0  # a slow model: the first slice is the smallest one
+        viewer._slice_rays_per_second = 100.0  # a slow model: the first slice is the smallest one
         sliced = viewer._render_in_slices(camera, view, view.version, priority=False)
         whole = viewer.render(camera)
         expected = output_picture(output, whole.rgb, whole.depth, whole.opacity, whole.normals, camera)
