@@ -24,6 +24,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -159,28 +160,36 @@ def _latency(viewer: Viewer, view: _BrowserView, scene, moves: int, pause: float
     return latencies
 
 
-def _training_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
-    import threading
+def _start_training(trainer: Trainer) -> threading.Thread:
+    """``trainer`` training on in a thread of its own, until :func:`_stop_training`."""
 
+    def train():
+        try:
+            trainer.train()
+        except TrainingInterrupted:  # stopped by _stop_training
+            pass
+
+    thread = threading.Thread(target=train, daemon=True)
+    thread.start()
+    return thread
+
+
+def _stop_training(trainer: Trainer, thread: threading.Thread) -> None:
+    trainer._stop_requested = True
+    thread.join(timeout=60)
+
+
+def _training_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
     config = _config(tmp)
     trainer = Trainer(config, tmp / "latency", scene=scene)
     trainer.train(until_step=start)
     viewer = attach_viewer(trainer, ViewerConfig(port=_port(), keep_open=False))
     view = _browser(viewer, scene)
-
-    def train():
-        try:
-            trainer.train()
-        except TrainingInterrupted:  # stopped below
-            pass
-
-    thread = threading.Thread(target=train, daemon=True)
-    thread.start()
+    thread = _start_training(trainer)
     try:
         return _latency(viewer, view, scene, moves, pause=1.5)
     finally:
-        trainer._stop_requested = True
-        thread.join(timeout=60)
+        _stop_training(trainer, thread)
         viewer.stop()
 
 
@@ -217,8 +226,6 @@ def _real_browser(scene, start: int, steps: int, moves: int, tmp: Path) -> dict:
     """Debian's headless Chromium on this machine (Playwright): steps/s of the same run advanced in
     turns with and without a page open and still, then the time from a mouse drag in the page to the
     first picture arriving over its websocket, while training."""
-    import threading
-
     from headless_chromium import launch
     from playwright.sync_api import sync_playwright
 
@@ -266,15 +273,7 @@ def _real_browser(scene, start: int, steps: int, moves: int, tmp: Path) -> dict:
             viewer.views[client_id] = view
             frames, render_seconds = viewer.frames_sent - frames, viewer.time_share.render_seconds - render_seconds
             trainer = runs["browser"]["trainer"]
-
-            def train():
-                try:
-                    trainer.train()
-                except TrainingInterrupted:  # stopped below
-                    pass
-
-            thread = threading.Thread(target=train, daemon=True)
-            thread.start()
+            thread = _start_training(trainer)
             latencies = []
             try:
                 for i in range(moves):
@@ -289,8 +288,7 @@ def _real_browser(scene, start: int, steps: int, moves: int, tmp: Path) -> dict:
                         page.wait_for_timeout(2)
                     latencies.append(arrivals[seen] - moved if len(arrivals) > seen else math.inf)
             finally:
-                trainer._stop_requested = True
-                thread.join(timeout=60)
+                _stop_training(trainer, thread)
         finally:
             browser.close()
             viewer.stop()
