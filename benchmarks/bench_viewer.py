@@ -208,25 +208,11 @@ def _view_latency(scene, start: int, moves: int, tmp: Path) -> list[float]:
         viewer.stop()
 
 
-def _is_picture(payload) -> bool:
-    """Whether a websocket frame from viser (zstd-compressed msgpack after two 8-byte sizes) carries a
-    background image: a frame the page will draw."""
-    import msgspec
-    import zstandard
-
-    if not isinstance(payload, bytes | bytearray) or len(payload) < 16:
-        return False
-    size, compressed = int.from_bytes(payload[:8], "little"), int.from_bytes(payload[8:16], "little")
-    inner = zstandard.ZstdDecompressor().decompress(bytes(payload[16 : 16 + compressed]), max_output_size=size)
-    messages = msgspec.msgpack.decode(inner).get("messages", ())
-    return any(isinstance(m, dict) and m.get("type") == "BackgroundImageMessage" for m in messages)
-
-
 def _real_browser(scene, start: int, steps: int, moves: int, tmp: Path) -> dict:
     """Debian's headless Chromium on this machine (Playwright): steps/s of the same run advanced in
     turns with and without a page open and still, then the time from a mouse drag in the page to the
     first picture arriving over its websocket, while training."""
-    from headless_chromium import launch
+    from headless_chromium import carries_picture, launch
     from playwright.sync_api import sync_playwright
 
     runs = {}
@@ -242,7 +228,7 @@ def _real_browser(scene, start: int, steps: int, moves: int, tmp: Path) -> dict:
             page = browser.new_page(viewport={"width": 800, "height": 500})
 
             def received(payload) -> None:
-                if _is_picture(payload):
+                if carries_picture(payload):
                     arrivals.append(time.monotonic())
 
             page.on("websocket", lambda ws: ws.on("framereceived", received))

@@ -1,9 +1,11 @@
-"""Debian's headless Chromium, driven by Playwright, kept on 127.0.0.1: for the viewer's browser test,
+"""Debian's headless Chromium, driven by Playwright, kept on 127.0.0.1: for the viewer's browser tests,
 its benchmark and the docs' screenshots (never Playwright's own browser download, which cannot work
-offline; ``scripts/setup.sh`` installs the ``chromium`` package with apt-get).
+offline; ``scripts/setup.sh`` installs the ``chromium`` package with apt-get); and how to tell, from the
+page's side, that a picture arrived.
 
     from headless_chromium import launch   # scripts/ on sys.path
     browser = launch(playwright)
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda p: carries_picture(p) and ...))
 """
 
 from __future__ import annotations
@@ -38,3 +40,17 @@ def launch(playwright):
     if path is None:
         raise SystemExit("Debian's chromium is not installed: apt-get install -y chromium (scripts/setup.sh does it)")
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+
+
+def carries_picture(payload) -> bool:
+    """Whether a websocket frame from the viewer's server (viser: two 8-byte sizes, then zstd-compressed
+    msgpack) carries a background image, i.e. a frame the page will draw."""
+    import msgspec
+    import zstandard
+
+    if not isinstance(payload, bytes | bytearray) or len(payload) < 16:
+        return False
+    size, compressed = int.from_bytes(payload[:8], "little"), int.from_bytes(payload[8:16], "little")
+    inner = zstandard.ZstdDecompressor().decompress(bytes(payload[16 : 16 + compressed]), max_output_size=size)
+    messages = msgspec.msgpack.decode(inner).get("messages", ())
+    return any(isinstance(m, dict) and m.get("type") == "BackgroundImageMessage" for m in messages)

@@ -236,3 +236,55 @@ def test_page_renders_the_scene_pauses_resumes_and_shows_depth(training):
             page.screenshot(path=str(trainer.run_dir / "viewer.png"))
         finally:
             browser.close()
+
+
+def test_nerfplex_view_serves_a_finished_run_until_ctrl_c(tiny_config, tiny_scene, tmp_path):
+    """The command end to end: ``nerfplex view RUN`` in its own process loads the newest checkpoint,
+    prints the address, a page opened there receives pictures of the scene, and Ctrl-C stops it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from playwright.sync_api import sync_playwright
+
+    from nerfplex.config import save_config
+
+    run = tmp_path / "run"
+    Trainer(tiny_config, run, scene=tiny_scene).train()
+    save_config(tiny_config, run / "config.yaml")
+    port = _free_port()
+    command = [sys.executable, "-m", "nerfplex.cli.main", "view", str(run), "--viewer.port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while not any("press Ctrl-C" in line for line in lines):
+            line = process.stdout.readline()
+            assert line, "nerfplex view exited early:\n" + "".join(lines)
+            lines.append(line)
+        printed = "".join(lines)
+        assert f"open http://127.0.0.1:{port}" in printed and "at step 8" in printed
+        pictures = []
+        with sync_playwright() as playwright:
+            browser = chromium.launch(playwright)
+            try:
+                page = browser.new_page(viewport=VIEWPORT)
+                page.on(
+                    "websocket",
+                    lambda ws: ws.on("framereceived", lambda p: chromium.carries_picture(p) and pictures.append(p)),
+                )
+                page.goto(f"http://127.0.0.1:{port}")
+                end = time.monotonic() + 30
+                while len(pictures) < 2 and time.monotonic() < end:  # the quick frame, then a sharper one
+                    page.wait_for_timeout(50)
+                assert len(pictures) >= 2, "the page received no pictures"
+                assert "checkpoint step 8" in page.inner_text("body")
+            finally:
+                browser.close()
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=20)
+        assert process.returncode == 0 and "viewer stopped" in output
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
