@@ -2,60 +2,48 @@
 pause / resume, checkpoints and camera paths.
 
 One render thread serves every connected browser: right after a camera move it renders a quick frame
-(``moving_resolution``, smaller when the model could not render that in ``quick_frame_seconds``) as one
-*priority* slice; once the camera rests, frames of twice the resolution each, up to the refined one
-(``max_resolution``; a slow model shows something sharper long before that one is done), each in
-slices of its pixels sized to the render credit (:mod:`nerfplex.viewer.time_share`); and, while
-training goes on, the refined frame again every ``refresh_seconds``. Renders use the model in eval mode, without
-gradients and inside ``torch.random.fork_rng``, under the lock training holds during its steps, so they
-never change what training computes.
+(``moving_resolution``, smaller when the model could not render that in ``quick_frame_seconds``);
+once the camera rests, frames of twice the resolution each, up to the refined one (``max_resolution``;
+a slow model shows something sharper long before that one is done); and, while training goes on, the
+refined frame again every ``refresh_seconds``. :mod:`nerfplex.viewer.frame_rendering` renders them,
+in slices of the render credit (:mod:`nerfplex.viewer.time_share`) and without side effects on training.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-import torch
 from torch import Tensor
 
-from nerfplex.cameras import Cameras, RayBundle
+from nerfplex.cameras import Cameras
 from nerfplex.data.scene import SceneData
 from nerfplex.errors import NerfplexError
 from nerfplex.eval.camera_paths import scene_frame
-from nerfplex.eval.view_rendering import RenderedView, render_rays, render_view, view_rays
 from nerfplex.models.base import Model
 from nerfplex.render.background import background_colors
 from nerfplex.viewer.config import ViewerConfig
+from nerfplex.viewer.frame_rendering import FrameRenderer
 from nerfplex.viewer.frames import (
     OUTPUTS,
     browser_camera,
     camera_pose,
     image_size,
-    output_picture,
-    pixel_order,
-    quick_frame_size,
     s3im_picture,
 )
 from nerfplex.viewer.keyframes import Keyframe, render_command, save_keyframe_path
-from nerfplex.viewer.time_share import SliceCancelled, TimeShare
+from nerfplex.viewer.time_share import TimeShare
 
 if TYPE_CHECKING:
     from nerfplex.config import ExperimentConfig
 
 MAX_FRUSTUMS = 150
 """Frustums drawn per split at most (evenly spaced cameras beyond that)."""
-FIRST_RAYS_PER_SECOND = 2000.0
-"""The render rate assumed before one is measured: low, because too low costs one blurry quick frame and
-one small slice, too high a frame or slice that takes seconds (a real capture on a CPU renders ~2k rays/s)."""
-MIN_SLICE_RAYS = 256
-"""Fewest rays in a slice of a refined frame (below that, per-slice overheads dominate)."""
 
 
 @dataclass
@@ -107,23 +95,22 @@ class Viewer:
         self.keyframes: list[Keyframe] = []
         self.views: dict[int, _BrowserView] = {}
         self.frames_sent = 0
-        # Rays/s measured by the quick frames and by the refined frames' slices, kept apart (a quick frame
-        # is one block of rows, a slice a few hundred to a few thousand scattered pixels: their rates
-        # differ), so each sizes its own kind.
-        self._quick_rays_per_second = FIRST_RAYS_PER_SECOND
-        self._slice_rays_per_second = FIRST_RAYS_PER_SECOND
         self._stop = threading.Event()
         self._wake = threading.Event()
         cfg = run.config
-        self._aabb = run.scene.aabb if cfg.data.ray_bounds == "aabb" else None
-        # With a box, rays are clipped to it: no near plane, so the camera can go close.
-        self._near = 0.0 if self._aabb is not None else run.scene.near
-        self._far = 1e5 if self._aabb is not None else run.scene.far
-        self._background = background_colors(cfg.trainer.eval_background, 1, "cpu")[0]
-        self._chunk = cfg.trainer.render_chunk
-        self._max_samples = cfg.trainer.render_max_samples
-        device = next(run.model.parameters()).device
-        self._rng_devices = [device.index or 0] if device.type == "cuda" else []
+        aabb = run.scene.aabb if cfg.data.ray_bounds == "aabb" else None
+        self.frames = FrameRenderer(
+            run.model,
+            self.time_share,
+            # With a box, rays are clipped to it: no near plane, so the camera can go close.
+            near=0.0 if aabb is not None else run.scene.near,
+            far=1e5 if aabb is not None else run.scene.far,
+            background=background_colors(cfg.trainer.eval_background, 1, "cpu")[0],
+            chunk_rays=cfg.trainer.render_chunk,
+            max_samples=cfg.trainer.render_max_samples,
+            aabb=aabb,
+            slice_seconds=config.slice_seconds,
+        )
 
         self.server = viser.ViserServer(host=config.host, port=config.port, verbose=False)
         self.server.gui.configure_theme(show_share_button=False)  # never a public share link
@@ -438,116 +425,19 @@ class Viewer:
             side = int(self.resolution.value)  # the S3IM picture is whole at any size
         else:
             if priority:
-                budget = self.config.quick_frame_seconds * self._quick_rays_per_second
-                width, height = quick_frame_size(aspect, long_side, budget)
+                width, height = self.frames.quick_frame_size(aspect, long_side, self.config.quick_frame_seconds)
+                cancelled = self._stop.is_set  # a quick frame is for a camera that just moved: never stale
             else:
                 width, height = image_size(aspect, long_side)
+
+                def cancelled() -> bool:
+                    return view.version != version or self._stop.is_set()
+
             camera = browser_camera(wxyz, position, fov_y, width, height)
-            picture = self._render_in_slices(camera, view, version, priority)
+            picture = self.frames.picture(camera, self.output, priority, cancelled)
             if picture is None:
                 return None
             side = max(width, height)
         view.client.scene.set_background_image(picture, format="jpeg", jpeg_quality=90)
         self.frames_sent += 1
         return side
-
-    def _render_in_slices(
-        self, camera: Cameras, view: _BrowserView, version: int, priority: bool
-    ) -> Optional[np.ndarray]:
-        """Render ``camera``'s picture: a priority frame in one slice; a refined frame in slices of its
-        pixels taken in :func:`pixel_order` (each an even sample of the image, so its cost is what the
-        measured rays/s predicts), each sized to the render credit and at most twice the one before.
-        The last slice also makes the picture. None when the camera moved meanwhile."""
-        total = camera.width * camera.height
-        prepared: dict[str, Optional[Tensor] | RayBundle] = {}  # made in the first slice: torch work
-
-        def rays_of(first: int, count: int) -> RayBundle:
-            if not prepared:
-                device = next(self.run.model.parameters()).device
-                prepared["rays"], _ = view_rays(camera.to(device), 0, self._near, self._far, self._aabb)
-                prepared["order"] = None if priority else pixel_order(total).to(device)
-            rays, order = prepared["rays"], prepared["order"]
-            return rays if order is None else rays[order[first : first + count]]
-
-        pieces: list[dict[str, Tensor]] = []
-        done, previous, picture = 0, 0, None
-        while done < total:
-            if view.version != version and not priority or self._stop.is_set():
-                return None
-            if priority:
-                count = total
-            else:
-                budget = self.time_share.slice_budget(self.config.slice_seconds)
-                count = int(budget * self._slice_rays_per_second)
-                count = min(total - done, max(MIN_SLICE_RAYS, min(count, 2 * previous) if previous else count))
-
-            def work(first=done, count=count):
-                start = time.perf_counter()
-                pieces.append(self._render_rays(rays_of(first, count)))
-                seconds = time.perf_counter() - start
-                last = first + count >= total
-                return seconds, (self._picture(pieces, prepared["order"], camera) if last else None)
-
-            try:
-                seconds, picture = self.time_share.run_slice(
-                    work,
-                    priority,
-                    cancelled=None if priority else lambda: view.version != version or self._stop.is_set(),
-                )
-            except SliceCancelled:
-                return None
-            rate = count / max(seconds, 1e-4)
-            if priority:
-                self._quick_rays_per_second = 0.5 * self._quick_rays_per_second + 0.5 * rate
-            else:
-                self._slice_rays_per_second = 0.5 * self._slice_rays_per_second + 0.5 * rate
-            done, previous = done + count, count
-        return picture
-
-    def _picture(self, pieces: list[dict[str, Tensor]], order: Optional[Tensor], camera: Cameras) -> np.ndarray:
-        """The selected output's picture of ``camera``'s image, rendered in ``pieces`` (its pixels in
-        ``order``; None: row-major)."""
-
-        def image(key: str) -> Tensor:  # [H, W, C]
-            values = torch.cat([piece[key] for piece in pieces])
-            if order is not None:
-                values = torch.empty_like(values).index_copy_(0, order, values)
-            return values.reshape(camera.height, camera.width, -1).cpu()
-
-        normals = image("normals") if "normals" in pieces[0] else None
-        return output_picture(self.output, image("rgb"), image("depth"), image("opacity"), normals, camera)
-
-    @contextmanager
-    def _render_mode(self) -> Iterator[Model]:
-        """The model in eval mode, without gradients, the global random state restored afterwards. Use it
-        with the model held (inside ``time_share.run_slice``)."""
-        model = self.run.model
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.random.fork_rng(devices=self._rng_devices), torch.no_grad():
-                yield model
-        finally:
-            model.train(was_training)
-
-    def _render_rays(self, rays: RayBundle) -> dict[str, Tensor]:
-        """``rgb``, ``depth``, ``opacity`` (and ``normals`` where the model has them) of ``rays``, ``[R, C]``."""
-        with self._render_mode() as model:
-            background = self._background.to(rays.origins).expand(len(rays), 3)
-            return render_rays(model, rays, background, self._chunk, self._max_samples)
-
-    def render(self, camera: Cameras) -> RenderedView:
-        """A one-camera image rendered as the page's frames are (the run's settings, no side effects on
-        training). Call it with the model held (inside ``time_share.run_slice``)."""
-        with self._render_mode() as model:
-            return render_view(
-                model,
-                camera,
-                0,
-                self._near,
-                self._far,
-                self._background,
-                self._chunk,
-                self._aabb,
-                max_samples=self._max_samples,
-            )

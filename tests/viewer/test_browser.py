@@ -209,7 +209,7 @@ def test_page_renders_the_scene_pauses_resumes_and_shows_depth(training):
             wxyz_b, position_b, fov_b, aspect = view.camera
             width, height = image_size(aspect, viewer.config.max_resolution)
             camera = browser_camera(wxyz_b, position_b, fov_b, width, height)
-            image = viewer.time_share.run_slice(lambda: viewer.render(camera))
+            image = viewer.time_share.run_slice(lambda: viewer.frames.render(camera))
             rgb_expected = output_picture("rgb", image.rgb, image.depth, image.opacity, image.normals, camera)
             shot = _screenshot(page)
             error, blank = _shown_like(shot, rgb_expected)

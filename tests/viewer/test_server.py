@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import time
 
-import numpy as np
 import pytest
 
 from nerfplex.engine.trainer import Trainer
@@ -87,24 +86,3 @@ def test_the_announcement_warns_off_loopback(viewer, capsys):
     viewer.config.host = "0.0.0.0"
     viewer.announce()
     assert "anyone who can reach port" in capsys.readouterr().out
-
-
-def test_a_refined_frame_rendered_in_slices_is_the_frame_rendered_at_once(viewer, tiny_scene):
-    """Slices take the pixels in a scattered order, grow at most twofold, and are put back in place."""
-    from nerfplex.viewer.frames import browser_camera, output_picture
-
-    wxyz, position, fov_y, _ = camera_pose(tiny_scene.test.cameras, 0)
-    camera = browser_camera(wxyz, position, fov_y, 40, 30)
-    view = _BrowserView(_Client(), camera=(wxyz, position, fov_y, 40 / 30))
-    sizes = []
-    render_rays = viewer._render_rays
-    viewer._render_rays = lambda rays: (sizes.append(len(rays)), render_rays(rays))[1]
-    for output in ("rgb", "depth"):
-        viewer.output, sizes[:] = output, []
-        viewer._slice_rays_per_second = 100.0  # a slow model: the first slice is the smallest one
-        sliced = viewer._render_in_slices(camera, view, view.version, priority=False)
-        whole = viewer.render(camera)
-        expected = output_picture(output, whole.rgb, whole.depth, whole.opacity, whole.normals, camera)
-        assert sum(sizes) == 1200 and len(sizes) > 1 and sizes[0] == 256
-        assert all(b <= 2 * a for a, b in zip(sizes, sizes[1:]))
-        assert np.abs(sliced.astype(int) - expected.astype(int)).max() <= 1
